@@ -1,0 +1,51 @@
+"""Configuration of the CompVAE model."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+
+@dataclass
+class CompVAEConfig:
+    """Sizes and constants of a :class:`~compvae_geo.CompVAE`; saved inside every checkpoint."""
+
+    num_categories: int = 10  # number of part categories (the 1D problem: 10 frequencies)
+    obs_shape: tuple[int, ...] = (200,)  # shape of one whole x (the 1D problem: T = 200 samples)
+    part_attr_dim: int = 0  # continuous descriptors per part (0: parts are categories only)
+    observation: str = "curve"  # x-encoder/x-decoder family, a key of OBSERVATION_CODECS
+    w_dim: int = 16  # size of each part latent w_i (and of their sum w~)
+    z_dim: int = 16  # size of the global latent z
+    hidden_dim: int = 128  # width of the hidden layers of every network
+    x_feature_dim: int = 64  # size of pre(x), the summary of x fed to q(z|x) and the part nodes
+    part_embed_dim: int = 32  # size of the part embedding e(l)
+    num_update_layers: int = 3  # eq. (5) message-passing layers in q({w_i} | x, z, {l_i})
+    node_noise_std: float = 1.0  # std of the noise added to e(l_i) so that equal parts can differ
+    prior_scale_floor: float = 1e-2  # smooth lower bound of the stds of p(w|l) and p(z|w~) (paper 3.3)
+    observation_scale_floor: float = 1e-2  # smooth lower bound of the std of p(x | z, w~)
+    posterior_scale_floor: float = 1e-4  # keeps the std of q(z|x) away from 0 (log 0)
+
+    def __post_init__(self) -> None:
+        self.obs_shape = tuple(int(size) for size in self.obs_shape)
+        for name in ("num_categories", "w_dim", "z_dim", "hidden_dim", "x_feature_dim", "part_embed_dim"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.part_attr_dim < 0 or self.num_update_layers < 0:
+            raise ValueError("part_attr_dim and num_update_layers must be >= 0")
+        if not self.obs_shape or min(self.obs_shape) < 1:
+            raise ValueError(f"obs_shape must be non-empty with positive sizes, got {self.obs_shape}")
+        if min(self.prior_scale_floor, self.observation_scale_floor, self.posterior_scale_floor) <= 0:
+            raise ValueError("scale floors must be > 0")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain Python values only (safe for ``torch.load(weights_only=True)`` and MLflow params)."""
+        out = asdict(self)
+        out["obs_shape"] = list(self.obs_shape)
+        return out
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "CompVAEConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ValueError(f"unknown CompVAEConfig fields: {sorted(unknown)}")
+        return cls(**values)

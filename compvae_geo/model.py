@@ -1,0 +1,235 @@
+"""The Compositional Variational Auto-Encoder (Berger & Sebag), on PyG batches of wholes."""
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+from torch.distributions import Normal, kl_divergence
+from torch_geometric.nn import MLP
+
+from compvae_geo.layers import CorrelatedPartNormal, PartNormal, PartSum, PartUpdateConv
+
+from .config import CompVAEConfig
+from .gaussian import floored_scale, normal_from_params, split_loc_scale
+from .observation import build_codec
+from .part_embedding import PartEmbedding
+from .validation import Wholes, check_parts, check_wholes
+
+CHECKPOINT_FORMAT = 1  # version of the dictionary written by CompVAE.save
+
+
+@dataclass
+class LossTerms:
+    """The three terms of the loss (paper eq. 4), each ``[B]`` in nats per whole."""
+
+    w: Tensor  # L_w = KL(q({w_i} | x, z, {l_i}) || prod_i p(w_i | l_i))
+    z: Tensor  # L_z = log q(z | x) - log p(z | w~), at the sampled z
+    x: Tensor  # L_x = -log p(x | z, w~)
+
+    @property
+    def elbo(self) -> Tensor:
+        """The negative evidence lower bound L_w + L_z + L_x (to minimise), ``[B]``."""
+        return self.w + self.z + self.x
+
+
+@dataclass
+class LatentNoise:
+    """The standard-normal draws of one pass through the model, to reuse them on purpose."""
+
+    z: Tensor  # [B, z_dim] for z ~ q(z | x)
+    node: Tensor  # [N, part_embed_dim] added (scaled) to e(l_i) in the node initialisation
+    w: Tensor  # [N, w_dim] for {w_i} ~ q({w_i} | x, z, {l_i})
+
+    @classmethod
+    def sample(cls, config: CompVAEConfig, num_wholes: int, num_parts: int, device=None) -> "LatentNoise":
+        return cls(
+            z=torch.randn(num_wholes, config.z_dim, device=device),
+            node=torch.randn(num_parts, config.part_embed_dim, device=device),
+            w=torch.randn(num_parts, config.w_dim, device=device),
+        )
+
+
+@dataclass
+class Posterior:
+    """The approximate posterior of a batch of wholes."""
+
+    z_dist: Normal  # q(z | x), [B, z_dim]
+    z: Tensor  # a sample of it, [B, z_dim]
+    w_dist: CorrelatedPartNormal  # q({w_i} | x, z, {l_i}) given that z, over [N, w_dim]
+
+
+class CompVAE(nn.Module):
+    r"""Learns :math:`p(x \mid \{l_i\})`, a whole x generated from a multiset of parts.
+
+    Generative model (paper eq. 1):
+    :math:`p(x, z, \{w_i\} \mid \{l_i\}) = p(x \mid z, \tilde{w})\, p(z \mid \tilde{w}) \prod_i p(w_i \mid l_i)`,
+    :math:`\tilde{w} = \sum_i w_i`. Inference: :math:`q(z \mid x)`, then the correlated Gaussian
+    :math:`q(\{w_i\} \mid x, z, \{l_i\})` from a stack of :class:`PartUpdateConv` over the parts
+    of each whole. Batches are PyG disjoint unions: wholes of different K share a batch.
+
+    Args:
+        config (CompVAEConfig): sizes and constants. (default: the 1D sine problem)
+    """
+
+    def __init__(self, config: CompVAEConfig | None = None) -> None:
+        super().__init__()
+        self.config = c = config or CompVAEConfig()
+        self.x_encoder, self.x_decoder = build_codec(
+            c.observation, c.obs_shape, c.x_feature_dim, c.z_dim + c.w_dim, c.hidden_dim
+        )
+        self.z_posterior = MLP([c.x_feature_dim, c.hidden_dim, 2 * c.z_dim], norm=None)
+        self.node_embedding = PartEmbedding(c.num_categories, c.part_attr_dim, c.part_embed_dim)
+        node_dims = [c.x_feature_dim + c.z_dim + c.part_embed_dim] + [c.hidden_dim] * c.num_update_layers
+        self.part_updates = nn.ModuleList(
+            PartUpdateConv(node_dims[k], node_dims[k + 1]) for k in range(c.num_update_layers)
+        )
+        self.w_posterior = nn.Linear(node_dims[-1], 3 * c.w_dim)  # mean, log-variance, correlation logit
+        self.prior_embedding = PartEmbedding(c.num_categories, c.part_attr_dim, c.part_embed_dim)
+        self.w_prior = MLP([c.part_embed_dim, c.hidden_dim, 2 * c.w_dim], norm=None)
+        self.z_prior = MLP([c.w_dim, c.hidden_dim, 2 * c.z_dim], norm=None)
+        self.part_sum = PartSum()
+
+    # ----- the distributions of the model -----------------------------------------------------
+
+    def part_prior(self, part: Tensor, part_attr: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        r"""Mean and std of :math:`p(w_i \mid l_i)`, each ``[N, w_dim]``."""
+        params = self.w_prior(self.prior_embedding(part, part_attr))
+        return split_loc_scale(params, self.config.prior_scale_floor)
+
+    def z_prior_dist(self, w_tilde: Tensor) -> Normal:
+        r""":math:`p(z \mid \tilde{w})` over ``[B, z_dim]``."""
+        return normal_from_params(self.z_prior(w_tilde), self.config.prior_scale_floor)
+
+    def decode(self, w_tilde: Tensor, z: Tensor | None = None) -> Normal:
+        r""":math:`p(x \mid z, \tilde{w})` over ``[B, *obs_shape]``; with no ``z``, one is drawn
+        from :math:`p(z \mid \tilde{w})`. Sum any subset of part latents into ``w_tilde`` to
+        recompose a whole from chosen parts."""
+        if z is None:
+            z = self.z_prior_dist(w_tilde).rsample()
+        loc, raw_scale = self.x_decoder(torch.cat([z, w_tilde], dim=-1))
+        return Normal(loc, floored_scale(raw_scale, self.config.observation_scale_floor).expand_as(loc))
+
+    def encode(self, data, noise: LatentNoise | None = None) -> Posterior:
+        r"""The posterior of a ``Data``/``Batch`` of wholes: :math:`q(z \mid x)`, a sample of z,
+        and :math:`q(\{w_i\} \mid x, z, \{l_i\})`."""
+        return self._posterior(check_wholes(data, self.config), noise)
+
+    def _posterior(self, wholes: Wholes, noise: LatentNoise | None) -> Posterior:
+        c = self.config
+        if noise is None:
+            noise = LatentNoise.sample(c, wholes.num_wholes, wholes.part.numel(), wholes.whole.device)
+        features = self.x_encoder(wholes.whole)
+        z_loc, z_scale = split_loc_scale(self.z_posterior(features), c.posterior_scale_floor)
+        z = z_loc + z_scale * noise.z
+        node_part = self.node_embedding(wholes.part, wholes.part_attr) + c.node_noise_std * noise.node
+        h = torch.cat([features.index_select(0, wholes.batch), z.index_select(0, wholes.batch), node_part], dim=-1)
+        for layer in self.part_updates:
+            h = layer(h, wholes.batch, num_wholes=wholes.num_wholes)
+        loc, log_var, logit = self.w_posterior(h).chunk(3, dim=-1)
+        w_dist = CorrelatedPartNormal(loc, log_var, logit, wholes.batch, wholes.num_wholes)
+        return Posterior(Normal(z_loc, z_scale), z, w_dist)
+
+    # ----- training objective -----------------------------------------------------------------
+
+    def loss(self, data, noise: LatentNoise | None = None) -> LossTerms:
+        """L_w, L_z and L_x (paper eq. 4, one-sample estimate) of each whole, in nats.
+
+        Args:
+            data: a ``Data`` or ``Batch`` with ``part`` [N], ``whole`` [B, *obs_shape] and,
+                for several wholes, ``batch`` [N]; ``part_attr`` [N, F] if the parts have it.
+            noise: standard-normal draws to use instead of fresh ones (common random numbers).
+        """
+        wholes = check_wholes(data, self.config)
+        posterior = self._posterior(wholes, noise)
+        w_noise = noise.w if noise is not None else torch.randn_like(posterior.w_dist.loc)
+        w = posterior.w_dist.reparameterize(w_noise)
+        w_tilde = self.part_sum(w, wholes.batch, dim_size=wholes.num_wholes)
+        prior = PartNormal(*self.part_prior(wholes.part, wholes.part_attr), wholes.batch, wholes.num_wholes)
+        loss_w = kl_divergence(posterior.w_dist, prior)
+        loss_z = (posterior.z_dist.log_prob(posterior.z) - self.z_prior_dist(w_tilde).log_prob(posterior.z)).sum(-1)
+        loss_x = -self.decode(w_tilde, posterior.z).log_prob(wholes.whole).flatten(1).sum(-1)
+        return LossTerms(w=loss_w, z=loss_z, x=loss_x)
+
+    def forward(self, data, noise: LatentNoise | None = None) -> LossTerms:
+        return self.loss(data, noise)
+
+    # ----- generation -------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def generate(
+        self,
+        parts: Tensor | list[Tensor],
+        num_samples: int = 1,
+        part_attr: Tensor | list[Tensor] | None = None,
+        observation_noise: bool = False,
+    ) -> Tensor | list[Tensor]:
+        r"""Wholes generated from a multiset of parts: :math:`w_i \sim p(w_i \mid l_i)`,
+        :math:`z \sim p(z \mid \tilde{w})`, then the mean of :math:`p(x \mid z, \tilde{w})`
+        (or a draw from it with ``observation_noise=True``).
+
+        Args:
+            parts: categories ``[K]`` of one multiset (K = 0 allowed), or a list of them.
+            num_samples: wholes to draw per multiset.
+            part_attr: continuous descriptors ``[K, F]`` (or a list), if the model uses them.
+            observation_noise: add the observation model's Gaussian noise.
+
+        Returns:
+            ``[num_samples, *obs_shape]``, or a list of them for a list of multisets.
+            Memory and time are linear in K.
+        """
+        if isinstance(parts, (list, tuple)):
+            attrs = part_attr if part_attr is not None else [None] * len(parts)
+            if len(attrs) != len(parts):
+                raise ValueError(f"{len(parts)} multisets but {len(attrs)} part_attr tensors")
+            return [self.generate(p, num_samples, a, observation_noise) for p, a in zip(parts, attrs)]
+        if num_samples < 1:
+            raise ValueError(f"num_samples must be >= 1, got {num_samples}")
+        check_parts(parts, part_attr, self.config)
+        loc, scale = self.part_prior(parts, part_attr)  # [K, w_dim]
+        noise = torch.randn(num_samples, *loc.shape, device=loc.device)
+        w_tilde = (loc + scale * noise).sum(dim=1)  # [num_samples, w_dim]; 0 for K = 0
+        x_dist = self.decode(w_tilde)
+        return x_dist.sample() if observation_noise else x_dist.mean
+
+    # ----- checkpoints ------------------------------------------------------------------------
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Writes the config and weights to ``path`` atomically (temporary file, then rename)."""
+        payload = {"format": CHECKPOINT_FORMAT, "config": self.config.to_dict(), "state_dict": self.state_dict()}
+        atomic_torch_save(payload, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, map_location: str | torch.device = "cpu") -> "CompVAE":
+        """A model from a :meth:`save` file; never runs code from the file (``weights_only=True``)."""
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+        if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+            raise ValueError(f"{path} is not a CompVAE checkpoint of format {CHECKPOINT_FORMAT}")
+        model = cls(CompVAEConfig.from_dict(payload["config"]))
+        model.load_state_dict(payload["state_dict"])
+        return model
+
+    def extra_repr(self) -> str:
+        c = self.config
+        return f"obs_shape={c.obs_shape}, num_categories={c.num_categories}, w_dim={c.w_dim}, z_dim={c.z_dim}"
+
+
+def atomic_torch_save(payload: object, path: str | os.PathLike) -> None:
+    """``torch.save`` that never leaves a half-written file at ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(payload, handle)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+NATS_PER_BIT = math.log(2)  # divide a loss in nats by this to get bits

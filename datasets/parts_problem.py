@@ -1,0 +1,109 @@
+"""What every synthetic parts-to-whole problem shares: sampling multisets, batching, Data lists."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import torch
+from torch import Tensor
+from torch_geometric.data import Batch, Data
+
+from .batching import batch_from_tensors
+
+
+class PartsProblem(ABC):
+    """A known generator of wholes from multisets of parts.
+
+    A part has a category in ``[0, num_categories)``, optional continuous descriptors
+    ``part_attr`` that the model sees, and hidden intrinsic variation (amplitude, intensity, ...)
+    that it does not. Subclasses say how to draw the descriptors and the intrinsic variation and
+    how to render wholes; this class turns that into seeded, vectorised batches with mixed K.
+    """
+
+    num_categories: int
+    part_attr_dim: int = 0
+
+    @property
+    @abstractmethod
+    def obs_shape(self) -> tuple[int, ...]:
+        """Shape of one whole."""
+
+    @abstractmethod
+    def sample_part_attr(self, num_parts: int, generator: torch.Generator | None, device: torch.device) -> Tensor | None:
+        """Continuous descriptors ``[num_parts, part_attr_dim]``, or None if parts have none."""
+
+    @abstractmethod
+    def sample_intrinsics(self, num_parts: int, generator: torch.Generator | None, device: torch.device) -> Tensor:
+        """The hidden per-part variation, ``[num_parts, F]``."""
+
+    @abstractmethod
+    def render(
+        self, part: Tensor, part_attr: Tensor | None, intrinsics: Tensor, batch: Tensor, num_wholes: int
+    ) -> Tensor:
+        """The wholes ``[num_wholes, *obs_shape]`` made of the given parts (``batch`` maps parts to wholes)."""
+
+    def sample_batch(
+        self,
+        batch_size: int,
+        max_parts: int,
+        min_parts: int = 1,
+        generator: torch.Generator | None = None,
+        device: torch.device | str = "cpu",
+    ) -> Batch:
+        """``batch_size`` fresh wholes, each with K uniform in ``[min_parts, max_parts]`` parts of
+        uniform categories, as one Batch (the layout of ``Batch.from_data_list``)."""
+        if not 0 <= min_parts <= max_parts:
+            raise ValueError(f"need 0 <= min_parts <= max_parts, got {min_parts} and {max_parts}")
+        if batch_size < 0:
+            raise ValueError(f"batch_size must be >= 0, got {batch_size}")
+        device = torch.device(device)
+        counts = torch.randint(min_parts, max_parts + 1, (batch_size,), generator=generator, device=device)
+        num_parts = int(counts.sum())
+        part = torch.randint(0, self.num_categories, (num_parts,), generator=generator, device=device)
+        return self._render_batch(counts, part, generator)
+
+    def sample_wholes(
+        self,
+        part: Tensor,
+        num_samples: int,
+        part_attr: Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """``num_samples`` independent wholes ``[num_samples, *obs_shape]`` of one fixed multiset
+        (only the hidden intrinsic variation is redrawn)."""
+        self.check_parts(part, part_attr)
+        counts = torch.full((num_samples,), part.numel(), dtype=torch.long, device=part.device)
+        repeated_attr = None if part_attr is None else part_attr.repeat(num_samples, 1)
+        return self._render_batch(counts, part.repeat(num_samples), generator, repeated_attr).whole
+
+    def data_list(
+        self, num_wholes: int, max_parts: int, min_parts: int = 1, seed: int = 0
+    ) -> list[Data]:
+        """A reproducible list of ``num_wholes`` Data objects (one node per part)."""
+        generator = torch.Generator().manual_seed(seed)
+        return self.sample_batch(num_wholes, max_parts, min_parts, generator).to_data_list()
+
+    def check_parts(self, part: Tensor, part_attr: Tensor | None = None) -> None:
+        """Raise ``ValueError`` unless ``part`` (and ``part_attr``) describe valid parts."""
+        if part.dim() != 1 or part.dtype != torch.long:
+            raise ValueError(f"part must be a 1D LongTensor, got {part.dtype} of shape {tuple(part.shape)}")
+        if part.numel() and (int(part.min()) < 0 or int(part.max()) >= self.num_categories):
+            raise ValueError(
+                f"part categories must lie in [0, {self.num_categories}), got [{int(part.min())}, {int(part.max())}]"
+            )
+        if (part_attr is None) != (self.part_attr_dim == 0):
+            raise ValueError(f"this problem needs part_attr of width {self.part_attr_dim} (0 means none)")
+        if part_attr is not None and tuple(part_attr.shape) != (part.numel(), self.part_attr_dim):
+            raise ValueError(
+                f"part_attr must have shape ({part.numel()}, {self.part_attr_dim}), got {tuple(part_attr.shape)}"
+            )
+
+    def _render_batch(
+        self, counts: Tensor, part: Tensor, generator: torch.Generator | None, part_attr: Tensor | None = None
+    ) -> Batch:
+        device = part.device
+        if part_attr is None:
+            part_attr = self.sample_part_attr(part.numel(), generator, device)
+        intrinsics = self.sample_intrinsics(part.numel(), generator, device)
+        batch = torch.repeat_interleave(torch.arange(counts.numel(), device=device), counts)
+        whole = self.render(part, part_attr, intrinsics, batch, counts.numel())
+        return batch_from_tensors(counts, part, whole, part_attr)

@@ -1,0 +1,89 @@
+"""The posterior-update layer of CompVAE (Berger & Sebag, eq. 5)."""
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.nn import MLP, MessagePassing
+from torch_geometric.nn.inits import reset
+
+from ._wholes import count_wholes, resolve_batch
+
+
+class PartUpdateConv(MessagePassing):
+    r"""Updates every part from the sum over the *other* parts of its whole.
+
+    .. math::
+        \mathbf{h}_i' = f\Big(\mathbf{h}_i \,\Vert \sum_{j \neq i,\ j \in G(i)} g(\mathbf{h}_j)\Big)
+
+    where :math:`G(i)` is the whole (datapoint) that part :math:`i` belongs to. Without an
+    ``edge_index`` the parts of a whole form an implicit complete graph, computed in
+    :math:`O(|V|)`: :math:`g` is summed per whole, broadcast back to its parts and each part's
+    own term is subtracted. No :math:`K \times K` structure is ever built. With an explicit
+    ``edge_index`` the sum runs over the given neighbours instead (parts that have relations).
+
+    Args:
+        in_channels (int): size of each input part state.
+        out_channels (int): size of each output part state.
+        message_channels (int, optional): size of :math:`g(\mathbf{h})`.
+            (default: ``out_channels``)
+        f (torch.nn.Module, optional): maps ``[in_channels + message_channels]`` to
+            ``[out_channels]``. (default: two-layer :class:`~torch_geometric.nn.MLP`)
+        g (torch.nn.Module, optional): maps ``[in_channels]`` to ``[message_channels]``.
+            (default: two-layer :class:`~torch_geometric.nn.MLP`)
+
+    Shapes:
+        - **input:** part states :math:`(|V|, F_{in})`, batch vector :math:`(|V|)` (optional),
+          edge indices :math:`(2, |E|)` (optional)
+        - **output:** part states :math:`(|V|, F_{out})`
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        message_channels: int | None = None,
+        f: nn.Module | None = None,
+        g: nn.Module | None = None,
+    ) -> None:
+        # Only a sum can have a part's own term subtracted from the total of its whole.
+        super().__init__(aggr="sum")
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.message_channels = message_channels or out_channels
+        m = self.message_channels
+        self.g = g if g is not None else MLP([in_channels, m, m], norm=None)
+        self.f = f if f is not None else MLP([in_channels + m, out_channels, out_channels], norm=None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        super().reset_parameters()
+        reset(self.f)
+        reset(self.g)
+
+    def forward(
+        self,
+        x: Tensor,
+        batch: Tensor | None = None,
+        edge_index: Tensor | None = None,
+        num_wholes: int | None = None,
+    ) -> Tensor:
+        message = self.g(x)
+        if edge_index is None:
+            others = self.sum_over_others(message, resolve_batch(x.size(0), batch, x.device), num_wholes)
+        else:
+            others = self.propagate(edge_index, x=message)
+        return self.f(torch.cat([x, others], dim=-1))
+
+    def sum_over_others(self, message: Tensor, batch: Tensor, num_wholes: int | None = None) -> Tensor:
+        r""":math:`\sum_{j \neq i,\ j \in G(i)} m_j` for every part :math:`i`, in :math:`O(|V|)`."""
+        total = self.aggr_module(message, index=batch, dim_size=count_wholes(batch, num_wholes))
+        return total.index_select(0, batch) - message
+
+    def message(self, x_j: Tensor) -> Tensor:
+        return x_j
+
+    def __repr__(self) -> str:
+        return (
+            f"{self.__class__.__name__}({self.in_channels}, {self.out_channels}, "
+            f"message_channels={self.message_channels})"
+        )
