@@ -1,0 +1,20 @@
+import torch
+from torch.distributions import Normal
+
+from compvae_geo.layers import PartNormal
+from helpers import batch_vector
+
+
+def test_log_prob_and_entropy_sum_independent_normals_per_whole():
+    torch.manual_seed(0)
+    counts = [2, 0, 3]
+    loc, scale = torch.randn(5, 4), torch.rand(5, 4) + 0.1
+    p = PartNormal(loc, scale, batch_vector(counts), len(counts))
+    value = p.rsample((7,))
+    assert value.shape == (7, 5, 4)
+    reference = Normal(loc, scale)
+    per_part_lp = reference.log_prob(value).sum(-1)
+    expected = torch.stack([per_part_lp[:, :2].sum(-1), torch.zeros(7), per_part_lp[:, 2:].sum(-1)], dim=-1)
+    torch.testing.assert_close(p.log_prob(value), expected)
+    h = reference.entropy().sum(-1)
+    torch.testing.assert_close(p.entropy(), torch.stack([h[:2].sum(), torch.tensor(0.0), h[2:].sum()]))
