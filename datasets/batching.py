@@ -29,4 +29,5 @@ def batch_from_tensors(counts: Tensor, part: Tensor, whole: Tensor, part_attr: T
     out._num_graphs = num_wholes
     out._slice_dict = {key: (whole_slices if key == "whole" else ptr) for key in attrs}
     out._inc_dict = {key: torch.zeros(num_wholes, dtype=torch.long, device=counts.device) for key in attrs}
+    out._store._num_nodes = counts.tolist()  # per-whole node counts, kept for K = 0 wholes
     return out
