@@ -84,7 +84,9 @@ class CompVAE(nn.Module):
         )
         self.z_posterior = MLP([c.x_feature_dim, c.hidden_dim, 2 * c.z_dim], norm=None)
         self.node_embedding = PartEmbedding(c.num_categories, c.part_attr_dim, c.part_embed_dim)
-        node_dims = [c.x_feature_dim + c.z_dim + c.part_embed_dim] + [c.hidden_dim] * c.num_update_layers
+        self.node_gate = nn.Linear(c.part_embed_dim, c.x_feature_dim) if c.gated_node_features else None
+        gated_dim = c.x_feature_dim if c.gated_node_features else 0
+        node_dims = [c.x_feature_dim + c.z_dim + c.part_embed_dim + gated_dim] + [c.hidden_dim] * c.num_update_layers
         self.part_updates = nn.ModuleList(
             PartUpdateConv(node_dims[k], node_dims[k + 1]) for k in range(c.num_update_layers)
         )
@@ -127,7 +129,11 @@ class CompVAE(nn.Module):
         z_loc, z_scale = split_loc_scale(self.z_posterior(features), c.posterior_scale_floor)
         z = z_loc + z_scale * noise.z
         node_part = self.node_embedding(wholes.part, wholes.part_attr) + c.node_noise_std * noise.node
-        h = torch.cat([features.index_select(0, wholes.batch), z.index_select(0, wholes.batch), node_part], dim=-1)
+        node_features = features.index_select(0, wholes.batch)
+        h = [node_features, z.index_select(0, wholes.batch), node_part]
+        if self.node_gate is not None:
+            h.append(node_features * self.node_gate(node_part))
+        h = torch.cat(h, dim=-1)
         for layer in self.part_updates:
             h = layer(h, wholes.batch, num_wholes=wholes.num_wholes)
         loc, log_var, logit = self.w_posterior(h).chunk(3, dim=-1)
@@ -160,6 +166,15 @@ class CompVAE(nn.Module):
 
     # ----- generation -------------------------------------------------------------------------
 
+    def prior_latents(self, parts: Tensor, num_samples: int = 1, part_attr: Tensor | None = None) -> Tensor:
+        r"""Draws :math:`w_i \sim p(w_i \mid l_i)` for the K parts of one multiset:
+        ``[num_samples, K, w_dim]``. Sum any subset over dim 1 and :meth:`decode` it."""
+        if num_samples < 1:
+            raise ValueError(f"num_samples must be >= 1, got {num_samples}")
+        check_parts(parts, part_attr, self.config)
+        loc, scale = self.part_prior(parts, part_attr)  # [K, w_dim]
+        return loc + scale * torch.randn(num_samples, *loc.shape, device=loc.device)
+
     @torch.no_grad()
     def generate(
         self,
@@ -187,25 +202,24 @@ class CompVAE(nn.Module):
             if len(attrs) != len(parts):
                 raise ValueError(f"{len(parts)} multisets but {len(attrs)} part_attr tensors")
             return [self.generate(p, num_samples, a, observation_noise) for p, a in zip(parts, attrs)]
-        if num_samples < 1:
-            raise ValueError(f"num_samples must be >= 1, got {num_samples}")
-        check_parts(parts, part_attr, self.config)
-        loc, scale = self.part_prior(parts, part_attr)  # [K, w_dim]
-        noise = torch.randn(num_samples, *loc.shape, device=loc.device)
-        w_tilde = (loc + scale * noise).sum(dim=1)  # [num_samples, w_dim]; 0 for K = 0
+        w_tilde = self.prior_latents(parts, num_samples, part_attr).sum(dim=1)  # [S, w_dim]; 0 for K = 0
         x_dist = self.decode(w_tilde)
         return x_dist.sample() if observation_noise else x_dist.mean
 
     # ----- checkpoints ------------------------------------------------------------------------
 
+    def checkpoint_payload(self) -> dict:
+        """The config and weights as plain data (what :meth:`save` writes)."""
+        return {"format": CHECKPOINT_FORMAT, "config": self.config.to_dict(), "state_dict": self.state_dict()}
+
     def save(self, path: str | os.PathLike) -> None:
         """Writes the config and weights to ``path`` atomically (temporary file, then rename)."""
-        payload = {"format": CHECKPOINT_FORMAT, "config": self.config.to_dict(), "state_dict": self.state_dict()}
-        atomic_torch_save(payload, path)
+        atomic_torch_save(self.checkpoint_payload(), path)
 
     @classmethod
     def load(cls, path: str | os.PathLike, map_location: str | torch.device = "cpu") -> "CompVAE":
-        """A model from a :meth:`save` file; never runs code from the file (``weights_only=True``)."""
+        """A model from a :meth:`save` file or a training checkpoint; never runs code from the
+        file (``weights_only=True``)."""
         payload = torch.load(path, map_location=map_location, weights_only=True)
         if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
             raise ValueError(f"{path} is not a CompVAE checkpoint of format {CHECKPOINT_FORMAT}")

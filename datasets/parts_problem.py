@@ -21,6 +21,7 @@ class PartsProblem(ABC):
 
     num_categories: int
     part_attr_dim: int = 0
+    observation: str  # name of the CompVAE x-encoder/decoder family for these wholes
 
     @property
     @abstractmethod

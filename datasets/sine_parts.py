@@ -32,6 +32,8 @@ class SineParts(PartsProblem):
     amplitude_std: float = 0.3
     phase_std: float = math.pi / 2
 
+    observation = "curve"  # the x-encoder/decoder family that fits these wholes (not a field)
+
     @property
     def obs_shape(self) -> tuple[int, ...]:
         return (self.length,)

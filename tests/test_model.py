@@ -39,7 +39,8 @@ def dense_loss(model: CompVAE, data: Batch, noise: LatentNoise, counts: list[int
     z = z_loc + z_scale * noise.z
     nodes, mask = to_padded(model.node_embedding(data.part) + c.node_noise_std * noise.node, counts)
     k_max = nodes.size(1)
-    h = torch.cat([features[:, None].expand(-1, k_max, -1), z[:, None].expand(-1, k_max, -1), nodes], -1)
+    per_node_x = features[:, None].expand(-1, k_max, -1)
+    h = torch.cat([per_node_x, z[:, None].expand(-1, k_max, -1), nodes, per_node_x * model.node_gate(nodes)], -1)
     for layer in model.part_updates:
         messages = layer.g(h) * mask[..., None]
         h = layer.f(torch.cat([h, messages.sum(1, keepdim=True) - messages], -1))

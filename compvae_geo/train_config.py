@@ -1,0 +1,85 @@
+"""Configuration of a training run, and its presets."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+
+@dataclass
+class TrainConfig:
+    """How to train a CompVAE (paper section 4.3); saved in every checkpoint and logged to MLflow."""
+
+    problem: str = "sine"  # which problem to learn, a key of compvae_geo.problems.PROBLEMS
+    iterations: int = 20_000  # optimisation steps (one fresh batch each)
+    batch_size: int = 128  # wholes per batch (the paper: 256)
+    lr: float = 1e-3  # initial Adam learning rate (the paper: 1e-4)
+    lr_halving_every: int = 4_000  # the learning rate is halved every this many steps...
+    lr_floor: float = 1e-6  # ...down to this floor
+    beta1: float = 0.5  # Adam beta1 (the paper's value)
+    beta2: float = 0.9  # Adam beta2 (the paper's value)
+    k_start: int = 2  # curriculum: largest K at step 0 (K uniform in [1, K_max] per whole)
+    k_grow_every: int = 300  # curriculum: K_max grows by 1 every this many steps...
+    k_max: int = 16  # ...up to this many parts (the paper: 16 in 1D, 8 in 2D)
+    seed: int = 0  # seeds the weights, the data and the latent noise (a CPU run is reproducible)
+    device: str = "auto"  # "auto" (CUDA when present), "cpu", "cuda", "cuda:1", ...
+    bf16: bool = False  # bfloat16 autocast on CUDA
+    log_every: int = 50  # steps between metric logs (metrics are sent in one batch each time)
+    eval_every: int = 2_000  # steps between held-out evaluations
+    eval_part_counts: tuple[int, ...] = (1, 2, 4, 8, 12, 16, 24, 32)  # K of the held-out sets
+    eval_wholes: int = 256  # held-out wholes per K
+    checkpoint_minutes: float = 5.0  # wall-clock minutes between checkpoints (and one at the end)
+
+    def __post_init__(self) -> None:
+        self.eval_part_counts = tuple(int(k) for k in self.eval_part_counts)
+        positive = ("iterations", "batch_size", "lr_halving_every", "k_start", "k_grow_every", "k_max",
+                    "log_every", "eval_every", "eval_wholes")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0 < self.lr_floor <= self.lr:
+            raise ValueError(f"need 0 < lr_floor <= lr, got {self.lr_floor} and {self.lr}")
+        if self.k_start > self.k_max:
+            raise ValueError(f"k_start ({self.k_start}) must not exceed k_max ({self.k_max})")
+        if self.checkpoint_minutes <= 0:
+            raise ValueError("checkpoint_minutes must be > 0")
+
+    def learning_rate_at(self, step: int) -> float:
+        """Halved every ``lr_halving_every`` steps, never below ``lr_floor``."""
+        return max(self.lr * 0.5 ** (step // self.lr_halving_every), self.lr_floor)
+
+    def max_parts_at(self, step: int) -> int:
+        """The curriculum's K_max: ``k_start``, +1 every ``k_grow_every`` steps, up to ``k_max``."""
+        return min(self.k_start + step // self.k_grow_every, self.k_max)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["eval_part_counts"] = list(self.eval_part_counts)
+        return out
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
+        unknown = set(values) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown TrainConfig fields: {sorted(unknown)}")
+        return cls(**values)
+
+
+# Each preset: (training overrides, model overrides) on top of the dataclass defaults.
+PRESETS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+    # Fits in 20 minutes on 2 CPU cores (see README for the measured time and quality).
+    "cpu": ({}, {}),
+    # The paper's schedule (section 4.3), for a GPU: about a day on a GTX 1080 in the paper.
+    "paper": (
+        dict(iterations=500_000, batch_size=256, lr=1e-4, lr_halving_every=20_000, lr_floor=1e-6,
+             k_grow_every=3_000, eval_every=10_000, log_every=100),
+        dict(hidden_dim=512, w_dim=32, z_dim=32, x_feature_dim=256, part_embed_dim=64, num_update_layers=4),
+    ),
+}
+
+
+def preset(name: str, problem: str = "sine") -> tuple[TrainConfig, dict[str, Any]]:
+    """The training config and model-config overrides of preset ``name`` for ``problem``."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; known: {sorted(PRESETS)}")
+    train_overrides, model_overrides = PRESETS[name]
+    return replace(TrainConfig(problem=problem), **train_overrides), dict(model_overrides)
