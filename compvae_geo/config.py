@@ -5,8 +5,23 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 
+class PlainDataConfig:
+    """Conversion of a config dataclass to and from plain Python values (lists for tuples), the
+    form that ``torch.load(weights_only=True)``, JSON and MLflow params accept."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {key: list(value) if isinstance(value, tuple) else value for key, value in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]):
+        unknown = set(values) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown {cls.__name__} fields: {sorted(unknown)}")
+        return cls(**values)
+
+
 @dataclass
-class CompVAEConfig:
+class CompVAEConfig(PlainDataConfig):
     """Sizes and constants of a :class:`~compvae_geo.CompVAE`; saved inside every checkpoint."""
 
     num_categories: int = 10  # number of part categories (the 1D problem: 10 frequencies)
@@ -36,17 +51,3 @@ class CompVAEConfig:
             raise ValueError(f"obs_shape must be non-empty with positive sizes, got {self.obs_shape}")
         if min(self.prior_scale_floor, self.observation_scale_floor, self.posterior_scale_floor) <= 0:
             raise ValueError("scale floors must be > 0")
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain Python values only (safe for ``torch.load(weights_only=True)`` and MLflow params)."""
-        out = asdict(self)
-        out["obs_shape"] = list(self.obs_shape)
-        return out
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "CompVAEConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise ValueError(f"unknown CompVAEConfig fields: {sorted(unknown)}")
-        return cls(**values)

@@ -1,12 +1,14 @@
 """Configuration of a training run, and its presets."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, replace
 from typing import Any
+
+from .config import PlainDataConfig
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(PlainDataConfig):
     """How to train a CompVAE (paper section 4.3); saved in every checkpoint and logged to MLflow."""
 
     problem: str = "sine"  # which problem to learn, a key of compvae_geo.problems.PROBLEMS
@@ -50,18 +52,6 @@ class TrainConfig:
     def max_parts_at(self, step: int) -> int:
         """The curriculum's K_max: ``k_start``, +1 every ``k_grow_every`` steps, up to ``k_max``."""
         return min(self.k_start + step // self.k_grow_every, self.k_max)
-
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["eval_part_counts"] = list(self.eval_part_counts)
-        return out
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
-        unknown = set(values) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown TrainConfig fields: {sorted(unknown)}")
-        return cls(**values)
 
 
 # Each preset: (training overrides, model overrides) on top of the dataclass defaults.
