@@ -17,6 +17,12 @@ def split_loc_scale(params: Tensor, floor: float) -> tuple[Tensor, Tensor]:
     return loc, floored_scale(raw, floor)
 
 
+def normal(loc: Tensor, scale: Tensor) -> Normal:
+    """A diagonal Normal that does not validate its arguments: a non-finite network output must
+    give a non-finite loss (which training skips and counts), not an exception."""
+    return Normal(loc, scale, validate_args=False)
+
+
 def normal_from_params(params: Tensor, floor: float) -> Normal:
     """A diagonal :class:`~torch.distributions.Normal` from ``[..., 2D]`` network outputs."""
-    return Normal(*split_loc_scale(params, floor))
+    return normal(*split_loc_scale(params, floor))

@@ -15,7 +15,7 @@ from torch_geometric.nn import MLP
 from compvae_geo.layers import CorrelatedPartNormal, PartNormal, PartSum, PartUpdateConv
 
 from .config import CompVAEConfig
-from .gaussian import floored_scale, normal_from_params, split_loc_scale
+from .gaussian import floored_scale, normal, normal_from_params, split_loc_scale
 from .observation import build_codec
 from .part_embedding import PartEmbedding
 from .validation import Wholes, check_parts, check_wholes
@@ -114,7 +114,7 @@ class CompVAE(nn.Module):
         if z is None:
             z = self.z_prior_dist(w_tilde).rsample()
         loc, raw_scale = self.x_decoder(torch.cat([z, w_tilde], dim=-1))
-        return Normal(loc, floored_scale(raw_scale, self.config.observation_scale_floor).expand_as(loc))
+        return normal(loc, floored_scale(raw_scale, self.config.observation_scale_floor).expand_as(loc))
 
     def encode(self, data, noise: LatentNoise | None = None) -> Posterior:
         r"""The posterior of a ``Data``/``Batch`` of wholes: :math:`q(z \mid x)`, a sample of z,
@@ -138,7 +138,7 @@ class CompVAE(nn.Module):
             h = layer(h, wholes.batch, num_wholes=wholes.num_wholes)
         loc, log_var, logit = self.w_posterior(h).chunk(3, dim=-1)
         w_dist = CorrelatedPartNormal(loc, log_var, logit, wholes.batch, wholes.num_wholes)
-        return Posterior(Normal(z_loc, z_scale), z, w_dist)
+        return Posterior(normal(z_loc, z_scale), z, w_dist)
 
     # ----- training objective -----------------------------------------------------------------
 

@@ -168,3 +168,14 @@ def test_presets_and_schedules():
         preset("huge")
     with pytest.raises(ValueError, match="k_start"):
         TrainConfig(k_start=5, k_max=4)
+
+
+def test_nan_weights_give_skipped_steps_not_exceptions(tmp_path):
+    from compvae_geo.training import Trainer
+
+    config = TrainConfig(iterations=2, batch_size=4, log_every=1, eval_every=2, eval_wholes=2,
+                         eval_part_counts=(1,), k_max=2)
+    trainer = Trainer(config, model_config_for(make_problem("sine"), **TINY_MODEL), tmp_path / "e.pt")
+    with torch.no_grad():
+        trainer.model.z_prior.lins[0].bias.fill_(float("nan"))
+    assert trainer.train_step() is None and trainer.skipped_steps == 1
