@@ -135,7 +135,9 @@ class CompVAE(nn.Module):
             h.append(node_features * self.node_gate(node_part))
         h = torch.cat(h, dim=-1)
         for layer in self.part_updates:
-            h = layer(h, wholes.batch, num_wholes=wholes.num_wholes)
+            update = layer(h, wholes.batch, num_wholes=wholes.num_wholes)
+            # Residual where the sizes allow: keeps x reachable from the part latents at depth.
+            h = h + update if update.shape == h.shape else update
         loc, log_var, logit = self.w_posterior(h).chunk(3, dim=-1)
         w_dist = CorrelatedPartNormal(loc, log_var, logit, wholes.batch, wholes.num_wholes)
         return Posterior(normal(z_loc, z_scale), z, w_dist)

@@ -43,7 +43,8 @@ def dense_loss(model: CompVAE, data: Batch, noise: LatentNoise, counts: list[int
     h = torch.cat([per_node_x, z[:, None].expand(-1, k_max, -1), nodes, per_node_x * model.node_gate(nodes)], -1)
     for layer in model.part_updates:
         messages = layer.g(h) * mask[..., None]
-        h = layer.f(torch.cat([h, messages.sum(1, keepdim=True) - messages], -1))
+        update = layer.f(torch.cat([h, messages.sum(1, keepdim=True) - messages], -1))
+        h = h + update if update.shape == h.shape else update
     loc, log_var, logit = model.w_posterior(h).chunk(3, -1)
     logit = logit.masked_fill(~mask[..., None], float("-inf"))
     rho = torch.softmax(torch.cat([logit, logit.new_zeros(len(counts), 1, c.w_dim)], 1), dim=1)[:, :k_max]
