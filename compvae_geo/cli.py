@@ -13,6 +13,7 @@ from typing import Any, Sequence
 import torch
 
 from .config import CompVAEConfig
+from .evaluate import DEFAULT_PART_COUNTS, as_json, format_table, sample_distances
 from .figures import loss_curves_figure, recomposition_figure, samples_figure
 from .model import CompVAE
 from .problems import PROBLEMS, make_problem, model_config_for
@@ -80,6 +81,15 @@ def build_parser() -> argparse.ArgumentParser:
                           help="also draw true wholes of this problem in the plot")
     generate.add_argument("--out", type=Path, default=Path("generated.csv"),
                           help="where the wholes go: .csv (one per row), .pt or .npy; a .png plot goes beside it")
+    evaluate = commands.add_parser("evaluate", help="MMD^2 of generated vs true wholes per K")
+    evaluate.add_argument("--checkpoint", type=Path, required=True)
+    evaluate.add_argument("--problem", choices=sorted(PROBLEMS), default=None,
+                          help="default: the checkpoint's training problem")
+    evaluate.add_argument("--part-counts", type=_parse_ints, default=DEFAULT_PART_COUNTS, metavar="K1,K2,...")
+    evaluate.add_argument("--num-samples", type=int, default=256, help="wholes per multiset and source")
+    evaluate.add_argument("--multisets", type=int, default=4, help="random multisets per K")
+    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
     return parser
 
 
@@ -87,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     try:
-        return {"train": run_train, "generate": run_generate}[args.command](args)
+        return {"train": run_train, "generate": run_generate, "evaluate": run_evaluate}[args.command](args)
     except (ValueError, TrackingUnavailable, FileNotFoundError) as error:
         print(f"compvae-geo: error: {error}", file=sys.stderr)
         return 2
@@ -200,6 +210,24 @@ def run_generate(args: argparse.Namespace) -> int:
     title = f"{args.num_samples} wholes generated for parts {list(args.parts)}"
     samples_figure(samples, title + (" (grey: true)" if reference is not None else ""), reference).savefig(plot, dpi=120)
     print(f"wrote {args.out} ({tuple(samples.shape)}) and {plot}")
+    return 0
+
+
+# ----- evaluate ------------------------------------------------------------------------------
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    payload = torch.load(args.checkpoint, map_location="cpu", weights_only=True)
+    problem_name = args.problem or payload.get("training", {}).get("config", {}).get("problem", "sine")
+    model = CompVAE.load(args.checkpoint)
+    started = time.monotonic()
+    torch.manual_seed(args.seed)
+    reports = sample_distances(model, make_problem(problem_name), args.part_counts, args.num_samples,
+                               args.multisets, args.seed)
+    print(format_table(reports))
+    print(f"({args.multisets} multisets x {args.num_samples} wholes per K, {time.monotonic() - started:.0f} s)")
+    if args.json is not None:
+        args.json.write_text(json.dumps({"problem": problem_name, "checkpoint": str(args.checkpoint),
+                                         "per_k": as_json(reports)}, indent=2))
     return 0
 
 

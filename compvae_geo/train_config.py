@@ -19,6 +19,7 @@ class TrainConfig(PlainDataConfig):
     lr_floor: float = 1e-6  # ...down to this floor
     beta1: float = 0.5  # Adam beta1 (the paper's value)
     beta2: float = 0.9  # Adam beta2 (the paper's value)
+    kl_warmup_steps: int = 3_000  # L_w + L_z weighted 0 -> 1 over these steps against posterior collapse (0: off, the paper)
     k_start: int = 2  # curriculum: largest K at step 0 (K uniform in [1, K_max] per whole)
     k_grow_every: int = 300  # curriculum: K_max grows by 1 every this many steps...
     k_max: int = 16  # ...up to this many parts (the paper: 16 in 1D, 8 in 2D)
@@ -42,12 +43,19 @@ class TrainConfig(PlainDataConfig):
             raise ValueError(f"need 0 < lr_floor <= lr, got {self.lr_floor} and {self.lr}")
         if self.k_start > self.k_max:
             raise ValueError(f"k_start ({self.k_start}) must not exceed k_max ({self.k_max})")
+        if self.kl_warmup_steps < 0:
+            raise ValueError(f"kl_warmup_steps must be >= 0, got {self.kl_warmup_steps}")
         if self.checkpoint_minutes <= 0:
             raise ValueError("checkpoint_minutes must be > 0")
 
     def learning_rate_at(self, step: int) -> float:
         """Halved every ``lr_halving_every`` steps, never below ``lr_floor``."""
         return max(self.lr * 0.5 ** (step // self.lr_halving_every), self.lr_floor)
+
+    def kl_weight_at(self, step: int) -> float:
+        """Weight of L_w + L_z in the training gradient: rises linearly from 0 to 1 over
+        ``kl_warmup_steps`` (the logged ELBO is always the true, unweighted one)."""
+        return min(1.0, step / self.kl_warmup_steps) if self.kl_warmup_steps else 1.0
 
     def max_parts_at(self, step: int) -> int:
         """The curriculum's K_max: ``k_start``, +1 every ``k_grow_every`` steps, up to ``k_max``."""
@@ -61,7 +69,7 @@ PRESETS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     # The paper's schedule (section 4.3), for a GPU: about a day on a GTX 1080 in the paper.
     "paper": (
         dict(iterations=500_000, batch_size=256, lr=1e-4, lr_halving_every=20_000, lr_floor=1e-6,
-             k_grow_every=3_000, eval_every=10_000, log_every=100),
+             k_grow_every=3_000, kl_warmup_steps=0, eval_every=10_000, log_every=100),
         dict(hidden_dim=512, w_dim=32, z_dim=32, x_feature_dim=256, part_embed_dim=64, num_update_layers=4),
     ),
 }

@@ -133,7 +133,7 @@ class Trainer:
         with self._autocast():
             terms = self.model.loss(batch)
         means = torch.stack([terms.w.mean(), terms.z.mean(), terms.x.mean()]).float()
-        loss = means.sum()
+        loss = config.kl_weight_at(self.step) * (means[0] + means[1]) + means[2]
         self.step += 1
         self.optimizer.zero_grad(set_to_none=True)
         if not torch.isfinite(loss):
@@ -209,6 +209,7 @@ class Trainer:
         metrics = {
             "lr": self.config.learning_rate_at(self.step - 1),
             "k_max": float(self.config.max_parts_at(self.step - 1)),
+            "kl_weight": self.config.kl_weight_at(self.step - 1),
             "skipped_steps": float(self.skipped_steps),
             "datapoints_per_s": self.config.batch_size * self.config.log_every / seconds,
         }

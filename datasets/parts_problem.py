@@ -76,6 +76,28 @@ class PartsProblem(ABC):
         repeated_attr = None if part_attr is None else part_attr.repeat(num_samples, 1)
         return self._render_batch(counts, part.repeat(num_samples), generator, repeated_attr).whole
 
+    def naive_wholes(
+        self,
+        part: Tensor,
+        num_samples: int,
+        part_attr: Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """The Monte-Carlo simulator CompVAE is contrasted with: each part rendered as a whole on
+        its own (through the non-linearity alone), the renders summed. ``[num_samples, *obs_shape]``."""
+        self.check_parts(part, part_attr)
+        k = part.numel()
+        singles = self.sample_wholes_of_single_parts(part.repeat(num_samples), part_attr, num_samples, generator)
+        return singles.reshape(num_samples, k, *self.obs_shape).sum(dim=1)
+
+    def sample_wholes_of_single_parts(
+        self, part: Tensor, part_attr: Tensor | None, num_samples: int, generator: torch.Generator | None
+    ) -> Tensor:
+        """One whole per part, ``[len(part), *obs_shape]``."""
+        counts = torch.ones(part.numel(), dtype=torch.long, device=part.device)
+        repeated_attr = None if part_attr is None else part_attr.repeat(num_samples, 1)
+        return self._render_batch(counts, part, generator, repeated_attr).whole
+
     def data_list(
         self, num_wholes: int, max_parts: int, min_parts: int = 1, seed: int = 0
     ) -> list[Data]:

@@ -39,7 +39,7 @@ def test_run_is_tracked_with_params_metrics_and_artifacts(store, trained_run):
     params = run.data.params
     assert params["iterations"] == "6" and params["batch_size"] == "8" and params["lr"] == "0.001"
     assert params["model.w_dim"] == "4" and params["model.obs_shape"] == "[200]"
-    for key in ("loss/w_bits", "loss/z_bits", "loss/x_bits", "loss/elbo_bits", "lr", "k_max",
+    for key in ("loss/w_bits", "loss/z_bits", "loss/x_bits", "loss/elbo_bits", "lr", "k_max", "kl_weight",
                 "datapoints_per_s", "skipped_steps"):
         assert [m.step for m in client.get_metric_history(run.info.run_id, key)] == [2, 4, 6], key
     heldout = client.get_metric_history(run.info.run_id, "heldout_elbo_bits/K003")
@@ -164,6 +164,8 @@ def test_presets_and_schedules():
     assert paper.learning_rate_at(0) == 1e-4 and paper.learning_rate_at(20_000) == 5e-5
     assert paper.learning_rate_at(10**7) == 1e-6
     assert [paper.max_parts_at(s) for s in (0, 2_999, 3_000, 10**6)] == [2, 2, 3, 16]
+    assert paper.kl_weight_at(0) == 1.0  # the paper has no warm-up
+    assert [cpu.kl_weight_at(s) for s in (0, cpu.kl_warmup_steps // 2, cpu.kl_warmup_steps, 10**6)] == [0, 0.5, 1, 1]
     with pytest.raises(ValueError, match="unknown preset"):
         preset("huge")
     with pytest.raises(ValueError, match="k_start"):
@@ -179,3 +181,14 @@ def test_nan_weights_give_skipped_steps_not_exceptions(tmp_path):
     with torch.no_grad():
         trainer.model.z_prior.lins[0].bias.fill_(float("nan"))
     assert trainer.train_step() is None and trainer.skipped_steps == 1
+
+
+def test_evaluate_command_reports_every_k(trained_run, tmp_path, capsys):
+    out = tmp_path / "eval.json"
+    assert main(["evaluate", "--checkpoint", str(trained_run / "checkpoint.pt"), "--part-counts", "1,3",
+                 "--num-samples", "16", "--multisets", "1", "--json", str(out)]) == 0
+    import json
+
+    report = json.loads(out.read_text())
+    assert report["problem"] == "sine" and [row["k"] for row in report["per_k"]] == [1, 3]
+    assert "MMD2 model" in capsys.readouterr().out

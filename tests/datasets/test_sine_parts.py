@@ -68,3 +68,18 @@ def test_bad_requests_raise_value_error():
         problem.sample_wholes(torch.tensor([10]), 2)
     with pytest.raises(ValueError, match="part_attr"):
         problem.sample_wholes(torch.tensor([1]), 2, part_attr=torch.zeros(1, 2))
+
+
+def test_naive_simulator_sums_parts_each_through_the_nonlinearity():
+    problem = SineParts()
+    part = torch.tensor([1, 6, 6])
+    naive = problem.naive_wholes(part, 4, generator=torch.Generator().manual_seed(0))
+    generator = torch.Generator().manual_seed(0)
+    intrinsics = problem.sample_intrinsics(12, generator, torch.device("cpu"))
+    curves = problem.part_curves(part.repeat(4), intrinsics)
+    expected = torch.tanh(problem.nonlinearity * curves).reshape(4, 3, -1).sum(1)
+    torch.testing.assert_close(naive, expected)
+    assert naive.shape == (4, 200)
+    single = problem.naive_wholes(torch.tensor([3]), 500, generator=torch.Generator().manual_seed(1))
+    true = problem.sample_wholes(torch.tensor([3]), 500, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(single, true)  # one part: the naive simulator is exact
