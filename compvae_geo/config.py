@@ -28,7 +28,7 @@ class CompVAEConfig(PlainDataConfig):
     obs_shape: tuple[int, ...] = (200,)  # shape of one whole x (the 1D problem: T = 200 samples)
     part_attr_dim: int = 0  # continuous descriptors per part (0: parts are categories only)
     observation: str = "curve"  # x-encoder/x-decoder family, a key of OBSERVATION_CODECS
-    w_dim: int = 16  # size of each part latent w_i (and of their sum w~)
+    w_dim: int = 32  # size of each part latent w_i (and of their sum w~)
     z_dim: int = 16  # size of the global latent z
     hidden_dim: int = 128  # width of the hidden layers of every network
     x_feature_dim: int = 64  # size of pre(x), the summary of x fed to q(z|x) and the part nodes
