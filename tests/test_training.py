@@ -37,7 +37,7 @@ def test_run_is_tracked_with_params_metrics_and_artifacts(store, trained_run):
     run = next(r for r in runs if r.info.run_name == trained_run.name)
     assert run.info.status == "FINISHED"
     params = run.data.params
-    assert params["iterations"] == "6" and params["batch_size"] == "8" and params["lr"] == "0.001"
+    assert params["iterations"] == "6" and params["batch_size"] == "8" and params["lr"] == str(TrainConfig().lr)
     assert params["model.w_dim"] == "4" and params["model.obs_shape"] == "[200]"
     for key in ("loss/w_bits", "loss/z_bits", "loss/x_bits", "loss/elbo_bits", "lr", "k_max", "kl_weight",
                 "datapoints_per_s", "skipped_steps"):
