@@ -34,11 +34,17 @@ class CompVAEConfig(PlainDataConfig):
     x_feature_dim: int = 64  # size of pre(x), the summary of x fed to q(z|x) and the part nodes
     part_embed_dim: int = 32  # size of the part embedding e(l)
     num_update_layers: int = 3  # eq. (5) message-passing layers in q({w_i} | x, z, {l_i})
+    count_channel: bool = True  # w~ also holds the number of parts K (a constant 1 summed over parts)
     gated_node_features: bool = True  # add pre(x) * G e(l_i) to the node state: lets part i read its own share of x
     node_noise_std: float = 1.0  # std of the noise added to e(l_i) so that equal parts can differ
     prior_scale_floor: float = 1e-2  # smooth lower bound of the stds of p(w|l) and p(z|w~) (paper 3.3)
     observation_scale_floor: float = 1e-2  # smooth lower bound of the std of p(x | z, w~)
     posterior_scale_floor: float = 1e-4  # keeps the std of q(z|x) away from 0 (log 0)
+
+    @property
+    def whole_latent_dim(self) -> int:
+        """Size of w~: ``w_dim``, plus one for the part count with ``count_channel``."""
+        return self.w_dim + int(self.count_channel)
 
     def __post_init__(self) -> None:
         self.obs_shape = tuple(int(size) for size in self.obs_shape)

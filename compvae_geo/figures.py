@@ -42,8 +42,8 @@ def recomposition_figure(model: CompVAE, parts: Tensor, part_attr: Tensor | None
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         w = model.prior_latents(parts, 1, part_attr)[0]  # [K, w_dim]
-        alone = model.decode(w).mean
-        wholes = model.decode(w.cumsum(dim=0)).mean
+        alone = model.decode(torch.cat([model.sum_parts(w[i:i + 1]) for i in range(len(w))])).mean
+        wholes = model.decode(torch.cat([model.sum_parts(w[:i + 1]) for i in range(len(w))])).mean
     k = parts.numel()
     figure = Figure(figsize=(8, 1.4 * k), layout="constrained")
     axes = figure.subplots(k, 2, squeeze=False)

@@ -80,7 +80,7 @@ class CompVAE(nn.Module):
         super().__init__()
         self.config = c = config or CompVAEConfig()
         self.x_encoder, self.x_decoder = build_codec(
-            c.observation, c.obs_shape, c.x_feature_dim, c.z_dim + c.w_dim, c.hidden_dim
+            c.observation, c.obs_shape, c.x_feature_dim, c.z_dim + c.whole_latent_dim, c.hidden_dim
         )
         self.z_posterior = MLP([c.x_feature_dim, c.hidden_dim, 2 * c.z_dim], norm=None)
         self.node_embedding = PartEmbedding(c.num_categories, c.part_attr_dim, c.part_embed_dim)
@@ -93,7 +93,7 @@ class CompVAE(nn.Module):
         self.w_posterior = nn.Linear(node_dims[-1], 3 * c.w_dim)  # mean, log-variance, correlation logit
         self.prior_embedding = PartEmbedding(c.num_categories, c.part_attr_dim, c.part_embed_dim)
         self.w_prior = MLP([c.part_embed_dim, c.hidden_dim, 2 * c.w_dim], norm=None)
-        self.z_prior = MLP([c.w_dim, c.hidden_dim, 2 * c.z_dim], norm=None)
+        self.z_prior = MLP([c.whole_latent_dim, c.hidden_dim, 2 * c.z_dim], norm=None)
         self.part_sum = PartSum()
 
     # ----- the distributions of the model -----------------------------------------------------
@@ -103,14 +103,27 @@ class CompVAE(nn.Module):
         params = self.w_prior(self.prior_embedding(part, part_attr))
         return split_loc_scale(params, self.config.prior_scale_floor)
 
+    def sum_parts(self, w: Tensor, batch: Tensor | None = None, num_wholes: int | None = None) -> Tensor:
+        r""":math:`\tilde{w}` of each whole from part latents ``w`` ``[N, w_dim]``: their sum, and with
+        ``count_channel`` the number of parts K as a last coordinate. ``[B, whole_latent_dim]``;
+        with no ``batch``, all parts form one whole. Pass any subset of parts to recompose."""
+        if batch is None:
+            batch = torch.zeros(w.size(0), dtype=torch.long, device=w.device)
+            num_wholes = 1
+        total = self.part_sum(w, batch, dim_size=num_wholes)
+        if not self.config.count_channel:
+            return total
+        counts = torch.bincount(batch, minlength=total.size(0)).to(total.dtype)
+        return torch.cat([total, counts.unsqueeze(-1)], dim=-1)
+
     def z_prior_dist(self, w_tilde: Tensor) -> Normal:
         r""":math:`p(z \mid \tilde{w})` over ``[B, z_dim]``."""
         return normal_from_params(self.z_prior(w_tilde), self.config.prior_scale_floor)
 
     def decode(self, w_tilde: Tensor, z: Tensor | None = None) -> Normal:
         r""":math:`p(x \mid z, \tilde{w})` over ``[B, *obs_shape]``; with no ``z``, one is drawn
-        from :math:`p(z \mid \tilde{w})`. Sum any subset of part latents into ``w_tilde`` to
-        recompose a whole from chosen parts."""
+        from :math:`p(z \mid \tilde{w})`. Build ``w_tilde`` ``[B, whole_latent_dim]`` with
+        :meth:`sum_parts` from any subset of part latents to recompose a whole from chosen parts."""
         if z is None:
             z = self.z_prior_dist(w_tilde).rsample()
         loc, raw_scale = self.x_decoder(torch.cat([z, w_tilde], dim=-1))
@@ -156,7 +169,7 @@ class CompVAE(nn.Module):
         posterior = self._posterior(wholes, noise)
         w_noise = noise.w if noise is not None else torch.randn_like(posterior.w_dist.loc)
         w = posterior.w_dist.reparameterize(w_noise)
-        w_tilde = self.part_sum(w, wholes.batch, dim_size=wholes.num_wholes)
+        w_tilde = self.sum_parts(w, wholes.batch, wholes.num_wholes)
         prior = PartNormal(*self.part_prior(wholes.part, wholes.part_attr), wholes.batch, wholes.num_wholes)
         loss_w = kl_divergence(posterior.w_dist, prior)
         loss_z = (posterior.z_dist.log_prob(posterior.z) - self.z_prior_dist(w_tilde).log_prob(posterior.z)).sum(-1)
@@ -204,7 +217,9 @@ class CompVAE(nn.Module):
             if len(attrs) != len(parts):
                 raise ValueError(f"{len(parts)} multisets but {len(attrs)} part_attr tensors")
             return [self.generate(p, num_samples, a, observation_noise) for p, a in zip(parts, attrs)]
-        w_tilde = self.prior_latents(parts, num_samples, part_attr).sum(dim=1)  # [S, w_dim]; 0 for K = 0
+        w = self.prior_latents(parts, num_samples, part_attr)  # [S, K, w_dim]
+        batch = torch.arange(num_samples, device=w.device).repeat_interleave(parts.numel())
+        w_tilde = self.sum_parts(w.flatten(0, 1), batch, num_samples)  # w~ = 0 (and K = 0) for no parts
         x_dist = self.decode(w_tilde)
         return x_dist.sample() if observation_noise else x_dist.mean
 

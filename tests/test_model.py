@@ -50,7 +50,7 @@ def dense_loss(model: CompVAE, data: Batch, noise: LatentNoise, counts: list[int
     rho = torch.softmax(torch.cat([logit, logit.new_zeros(len(counts), 1, c.w_dim)], 1), dim=1)[:, :k_max]
     eps, _ = to_padded(noise.w, counts)
     w = loc + (0.5 * log_var).exp() * (eps - rho * eps.sum(1, keepdim=True))
-    w_tilde = (w * mask[..., None]).sum(1)
+    w_tilde = torch.cat([(w * mask[..., None]).sum(1), mask.sum(1, keepdim=True).float()], dim=-1)
     prior_loc, prior_scale = model.part_prior(data.part)
     loss_w = []
     for b, k in enumerate(counts):
@@ -75,7 +75,7 @@ def test_loss_matches_dense_oracle(model):
     noise = LatentNoise.sample(CONFIG, len(COUNTS), sum(COUNTS))
     terms = model.loss(data, noise)
     posterior = model.encode(data, noise)
-    w_tilde = model.part_sum(posterior.w_dist.reparameterize(noise.w), data.batch, dim_size=len(COUNTS))
+    w_tilde = model.sum_parts(posterior.w_dist.reparameterize(noise.w), data.batch, len(COUNTS))
     loss_w, loss_z, loss_x, dense_w_tilde, dense_w_loc = dense_loss(model, data, noise, COUNTS)
     close = dict(rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(posterior.w_dist.loc, dense_w_loc, **close)
@@ -111,7 +111,7 @@ def test_permuting_parts_permutes_w_and_keeps_w_tilde_kl_and_loss(model):
     w = post.w_dist.reparameterize(noise.w)
     w_shuffled = post_shuffled.w_dist.reparameterize(shuffled_noise.w)
     torch.testing.assert_close(w_shuffled, w[perm], **close)
-    torch.testing.assert_close(w_shuffled.sum(0), w.sum(0), **close)
+    torch.testing.assert_close(model.sum_parts(w_shuffled), model.sum_parts(w), **close)
     a, b = model.loss(data, noise), model.loss(shuffled, shuffled_noise)
     for key in ("w", "z", "x"):
         torch.testing.assert_close(getattr(a, key), getattr(b, key), **close)
@@ -144,9 +144,10 @@ def test_recomposition_from_a_subset_of_inferred_parts(model):
     data = make_batch(counts=[4], seed=4)
     posterior = model.encode(data)
     w = posterior.w_dist.rsample()
-    first_two = model.decode(w[:2].sum(0, keepdim=True))  # z redrawn from p(z | w~)
+    first_two = model.decode(model.sum_parts(w[:2]))  # z redrawn from p(z | w~)
     assert first_two.mean.shape == (1, 20)
-    whole = model.decode(w.sum(0, keepdim=True), posterior.z)
+    torch.testing.assert_close(model.sum_parts(w[:2]), torch.cat([w[:2].sum(0), torch.tensor([2.0])]).unsqueeze(0))
+    whole = model.decode(model.sum_parts(w), posterior.z)
     assert whole.mean.shape == (1, 20) and torch.isfinite(whole.mean).all()
 
 
@@ -203,3 +204,16 @@ def test_config_round_trips_through_plain_dict():
     assert CompVAEConfig.from_dict(values) == CONFIG
     with pytest.raises(ValueError, match="unknown CompVAEConfig fields"):
         CompVAEConfig.from_dict({**values, "typo": 1})
+
+
+def test_count_channel_and_gated_features_can_be_switched_off():
+    from dataclasses import replace
+
+    torch.manual_seed(0)
+    plain = CompVAE(replace(CONFIG, count_channel=False, gated_node_features=False))
+    assert plain.node_gate is None and plain.config.whole_latent_dim == CONFIG.w_dim
+    terms = plain.loss(make_batch())
+    assert torch.isfinite(terms.elbo).all()
+    w = torch.randn(3, CONFIG.w_dim)
+    torch.testing.assert_close(plain.sum_parts(w), w.sum(0, keepdim=True))
+    assert plain.generate(torch.tensor([1, 2]), num_samples=2).shape == (2, 20)
