@@ -1,7 +1,6 @@
 """The Compositional Variational Auto-Encoder (Berger & Sebag), on PyG batches of wholes."""
 from __future__ import annotations
 
-import math
 import os
 import tempfile
 from dataclasses import dataclass
@@ -166,9 +165,10 @@ class CompVAE(nn.Module):
             noise: standard-normal draws to use instead of fresh ones (common random numbers).
         """
         wholes = check_wholes(data, self.config)
+        if noise is None:
+            noise = LatentNoise.sample(self.config, wholes.num_wholes, wholes.part.numel(), wholes.whole.device)
         posterior = self._posterior(wholes, noise)
-        w_noise = noise.w if noise is not None else torch.randn_like(posterior.w_dist.loc)
-        w = posterior.w_dist.reparameterize(w_noise)
+        w = posterior.w_dist.reparameterize(noise.w)
         w_tilde = self.sum_parts(w, wholes.batch, wholes.num_wholes)
         prior = PartNormal(*self.part_prior(wholes.part, wholes.part_attr), wholes.batch, wholes.num_wholes)
         loss_w = kl_divergence(posterior.w_dist, prior)
@@ -262,5 +262,3 @@ def atomic_torch_save(payload: object, path: str | os.PathLike) -> None:
         Path(tmp).unlink(missing_ok=True)
         raise
 
-
-NATS_PER_BIT = math.log(2)  # divide a loss in nats by this to get bits

@@ -73,8 +73,7 @@ class PartsProblem(ABC):
         (only the hidden intrinsic variation is redrawn)."""
         self.check_parts(part, part_attr)
         counts = torch.full((num_samples,), part.numel(), dtype=torch.long, device=part.device)
-        repeated_attr = None if part_attr is None else part_attr.repeat(num_samples, 1)
-        return self._render_batch(counts, part.repeat(num_samples), generator, repeated_attr).whole
+        return self._render_batch(counts, part.repeat(num_samples), generator, _repeat(part_attr, num_samples)).whole
 
     def naive_wholes(
         self,
@@ -95,8 +94,7 @@ class PartsProblem(ABC):
     ) -> Tensor:
         """One whole per part, ``[len(part), *obs_shape]``."""
         counts = torch.ones(part.numel(), dtype=torch.long, device=part.device)
-        repeated_attr = None if part_attr is None else part_attr.repeat(num_samples, 1)
-        return self._render_batch(counts, part, generator, repeated_attr).whole
+        return self._render_batch(counts, part, generator, _repeat(part_attr, num_samples)).whole
 
     def data_list(
         self, num_wholes: int, max_parts: int, min_parts: int = 1, seed: int = 0
@@ -130,3 +128,8 @@ class PartsProblem(ABC):
         batch = torch.repeat_interleave(torch.arange(counts.numel(), device=device), counts)
         whole = self.render(part, part_attr, intrinsics, batch, counts.numel())
         return batch_from_tensors(counts, part, whole, part_attr)
+
+
+def _repeat(part_attr: Tensor | None, num_samples: int) -> Tensor | None:
+    """The descriptors of one multiset, once per sample (None stays None)."""
+    return None if part_attr is None else part_attr.repeat(num_samples, 1)
