@@ -1,9 +1,11 @@
-"""The ``compvae-geo`` command line: ``train`` and ``generate``."""
+"""The ``compvae-geo`` command line: ``train``, ``generate``, ``evaluate`` and ``report``."""
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import shlex
+import shutil
 import sys
 import time
 from dataclasses import fields, replace
@@ -13,10 +15,13 @@ from typing import Any, Sequence
 import torch
 
 from .config import CompVAEConfig
-from .evaluate import DEFAULT_PART_COUNTS, as_json, format_table, sample_distances
-from .figures import loss_curves_figure, recomposition_figure, samples_figure
+from .checkpoint import read_model_payload
+from .evaluate import DEFAULT_PART_COUNTS, NAIVE, TRUE, as_json, as_metrics, evaluate, format_table
+from .figures import loss_curves_figure, recomposition_figure, samples_figure, size_generality_figure
 from .model import CompVAE
+from .models import load_model
 from .problems import PROBLEMS, make_problem, model_config_for
+from .report import results_markdown
 from .tracking import DEFAULT_TRACKING_URI, Tracker, TrackingUnavailable, resolve_tracking_uri
 from .train_config import PRESETS, TrainConfig, preset
 from .training import Trainer, resolve_device
@@ -24,6 +29,8 @@ from .training import Trainer, resolve_device
 DATA_DEFINED_MODEL_FIELDS = {"num_categories", "obs_shape", "part_attr_dim", "observation"}
 INTERRUPTED_EXIT_CODE = 130  # the shell's code for a process stopped by Ctrl-C
 RECOMPOSITION_PARTS = 5  # parts in the recomposition figure (paper Fig. 5)
+SIZE_GENERALITY_PART_COUNTS = (8, 16, 32, 64)  # K of the size-generality figure (beyond training too)
+SIZE_GENERALITY_SAMPLES = 6  # generated and true wholes per K in that figure
 
 
 def _parse_bool(text: str) -> bool:
@@ -81,23 +88,39 @@ def build_parser() -> argparse.ArgumentParser:
                           help="also draw true wholes of this problem in the plot")
     generate.add_argument("--out", type=Path, default=Path("generated.csv"),
                           help="where the wholes go: .csv (one per row), .pt or .npy; a .png plot goes beside it")
-    evaluate = commands.add_parser("evaluate", help="MMD^2 of generated vs true wholes per K")
-    evaluate.add_argument("--checkpoint", type=Path, required=True)
+    evaluate = commands.add_parser("evaluate", help="distances of generated to true wholes per K, with baselines")
+    evaluate.add_argument("--checkpoint", type=Path, required=True, help="the model to evaluate")
+    evaluate.add_argument("--baseline", action="append", default=[], metavar="NAME=CHECKPOINT",
+                          help="another trained model to compare, e.g. count_cvae=runs/cvae/checkpoint.pt (repeatable)")
     evaluate.add_argument("--problem", choices=sorted(PROBLEMS), default=None,
                           help="default: the checkpoint's training problem")
     evaluate.add_argument("--part-counts", type=_parse_ints, default=DEFAULT_PART_COUNTS, metavar="K1,K2,...")
     evaluate.add_argument("--num-samples", type=int, default=256, help="wholes per multiset and source")
     evaluate.add_argument("--multisets", type=int, default=4, help="random multisets per K")
+    evaluate.add_argument("--permutations", type=int, default=200, help="permutations for the MMD^2 p-value")
     evaluate.add_argument("--seed", type=int, default=0)
-    evaluate.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
+    evaluate.add_argument("--out-dir", type=Path, default=None,
+                          help="where evaluation.json and the figures go (default: <checkpoint dir>/evaluation)")
+    evaluate.add_argument("--run-id", default=None,
+                          help="MLflow run to log into (default: the checkpoint's training run, else a new run)")
+    evaluate.add_argument("--tracking-uri", default=None,
+                          help=f"MLflow store (default $MLFLOW_TRACKING_URI, else {DEFAULT_TRACKING_URI})")
+    evaluate.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
+
+    report = commands.add_parser("report", help="write docs/results.md from an evaluation.json")
+    report.add_argument("--evaluation", type=Path, required=True, help="an evaluation.json of 'evaluate'")
+    report.add_argument("--out", type=Path, default=Path("docs/results.md"))
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv  # to record how a result was made
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     try:
-        return {"train": run_train, "generate": run_generate, "evaluate": run_evaluate}[args.command](args)
+        commands = {"train": run_train, "generate": run_generate, "evaluate": run_evaluate, "report": run_report}
+        return commands[args.command](args)
     except (ValueError, TrackingUnavailable, FileNotFoundError) as error:
         print(f"compvae-geo: error: {error}", file=sys.stderr)
         return 2
@@ -173,7 +196,8 @@ def _write_artifacts(trainer: Trainer, out_dir: Path) -> None:
     parts = torch.randint(0, trainer.problem.num_categories, (RECOMPOSITION_PARTS,), generator=generator)
     part_attr = trainer.problem.sample_part_attr(RECOMPOSITION_PARTS, generator, torch.device("cpu"))
     model = trainer.model.cpu().eval()
-    figures["recomposition.png"] = recomposition_figure(model, parts, part_attr, seed=trainer.config.seed)
+    if isinstance(model, CompVAE):  # the baselines have no part latents to recompose
+        figures["recomposition.png"] = recomposition_figure(model, parts, part_attr, seed=trainer.config.seed)
     for name, figure in figures.items():
         figure.savefig(out_dir / name, dpi=120)
         trainer.tracker.log_artifact(out_dir / name, "figures")
@@ -184,7 +208,7 @@ def _write_artifacts(trainer: Trainer, out_dir: Path) -> None:
 # ----- generate ------------------------------------------------------------------------------
 
 def run_generate(args: argparse.Namespace) -> int:
-    model = CompVAE.load(args.checkpoint).eval()
+    model = load_model(args.checkpoint).eval()
     parts = torch.tensor(args.parts, dtype=torch.long)
     torch.manual_seed(args.seed)
     samples = model.generate(parts, args.num_samples)
@@ -215,19 +239,124 @@ def run_generate(args: argparse.Namespace) -> int:
 
 # ----- evaluate ------------------------------------------------------------------------------
 
+def _parse_baselines(items: list[str]) -> dict[str, Path]:
+    baselines = {}
+    for item in items:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise ValueError(f"--baseline takes NAME=CHECKPOINT, got {item!r}")
+        baselines[name] = Path(path)
+    return baselines
+
+
+def _model_label(model) -> str:
+    """``compvae``, ``compvae_no_z`` (z_dim 0) or the baseline's model name."""
+    if isinstance(model, CompVAE) and model.config.z_dim == 0:
+        return "compvae_no_z"
+    return model.model_name
+
+
+def _evaluation_tracker(args: argparse.Namespace, payload: dict, problem_name: str) -> Tracker | None:
+    if args.no_mlflow:
+        return None
+    uri = resolve_tracking_uri(args.tracking_uri)
+    if args.run_id is not None:
+        return Tracker(problem_name, uri, run_id=args.run_id)
+    training_run = payload.get("training", {}).get("run_id")
+    if training_run is not None:
+        try:
+            return Tracker(problem_name, uri, run_id=training_run)
+        except TrackingUnavailable:
+            logging.warning("training run %s is not in %s; logging to a new evaluation run", training_run, uri)
+    return Tracker(f"{problem_name}-evaluation", uri, run_name="evaluation")
+
+
 def run_evaluate(args: argparse.Namespace) -> int:
-    payload = torch.load(args.checkpoint, map_location="cpu", weights_only=True)
+    payload = read_model_payload(args.checkpoint)
     problem_name = args.problem or payload.get("training", {}).get("config", {}).get("problem", "sine")
-    model = CompVAE.load(args.checkpoint)
+    problem = make_problem(problem_name)
+    models, checkpoints = {}, {}
+    for name, path in [(None, args.checkpoint), *_parse_baselines(args.baseline).items()]:
+        model = load_model(path)
+        label = name or _model_label(model)
+        if label in models or label in (NAIVE, TRUE):
+            raise ValueError(f"two sources are called {label!r}; name the baselines differently")
+        models[label], checkpoints[label] = model, str(path)
+    tracker = _evaluation_tracker(args, payload, problem_name)
+    out_dir = args.out_dir or args.checkpoint.parent / "evaluation"
+    out_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    torch.manual_seed(args.seed)
-    reports = sample_distances(model, make_problem(problem_name), args.part_counts, args.num_samples,
-                               args.multisets, args.seed)
-    print(format_table(reports))
-    print(f"({args.multisets} multisets x {args.num_samples} wholes per K, {time.monotonic() - started:.0f} s)")
-    if args.json is not None:
-        args.json.write_text(json.dumps({"problem": problem_name, "checkpoint": str(args.checkpoint),
-                                         "per_k": as_json(reports)}, indent=2))
+    evaluation = evaluate(models, problem, args.part_counts, args.num_samples, args.multisets,
+                          args.permutations, args.seed)
+    seconds = time.monotonic() - started
+    print(format_table(evaluation))
+    print(f"({args.multisets} multisets x {args.num_samples} wholes per K and source, {seconds:.0f} s)")
+    main_label = next(iter(models))
+    figures = _evaluation_figures(models[main_label], problem, payload, args.seed)
+    for name, figure in figures.items():
+        figure.savefig(out_dir / name, dpi=120)
+    document = {
+        "problem": problem_name,
+        "command": "compvae-geo " + shlex.join(args.argv),
+        "settings": {"part_counts": list(args.part_counts), "num_samples": args.num_samples,
+                     "multisets_per_k": args.multisets, "permutations": args.permutations, "seed": args.seed},
+        "models": checkpoints,
+        "seconds": seconds,
+        "figures": sorted(figures),
+        "per_k": as_json(evaluation),
+    }
+    json_path = out_dir / "evaluation.json"
+    json_path.write_text(json.dumps(document, indent=2))
+    if tracker is not None:
+        for metrics, k in as_metrics(evaluation):
+            tracker.log_metrics(metrics, step=k)
+        for path in [json_path, *(out_dir / name for name in figures)]:
+            tracker.log_artifact(path, "evaluation")
+        tracker.end("FINISHED")
+    where = f"; MLflow run {tracker.run_id} ({tracker.tracking_uri})" if tracker is not None else ""
+    print(f"wrote {json_path} and {len(figures)} figures in {out_dir}{where}")
+    return 0
+
+
+def _evaluation_figures(model, problem, payload: dict, seed: int) -> dict:
+    """The paper's Fig. 4 (when the checkpoint has a training history), Fig. 5 (CompVAE) and the
+    size-generality figure: generated next to true wholes at K = 8, 16, 32, 64."""
+    figures = {}
+    history = payload.get("training", {}).get("history")
+    if history:
+        figures["loss_curves.png"] = loss_curves_figure(history)
+    generator = torch.Generator().manual_seed(seed)
+    if isinstance(model, CompVAE):
+        parts = torch.randint(0, problem.num_categories, (RECOMPOSITION_PARTS,), generator=generator)
+        part_attr = problem.sample_part_attr(RECOMPOSITION_PARTS, generator, torch.device("cpu"))
+        figures["recomposition.png"] = recomposition_figure(model, parts, part_attr, seed=seed)
+    samples, truth = {}, {}
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for k in SIZE_GENERALITY_PART_COUNTS:
+            parts = torch.randint(0, problem.num_categories, (k,), generator=generator)
+            part_attr = problem.sample_part_attr(k, generator, torch.device("cpu"))
+            samples[k] = model.generate(parts, SIZE_GENERALITY_SAMPLES, part_attr)
+            truth[k] = problem.sample_wholes(parts, SIZE_GENERALITY_SAMPLES, part_attr, generator)
+    figures["size_generality.png"] = size_generality_figure(samples, truth)
+    return figures
+
+
+# ----- report --------------------------------------------------------------------------------
+
+def run_report(args: argparse.Namespace) -> int:
+    document = json.loads(args.evaluation.read_text())
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    figure_dir = args.out.parent / "figures"
+    copied = []
+    for name in document.get("figures", []):
+        source = args.evaluation.parent / name
+        if source.exists():
+            figure_dir.mkdir(exist_ok=True)
+            shutil.copyfile(source, figure_dir / name)
+            copied.append(f"figures/{name}")
+    args.out.write_text(results_markdown(document, copied, str(args.evaluation)))
+    print(f"wrote {args.out} ({len(copied)} figures in {figure_dir})")
     return 0
 
 

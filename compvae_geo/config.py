@@ -29,7 +29,7 @@ class CompVAEConfig(PlainDataConfig):
     part_attr_dim: int = 0  # continuous descriptors per part (0: parts are categories only)
     observation: str = "curve"  # x-encoder/x-decoder family, a key of OBSERVATION_CODECS
     w_dim: int = 32  # size of each part latent w_i (and of their sum w~)
-    z_dim: int = 16  # size of the global latent z
+    z_dim: int = 16  # size of the global latent z (0: no z, x from w~ alone: the ablation of paper 3.1)
     hidden_dim: int = 128  # width of the hidden layers of every network
     x_feature_dim: int = 64  # size of pre(x), the summary of x fed to q(z|x) and the part nodes
     part_embed_dim: int = 32  # size of the part embedding e(l)
@@ -48,11 +48,11 @@ class CompVAEConfig(PlainDataConfig):
 
     def __post_init__(self) -> None:
         self.obs_shape = tuple(int(size) for size in self.obs_shape)
-        for name in ("num_categories", "w_dim", "z_dim", "hidden_dim", "x_feature_dim", "part_embed_dim"):
+        for name in ("num_categories", "w_dim", "hidden_dim", "x_feature_dim", "part_embed_dim"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.part_attr_dim < 0 or self.num_update_layers < 0:
-            raise ValueError("part_attr_dim and num_update_layers must be >= 0")
+        if min(self.part_attr_dim, self.num_update_layers, self.z_dim) < 0:
+            raise ValueError("part_attr_dim, num_update_layers and z_dim must be >= 0")
         if not self.obs_shape or min(self.obs_shape) < 1:
             raise ValueError(f"obs_shape must be non-empty with positive sizes, got {self.obs_shape}")
         if min(self.prior_scale_floor, self.observation_scale_floor, self.posterior_scale_floor) <= 0:

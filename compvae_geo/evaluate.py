@@ -1,65 +1,194 @@
-"""Generated wholes against the true generator, per number of parts K."""
+"""Generated wholes against the true generator and the baselines, per number of parts K."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Callable
 
 import torch
+from torch import Tensor
 
 from compvae_geo.datasets import PartsProblem
 
-from .metrics import median_distance, mmd2_unbiased
-from .model import CompVAE
+from .metrics import energy_distance, median_distance, mmd2_permutation_test, spectrum_distance
 
 DEFAULT_PART_COUNTS = (1, 2, 4, 8, 12, 16, 24, 32, 64)
+BITS_PER_NAT = 1 / math.log(2)
+TRUE = "true"  # a second, independent true sample: the noise floor of every distance
+NAIVE = "naive"  # the Monte-Carlo simulator: each part through the non-linearity alone, summed
+
+# (parts [K], part_attr [K, F] or None, num_samples) -> wholes [num_samples, *obs_shape]
+Sampler = Callable[[Tensor, "Tensor | None", int], Tensor]
 
 
 @dataclass
-class KReport:
-    """Mean unbiased MMD^2 (RBF, bandwidth = median distance of the true wholes) at one K."""
+class Distances:
+    """One source of wholes against the true generator at one K, averaged over the multisets."""
+
+    mmd2: float  # unbiased MMD^2, RBF kernel, bandwidth = median distance of the true wholes
+    mmd2_pvalue: float  # median over the multisets of the permutation p-value of MMD^2
+    energy: float  # energy distance
+    spectrum: float | None = None  # relative L1 distance of mean power spectra (curves only)
+
+
+@dataclass
+class ElboBits:
+    """Held-out loss terms in bits per whole (paper eq. 4) at one K."""
+
+    w: float
+    z: float
+    x: float
+
+    @property
+    def elbo(self) -> float:
+        return self.w + self.z + self.x
+
+
+@dataclass
+class KEvaluation:
+    """Everything measured at one K."""
 
     k: int
-    mmd2_model: float  # CompVAE's generated wholes vs true ones
-    mmd2_naive: float  # the naive simulator (parts through the non-linearity alone, summed) vs true
-    mmd2_floor: float  # two independent true samples: the noise level of the estimate
+    distances: dict[str, Distances]  # source name -> distances; TRUE is the noise floor
+    elbo_bits: dict[str, ElboBits] = field(default_factory=dict)  # learned model name -> loss terms
+
+
+def model_sampler(model) -> Sampler:
+    """A model's ``generate`` as a :data:`Sampler`."""
+    return lambda part, part_attr, n: model.generate(part, n, part_attr)
+
+
+def naive_sampler(problem: PartsProblem, generator: torch.Generator) -> Sampler:
+    return lambda part, part_attr, n: problem.naive_wholes(part, n, part_attr, generator)
 
 
 @torch.no_grad()
 def sample_distances(
-    model: CompVAE,
+    problem: PartsProblem,
+    samplers: dict[str, Sampler],
+    part_counts: tuple[int, ...] = DEFAULT_PART_COUNTS,
+    num_samples: int = 256,
+    multisets_per_k: int = 4,
+    num_permutations: int = 200,
+    seed: int = 0,
+) -> dict[int, dict[str, Distances]]:
+    """For each K, ``multisets_per_k`` random multisets (uniform categories); for each, the same
+    ``num_samples`` true wholes compared with ``num_samples`` wholes of every sampler and of a
+    second true sample (reported as :data:`TRUE`). Averages over the multisets."""
+    generator = torch.Generator().manual_seed(seed)
+    samplers = {TRUE: lambda part, part_attr, n: problem.sample_wholes(part, n, part_attr, generator),
+                **samplers}
+    curves = len(problem.obs_shape) == 1
+    out = {}
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)  # the models' latent draws
+        for k in part_counts:
+            rows: dict[str, list[tuple[float, ...]]] = {name: [] for name in samplers}
+            for _ in range(multisets_per_k):
+                part = torch.randint(0, problem.num_categories, (k,), generator=generator)
+                part_attr = problem.sample_part_attr(k, generator, torch.device("cpu"))
+                true = problem.sample_wholes(part, num_samples, part_attr, generator)
+                bandwidth = median_distance(true)
+                for name, sampler in samplers.items():
+                    wholes = sampler(part, part_attr, num_samples).cpu()
+                    mmd2, pvalue = mmd2_permutation_test(wholes, true, bandwidth, num_permutations, generator)
+                    spectrum = float(spectrum_distance(wholes, true)) if curves else math.nan
+                    rows[name].append((float(mmd2), pvalue, float(energy_distance(wholes, true)), spectrum))
+            out[k] = {name: _average(values, curves) for name, values in rows.items()}
+    return out
+
+
+def _average(rows: list[tuple[float, ...]], curves: bool) -> Distances:
+    columns = torch.tensor(rows, dtype=torch.float64)
+    mmd2, pvalue, energy, spectrum = columns.mean(0).tolist()
+    return Distances(mmd2, float(columns[:, 1].median()), energy, spectrum if curves else None)
+
+
+@torch.no_grad()
+def heldout_elbo_bits(
+    model, problem: PartsProblem, part_counts: tuple[int, ...], num_wholes: int = 256, seed: int = 0,
+    device: torch.device | str = "cpu",
+) -> dict[int, ElboBits]:
+    """Mean L_w, L_z and L_x in bits per whole on ``num_wholes`` held-out wholes with exactly K
+    parts, for each K. Fixed data and latent noise for a given ``seed``; the global RNG is untouched."""
+    device = torch.device(device)
+    generator = torch.Generator(device).manual_seed(seed)
+    was_training = model.training
+    model.eval()
+    out = {}
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        for k in part_counts:
+            batch = problem.sample_batch(num_wholes, k, min_parts=k, generator=generator, device=device)
+            terms = model.loss(batch)
+            out[k] = ElboBits(*(float(t.mean()) * BITS_PER_NAT for t in (terms.w, terms.z, terms.x)))
+    model.train(was_training)
+    return out
+
+
+def evaluate(
+    models: dict[str, object],
     problem: PartsProblem,
     part_counts: tuple[int, ...] = DEFAULT_PART_COUNTS,
     num_samples: int = 256,
     multisets_per_k: int = 4,
+    num_permutations: int = 200,
     seed: int = 0,
-) -> list[KReport]:
-    """For each K, ``multisets_per_k`` random multisets (uniform categories), ``num_samples``
-    wholes each from the model, the naive simulator and the true generator; MMD^2 averaged."""
-    generator = torch.Generator().manual_seed(seed)
-    model = model.eval()
-    reports = []
-    for k in part_counts:
-        totals = torch.zeros(3, dtype=torch.float64)
-        for _ in range(multisets_per_k):
-            part = torch.randint(0, problem.num_categories, (k,), generator=generator)
-            part_attr = problem.sample_part_attr(k, generator, torch.device("cpu"))
-            true = problem.sample_wholes(part, num_samples, part_attr, generator)
-            other_true = problem.sample_wholes(part, num_samples, part_attr, generator)
-            naive = problem.naive_wholes(part, num_samples, part_attr, generator)
-            generated = model.generate(part, num_samples, part_attr)
-            bandwidth = median_distance(true)
-            totals += torch.stack([mmd2_unbiased(x, true, bandwidth) for x in (generated, naive, other_true)])
-        mean = (totals / multisets_per_k).tolist()
-        reports.append(KReport(k, *mean))
-    return reports
+) -> list[KEvaluation]:
+    """Every learned model in ``models`` (name -> model) and the naive simulator against the true
+    generator (:func:`sample_distances`), plus each model's held-out ELBO terms per K."""
+    samplers = {name: model_sampler(model.eval()) for name, model in models.items()}
+    samplers[NAIVE] = naive_sampler(problem, torch.Generator().manual_seed(seed + 1))
+    distances = sample_distances(problem, samplers, part_counts, num_samples, multisets_per_k,
+                                 num_permutations, seed)
+    elbos = {name: heldout_elbo_bits(model, problem, part_counts, num_samples, seed) for name, model in models.items()}
+    return [KEvaluation(k, distances[k], {name: elbos[name][k] for name in models}) for k in part_counts]
 
 
-def format_table(reports: list[KReport]) -> str:
-    lines = [f"{'K':>4} {'MMD2 model':>11} {'MMD2 naive':>11} {'model/naive':>12} {'noise floor':>12}"]
-    for r in reports:
-        ratio = r.mmd2_model / r.mmd2_naive if r.mmd2_naive > 0 else float("nan")
-        lines.append(f"{r.k:>4} {r.mmd2_model:>11.4f} {r.mmd2_naive:>11.4f} {ratio:>12.2f} {r.mmd2_floor:>12.4f}")
+def format_table(evaluation: list[KEvaluation]) -> str:
+    """The terminal report: MMD^2 (p-value), energy distance and spectrum per source, then ELBO terms."""
+    sources = list(evaluation[0].distances)
+    has_spectrum = evaluation[0].distances[TRUE].spectrum is not None
+    lines = ["MMD^2 against the true generator (median permutation p-value); 'true' is the noise floor"]
+    lines.append(f"{'K':>4} " + " ".join(f"{name:>20}" for name in sources))
+    for row in evaluation:
+        cells = [f"{d.mmd2:>10.4f} (p={d.mmd2_pvalue:.3f})" for d in row.distances.values()]
+        lines.append(f"{row.k:>4} " + " ".join(f"{cell:>20}" for cell in cells))
+    lines.append("")
+    lines.append("energy distance" + (" | relative power-spectrum distance" if has_spectrum else ""))
+    lines.append(f"{'K':>4} " + " ".join(f"{name:>20}" for name in sources))
+    for row in evaluation:
+        cells = [f"{d.energy:>9.4f}" + (f" | {d.spectrum:.3f}" if has_spectrum else "") for d in row.distances.values()]
+        lines.append(f"{row.k:>4} " + " ".join(f"{cell:>20}" for cell in cells))
+    if evaluation[0].elbo_bits:
+        lines.append("")
+        lines.append("held-out loss terms in bits per whole: L_w / L_z / L_x")
+        models = list(evaluation[0].elbo_bits)
+        lines.append(f"{'K':>4} " + " ".join(f"{name:>26}" for name in models))
+        for row in evaluation:
+            cells = [f"{e.w:.1f} / {e.z:.1f} / {e.x:.1f}" for e in row.elbo_bits.values()]
+            lines.append(f"{row.k:>4} " + " ".join(f"{cell:>26}" for cell in cells))
     return "\n".join(lines)
 
 
-def as_json(reports: list[KReport]) -> list[dict]:
-    return [asdict(r) for r in reports]
+def as_json(evaluation: list[KEvaluation]) -> list[dict]:
+    """Plain values: one dictionary per K."""
+    return [{"k": row.k,
+             "distances": {name: asdict(d) for name, d in row.distances.items()},
+             "elbo_bits": {name: {**asdict(e), "elbo": e.elbo} for name, e in row.elbo_bits.items()}}
+            for row in evaluation]
+
+
+def as_metrics(evaluation: list[KEvaluation]) -> list[tuple[dict[str, float], int]]:
+    """``(metrics, step)`` pairs for MLflow, with the step = K so that MLflow plots each metric
+    against K: ``eval/<source>/mmd2``, ``.../energy``, ``.../elbo_bits``, ..."""
+    out = []
+    for row in evaluation:
+        metrics = {}
+        for name, d in row.distances.items():
+            metrics.update({f"eval/{name}/{key}": value for key, value in asdict(d).items() if value is not None})
+        for name, e in row.elbo_bits.items():
+            metrics.update({f"eval/{name}/{key}_bits": value for key, value in
+                            {"w": e.w, "z": e.z, "x": e.x, "elbo": e.elbo}.items()})
+        out.append((metrics, row.k))
+    return out

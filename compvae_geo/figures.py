@@ -73,3 +73,31 @@ def samples_figure(samples: Tensor, title: str, reference: Tensor | None = None)
         plot_whole(ax, whole)
     figure.suptitle(title)
     return figure
+
+
+def size_generality_figure(samples: dict[int, Tensor], truth: dict[int, Tensor]) -> Figure:
+    """Generated wholes next to true ones for one multiset per K (K may exceed the training range):
+    for curves one panel per K with the true wholes in grey; for images one row per K, true on the left."""
+    ks = sorted(samples)
+    curves = next(iter(samples.values())).dim() == 2
+    if curves:
+        figure = Figure(figsize=(8, 2.2 * len(ks)), layout="constrained")
+        axes = figure.subplots(len(ks), 1, squeeze=False)[:, 0]
+        for ax, k in zip(axes, ks):
+            for whole in truth[k]:
+                plot_whole(ax, whole, color="0.7", linewidth=0.8)
+            for whole in samples[k]:
+                plot_whole(ax, whole, linewidth=1.0)
+            ax.set_title(f"K = {k}: generated (colour) and true (grey)", fontsize=9)
+        return figure
+    columns = next(iter(samples.values())).size(0)
+    figure = Figure(figsize=(1.2 * 2 * columns, 1.3 * len(ks)), layout="constrained")
+    axes = figure.subplots(len(ks), 2 * columns, squeeze=False)
+    for row, k in enumerate(ks):
+        for col in range(columns):
+            plot_whole(axes[row, col], truth[k][col])
+            plot_whole(axes[row, columns + col], samples[k][col])
+        axes[row, 0].set_ylabel(f"K = {k}")
+    axes[0, 0].set_title("true")
+    axes[0, columns].set_title("generated")
+    return figure

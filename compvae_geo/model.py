@@ -1,10 +1,7 @@
 """The Compositional Variational Auto-Encoder (Berger & Sebag), on PyG batches of wholes."""
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from torch import Tensor, nn
@@ -13,13 +10,12 @@ from torch_geometric.nn import MLP
 
 from compvae_geo.layers import CorrelatedPartNormal, PartNormal, PartSum, PartUpdateConv
 
+from .checkpoint import SavableModel
 from .config import CompVAEConfig
 from .gaussian import floored_scale, normal, normal_from_params, split_loc_scale
 from .observation import build_codec
 from .part_embedding import PartEmbedding
 from .validation import Wholes, check_parts, check_wholes
-
-CHECKPOINT_FORMAT = 1  # version of the dictionary written by CompVAE.save
 
 
 @dataclass
@@ -62,7 +58,7 @@ class Posterior:
     w_dist: CorrelatedPartNormal  # q({w_i} | x, z, {l_i}) given that z, over [N, w_dim]
 
 
-class CompVAE(nn.Module):
+class CompVAE(SavableModel):
     r"""Learns :math:`p(x \mid \{l_i\})`, a whole x generated from a multiset of parts.
 
     Generative model (paper eq. 1):
@@ -75,9 +71,11 @@ class CompVAE(nn.Module):
         config (CompVAEConfig): sizes and constants. (default: the 1D sine problem)
     """
 
+    model_name = "compvae"
+
     def __init__(self, config: CompVAEConfig | None = None) -> None:
-        super().__init__()
-        self.config = c = config or CompVAEConfig()
+        super().__init__(config or CompVAEConfig())
+        c = self.config
         self.x_encoder, self.x_decoder = build_codec(
             c.observation, c.obs_shape, c.x_feature_dim, c.z_dim + c.whole_latent_dim, c.hidden_dim
         )
@@ -223,42 +221,7 @@ class CompVAE(nn.Module):
         x_dist = self.decode(w_tilde)
         return x_dist.sample() if observation_noise else x_dist.mean
 
-    # ----- checkpoints ------------------------------------------------------------------------
-
-    def checkpoint_payload(self) -> dict:
-        """The config and weights as plain data (what :meth:`save` writes)."""
-        return {"format": CHECKPOINT_FORMAT, "config": self.config.to_dict(), "state_dict": self.state_dict()}
-
-    def save(self, path: str | os.PathLike) -> None:
-        """Writes the config and weights to ``path`` atomically (temporary file, then rename)."""
-        atomic_torch_save(self.checkpoint_payload(), path)
-
-    @classmethod
-    def load(cls, path: str | os.PathLike, map_location: str | torch.device = "cpu") -> "CompVAE":
-        """A model from a :meth:`save` file or a training checkpoint; never runs code from the
-        file (``weights_only=True``)."""
-        payload = torch.load(path, map_location=map_location, weights_only=True)
-        if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-            raise ValueError(f"{path} is not a CompVAE checkpoint of format {CHECKPOINT_FORMAT}")
-        model = cls(CompVAEConfig.from_dict(payload["config"]))
-        model.load_state_dict(payload["state_dict"])
-        return model
-
     def extra_repr(self) -> str:
         c = self.config
         return f"obs_shape={c.obs_shape}, num_categories={c.num_categories}, w_dim={c.w_dim}, z_dim={c.z_dim}"
-
-
-def atomic_torch_save(payload: object, path: str | os.PathLike) -> None:
-    """``torch.save`` that never leaves a half-written file at ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(payload, handle)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 

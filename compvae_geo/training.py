@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import time
 from dataclasses import dataclass
@@ -12,12 +11,13 @@ from typing import Callable
 import torch
 
 from .config import CompVAEConfig
-from .model import CompVAE, atomic_torch_save
+from .checkpoint import atomic_torch_save
+from .evaluate import BITS_PER_NAT, heldout_elbo_bits
+from .models import build_model
 from .problems import make_problem
 from .tracking import Tracker
 from .train_config import TrainConfig
 
-BITS_PER_NAT = 1 / math.log(2)
 HELDOUT_SEED_OFFSET = 1_000_003  # held-out data never share a seed with training data
 
 
@@ -43,7 +43,8 @@ class TrainResult:
 
 
 class Trainer:
-    """Trains a CompVAE on data generated on the fly, with mixed K in every batch.
+    """Trains a CompVAE (or a baseline, ``config.model``) on data generated on the fly, with mixed K
+    in every batch.
 
     Args:
         config: the training run.
@@ -58,7 +59,7 @@ class Trainer:
         self.device = resolve_device(config.device)
         self.problem = make_problem(config.problem)
         torch.manual_seed(config.seed)
-        self.model = CompVAE(model_config).to(self.device)
+        self.model = build_model(config.model, model_config).to(self.device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, betas=(config.beta1, config.beta2))
         self.data_generator = torch.Generator(self.device).manual_seed(config.seed)
         self.checkpoint_path = Path(checkpoint_path)
@@ -150,23 +151,12 @@ class Trainer:
 
     # ----- evaluation -------------------------------------------------------------------------
 
-    @torch.no_grad()
     def heldout_elbo_bits(self) -> dict[str, float]:
-        """Mean held-out ELBO in bits per whole at each K of ``eval_part_counts`` (fixed data)."""
-        config = self.config
-        generator = torch.Generator(self.device).manual_seed(config.seed + HELDOUT_SEED_OFFSET)
-        noise_state = torch.get_rng_state()
-        torch.manual_seed(config.seed + HELDOUT_SEED_OFFSET)
-        was_training = self.model.training
-        self.model.eval()
-        out = {}
-        for k in config.eval_part_counts:
-            batch = self.problem.sample_batch(config.eval_wholes, k, min_parts=k, generator=generator,
-                                              device=self.device)
-            out[f"heldout_elbo_bits/K{k:03d}"] = float(self.model.loss(batch).elbo.mean()) * BITS_PER_NAT
-        self.model.train(was_training)
-        torch.set_rng_state(noise_state)  # evaluation does not change the training noise stream
-        return out
+        """Mean held-out ELBO in bits per whole at each K of ``eval_part_counts`` (fixed data and
+        noise; the training noise stream is untouched)."""
+        per_k = heldout_elbo_bits(self.model, self.problem, self.config.eval_part_counts, self.config.eval_wholes,
+                                  self.config.seed + HELDOUT_SEED_OFFSET, self.device)
+        return {f"heldout_elbo_bits/K{k:03d}": terms.elbo for k, terms in per_k.items()}
 
     # ----- the loop ---------------------------------------------------------------------------
 

@@ -173,7 +173,7 @@ def test_load_never_executes_code_from_the_file(tmp_path):
     with pytest.raises(Exception, match="Weights only load failed|weights_only"):
         CompVAE.load(path)
     torch.save({"something": "else"}, path)
-    with pytest.raises(ValueError, match="not a CompVAE checkpoint"):
+    with pytest.raises(ValueError, match="not a compvae_geo checkpoint"):
         CompVAE.load(path)
 
 

@@ -1,3 +1,4 @@
+import json
 import math
 import time
 
@@ -7,6 +8,8 @@ from mlflow.tracking import MlflowClient
 
 from compvae_geo import CompVAE
 from compvae_geo.cli import main
+from compvae_geo.count_cvae import CountCVAE
+from compvae_geo.models import load_model
 from compvae_geo.problems import make_problem, model_config_for
 from compvae_geo.tracking import Tracker, TrackingUnavailable
 from compvae_geo.train_config import TrainConfig, preset
@@ -183,12 +186,41 @@ def test_nan_weights_give_skipped_steps_not_exceptions(tmp_path):
     assert trainer.train_step() is None and trainer.skipped_steps == 1
 
 
-def test_evaluate_command_reports_every_k(trained_run, tmp_path, capsys):
-    out = tmp_path / "eval.json"
-    assert main(["evaluate", "--checkpoint", str(trained_run / "checkpoint.pt"), "--part-counts", "1,3",
-                 "--num-samples", "16", "--multisets", "1", "--json", str(out)]) == 0
-    import json
+def test_count_cvae_baseline_trains_through_the_same_command(store, tmp_path):
+    out_dir = tmp_path / "cvae"
+    assert main(["train", "--tracking-uri", store, "--out-dir", str(out_dir), "--model", "count_cvae",
+                 *TINY_TRAIN, *TINY_MODEL_ARGS]) == 0
+    assert isinstance(load_model(out_dir / "checkpoint.pt"), CountCVAE)
 
-    report = json.loads(out.read_text())
-    assert report["problem"] == "sine" and [row["k"] for row in report["per_k"]] == [1, 3]
-    assert "MMD2 model" in capsys.readouterr().out
+
+def test_evaluate_command_compares_baselines_logs_to_the_training_run_and_feeds_the_report(
+        store, trained_run, tmp_path, capsys):
+    out_dir = tmp_path / "evaluation"
+    checkpoint = str(trained_run / "checkpoint.pt")
+    assert main(["evaluate", "--checkpoint", checkpoint, "--baseline", f"again={checkpoint}", "--part-counts", "1,3",
+                 "--num-samples", "16", "--multisets", "1", "--permutations", "10", "--out-dir", str(out_dir),
+                 "--tracking-uri", store]) == 0
+    document = json.loads((out_dir / "evaluation.json").read_text())
+    assert document["problem"] == "sine" and [row["k"] for row in document["per_k"]] == [1, 3]
+    assert set(document["per_k"][0]["distances"]) == {"true", "compvae", "again", "naive"}
+    assert document["command"].startswith("compvae-geo evaluate --checkpoint")
+    assert set(document["figures"]) == {"loss_curves.png", "recomposition.png", "size_generality.png"}
+    assert all((out_dir / name).stat().st_size > 0 for name in document["figures"])
+    assert "L_w / L_z / L_x" in capsys.readouterr().out
+    # logged into the checkpoint's training run, one step per K
+    client = MlflowClient(tracking_uri=store)
+    run_id = torch.load(checkpoint, weights_only=True)["training"]["run_id"]
+    history = client.get_metric_history(run_id, "eval/compvae/mmd2")
+    assert [m.step for m in history] == [1, 3]
+    assert history[0].value == document["per_k"][0]["distances"]["compvae"]["mmd2"]
+    assert {a.path for a in client.list_artifacts(run_id, "evaluation")} >= {"evaluation/evaluation.json"}
+    results = tmp_path / "docs" / "results.md"
+    assert main(["report", "--evaluation", str(out_dir / "evaluation.json"), "--out", str(results)]) == 0
+    assert (tmp_path / "docs" / "figures" / "size_generality.png").exists()
+    assert "| 3 |" in results.read_text()
+
+
+def test_evaluate_rejects_a_badly_named_baseline(trained_run, capsys):
+    checkpoint = str(trained_run / "checkpoint.pt")
+    assert main(["evaluate", "--checkpoint", checkpoint, "--baseline", checkpoint, "--no-mlflow"]) == 2
+    assert "NAME=CHECKPOINT" in capsys.readouterr().err

@@ -1,0 +1,29 @@
+"""The models the trainer and the command line can build, by name."""
+from __future__ import annotations
+
+import os
+
+import torch
+
+from .checkpoint import DEFAULT_MODEL_NAME, SavableModel, read_model_payload
+from .config import CompVAEConfig
+from .count_cvae import CountCVAE
+from .model import CompVAE
+
+MODELS: dict[str, type[SavableModel]] = {cls.model_name: cls for cls in (CompVAE, CountCVAE)}
+
+
+def build_model(name: str, config: CompVAEConfig) -> SavableModel:
+    """A fresh model of kind ``name`` (a key of :data:`MODELS`)."""
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; known: {sorted(MODELS)}")
+    return MODELS[name](config)
+
+
+def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> SavableModel:
+    """Whatever model a checkpoint holds (``weights_only=True``: no code from the file runs)."""
+    payload = read_model_payload(path, map_location)
+    name = payload.get("model", DEFAULT_MODEL_NAME)
+    if name not in MODELS:
+        raise ValueError(f"{path} holds an unknown model {name!r}; known: {sorted(MODELS)}")
+    return MODELS[name].from_payload(payload, str(path))
