@@ -16,8 +16,8 @@ import torch
 
 from .config import CompVAEConfig
 from .checkpoint import read_model_payload
-from .evaluate import DEFAULT_PART_COUNTS, NAIVE, TRUE, as_json, as_metrics, evaluate, format_table
-from .figures import loss_curves_figure, recomposition_figure, samples_figure, size_generality_figure
+from .evaluate import NAIVE, TRUE, as_json, as_metrics, evaluate, format_table
+from .figures import model_figures, samples_figure
 from .model import CompVAE
 from .models import load_model
 from .problems import PROBLEMS, make_problem, model_config_for
@@ -28,9 +28,6 @@ from .training import Trainer, resolve_device
 
 DATA_DEFINED_MODEL_FIELDS = {"num_categories", "obs_shape", "part_attr_dim", "observation"}
 INTERRUPTED_EXIT_CODE = 130  # the shell's code for a process stopped by Ctrl-C
-RECOMPOSITION_PARTS = 5  # parts in the recomposition figure (paper Fig. 5)
-SIZE_GENERALITY_PART_COUNTS = (8, 16, 32, 64)  # K of the size-generality figure (beyond training too)
-SIZE_GENERALITY_SAMPLES = 6  # generated and true wholes per K in that figure
 
 
 def _parse_bool(text: str) -> bool:
@@ -94,7 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help="another trained model to compare, e.g. count_cvae=runs/cvae/checkpoint.pt (repeatable)")
     evaluate.add_argument("--problem", choices=sorted(PROBLEMS), default=None,
                           help="default: the checkpoint's training problem")
-    evaluate.add_argument("--part-counts", type=_parse_ints, default=DEFAULT_PART_COUNTS, metavar="K1,K2,...")
+    evaluate.add_argument("--part-counts", type=_parse_ints, default=None, metavar="K1,K2,...",
+                          help="default: the problem's (sine: 1,2,4,8,12,16,24,32,64; sites: 1,2,4,8,12,16)")
     evaluate.add_argument("--num-samples", type=int, default=256, help="wholes per multiset and source")
     evaluate.add_argument("--multisets", type=int, default=4, help="random multisets per K")
     evaluate.add_argument("--permutations", type=int, default=200, help="permutations for the MMD^2 p-value")
@@ -191,13 +189,7 @@ def _write_artifacts(trainer: Trainer, out_dir: Path) -> None:
     config_path = out_dir / "config.json"
     config_path.write_text(json.dumps({"train": trainer.config.to_dict(), "model": trainer.model.config.to_dict()},
                                       indent=2))
-    figures = {"loss_curves.png": loss_curves_figure(trainer.history)}
-    generator = torch.Generator().manual_seed(trainer.config.seed)
-    parts = torch.randint(0, trainer.problem.num_categories, (RECOMPOSITION_PARTS,), generator=generator)
-    part_attr = trainer.problem.sample_part_attr(RECOMPOSITION_PARTS, generator, torch.device("cpu"))
-    model = trainer.model.cpu().eval()
-    if isinstance(model, CompVAE):  # the baselines have no part latents to recompose
-        figures["recomposition.png"] = recomposition_figure(model, parts, part_attr, seed=trainer.config.seed)
+    figures = model_figures(trainer.model, trainer.problem, trainer.config.seed, trainer.history)
     for name, figure in figures.items():
         figure.savefig(out_dir / name, dpi=120)
         trainer.tracker.log_artifact(out_dir / name, "figures")
@@ -286,19 +278,20 @@ def run_evaluate(args: argparse.Namespace) -> int:
     out_dir = args.out_dir or args.checkpoint.parent / "evaluation"
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    evaluation = evaluate(models, problem, args.part_counts, args.num_samples, args.multisets,
+    part_counts = args.part_counts or problem.evaluation_part_counts
+    evaluation = evaluate(models, problem, part_counts, args.num_samples, args.multisets,
                           args.permutations, args.seed)
     seconds = time.monotonic() - started
     print(format_table(evaluation))
     print(f"({args.multisets} multisets x {args.num_samples} wholes per K and source, {seconds:.0f} s)")
     main_label = next(iter(models))
-    figures = _evaluation_figures(models[main_label], problem, payload, args.seed)
+    figures = model_figures(models[main_label], problem, args.seed, payload.get("training", {}).get("history"))
     for name, figure in figures.items():
         figure.savefig(out_dir / name, dpi=120)
     document = {
         "problem": problem_name,
         "command": "compvae-geo " + shlex.join(args.argv),
-        "settings": {"part_counts": list(args.part_counts), "num_samples": args.num_samples,
+        "settings": {"part_counts": list(part_counts), "num_samples": args.num_samples,
                      "multisets_per_k": args.multisets, "permutations": args.permutations, "seed": args.seed},
         "models": checkpoints,
         "seconds": seconds,
@@ -316,30 +309,6 @@ def run_evaluate(args: argparse.Namespace) -> int:
     where = f"; MLflow run {tracker.run_id} ({tracker.tracking_uri})" if tracker is not None else ""
     print(f"wrote {json_path} and {len(figures)} figures in {out_dir}{where}")
     return 0
-
-
-def _evaluation_figures(model, problem, payload: dict, seed: int) -> dict:
-    """The paper's Fig. 4 (when the checkpoint has a training history), Fig. 5 (CompVAE) and the
-    size-generality figure: generated next to true wholes at K = 8, 16, 32, 64."""
-    figures = {}
-    history = payload.get("training", {}).get("history")
-    if history:
-        figures["loss_curves.png"] = loss_curves_figure(history)
-    generator = torch.Generator().manual_seed(seed)
-    if isinstance(model, CompVAE):
-        parts = torch.randint(0, problem.num_categories, (RECOMPOSITION_PARTS,), generator=generator)
-        part_attr = problem.sample_part_attr(RECOMPOSITION_PARTS, generator, torch.device("cpu"))
-        figures["recomposition.png"] = recomposition_figure(model, parts, part_attr, seed=seed)
-    samples, truth = {}, {}
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        for k in SIZE_GENERALITY_PART_COUNTS:
-            parts = torch.randint(0, problem.num_categories, (k,), generator=generator)
-            part_attr = problem.sample_part_attr(k, generator, torch.device("cpu"))
-            samples[k] = model.generate(parts, SIZE_GENERALITY_SAMPLES, part_attr)
-            truth[k] = problem.sample_wholes(parts, SIZE_GENERALITY_SAMPLES, part_attr, generator)
-    figures["size_generality.png"] = size_generality_figure(samples, truth)
-    return figures
 
 
 # ----- report --------------------------------------------------------------------------------

@@ -12,7 +12,6 @@ from compvae_geo.datasets import PartsProblem
 
 from .metrics import energy_distance, median_distance, mmd2_permutation_test, spectrum_distance
 
-DEFAULT_PART_COUNTS = (1, 2, 4, 8, 12, 16, 24, 32, 64)
 BITS_PER_NAT = 1 / math.log(2)
 TRUE = "true"  # a second, independent true sample: the noise floor of every distance
 NAIVE = "naive"  # the Monte-Carlo simulator: each part through the non-linearity alone, summed
@@ -29,6 +28,7 @@ class Distances:
     mmd2_pvalue: float  # median over the multisets of the permutation p-value of MMD^2
     energy: float  # energy distance
     spectrum: float | None = None  # relative L1 distance of mean power spectra (curves only)
+    part_accuracy: float | None = None  # share of requested parts visible in the wholes (problems that define it)
 
 
 @dataclass
@@ -66,19 +66,21 @@ def naive_sampler(problem: PartsProblem, generator: torch.Generator) -> Sampler:
 def sample_distances(
     problem: PartsProblem,
     samplers: dict[str, Sampler],
-    part_counts: tuple[int, ...] = DEFAULT_PART_COUNTS,
+    part_counts: tuple[int, ...] | None = None,
     num_samples: int = 256,
     multisets_per_k: int = 4,
     num_permutations: int = 200,
     seed: int = 0,
 ) -> dict[int, dict[str, Distances]]:
-    """For each K, ``multisets_per_k`` random multisets (uniform categories); for each, the same
-    ``num_samples`` true wholes compared with ``num_samples`` wholes of every sampler and of a
-    second true sample (reported as :data:`TRUE`). Averages over the multisets."""
+    """For each K (default: the problem's ``evaluation_part_counts``), ``multisets_per_k`` random
+    multisets (uniform categories); for each, the same ``num_samples`` true wholes compared with
+    ``num_samples`` wholes of every sampler and of a second true sample (reported as :data:`TRUE`).
+    Averages over the multisets."""
     generator = torch.Generator().manual_seed(seed)
     samplers = {TRUE: lambda part, part_attr, n: problem.sample_wholes(part, n, part_attr, generator),
                 **samplers}
     curves = len(problem.obs_shape) == 1
+    part_counts = part_counts or problem.evaluation_part_counts
     out = {}
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)  # the models' latent draws
@@ -93,15 +95,19 @@ def sample_distances(
                     wholes = sampler(part, part_attr, num_samples).cpu()
                     mmd2, pvalue = mmd2_permutation_test(wholes, true, bandwidth, num_permutations, generator)
                     spectrum = float(spectrum_distance(wholes, true)) if curves else math.nan
-                    rows[name].append((float(mmd2), pvalue, float(energy_distance(wholes, true)), spectrum))
-            out[k] = {name: _average(values, curves) for name, values in rows.items()}
+                    accuracy = problem.part_accuracy(wholes, part, part_attr) if k else None
+                    rows[name].append((float(mmd2), pvalue, float(energy_distance(wholes, true)), spectrum,
+                                       math.nan if accuracy is None else accuracy))
+            out[k] = {name: _average(values) for name, values in rows.items()}
     return out
 
 
-def _average(rows: list[tuple[float, ...]], curves: bool) -> Distances:
+def _average(rows: list[tuple[float, ...]]) -> Distances:
+    """Means over the multisets (the median for the p-value); NaN columns (not measured) become None."""
     columns = torch.tensor(rows, dtype=torch.float64)
-    mmd2, pvalue, energy, spectrum = columns.mean(0).tolist()
-    return Distances(mmd2, float(columns[:, 1].median()), energy, spectrum if curves else None)
+    mmd2, _, energy, spectrum, accuracy = columns.mean(0).tolist()
+    measured = lambda value: None if math.isnan(value) else value  # noqa: E731
+    return Distances(mmd2, float(columns[:, 1].median()), energy, measured(spectrum), measured(accuracy))
 
 
 @torch.no_grad()
@@ -129,7 +135,7 @@ def heldout_elbo_bits(
 def evaluate(
     models: dict[str, object],
     problem: PartsProblem,
-    part_counts: tuple[int, ...] = DEFAULT_PART_COUNTS,
+    part_counts: tuple[int, ...] | None = None,
     num_samples: int = 256,
     multisets_per_k: int = 4,
     num_permutations: int = 200,
@@ -137,6 +143,7 @@ def evaluate(
 ) -> list[KEvaluation]:
     """Every learned model in ``models`` (name -> model) and the naive simulator against the true
     generator (:func:`sample_distances`), plus each model's held-out ELBO terms per K."""
+    part_counts = part_counts or problem.evaluation_part_counts
     samplers = {name: model_sampler(model.eval()) for name, model in models.items()}
     samplers[NAIVE] = naive_sampler(problem, torch.Generator().manual_seed(seed + 1))
     distances = sample_distances(problem, samplers, part_counts, num_samples, multisets_per_k,
@@ -160,6 +167,13 @@ def format_table(evaluation: list[KEvaluation]) -> str:
     for row in evaluation:
         cells = [f"{d.energy:>9.4f}" + (f" | {d.spectrum:.3f}" if has_spectrum else "") for d in row.distances.values()]
         lines.append(f"{row.k:>4} " + " ".join(f"{cell:>20}" for cell in cells))
+    if evaluation[-1].distances[TRUE].part_accuracy is not None:
+        lines.append("")
+        lines.append("part accuracy: share of the requested parts visible in the wholes ('true': the generator itself)")
+        lines.append(f"{'K':>4} " + " ".join(f"{name:>20}" for name in sources))
+        for row in evaluation:
+            cells = [f"{d.part_accuracy:.3f}" if d.part_accuracy is not None else "-" for d in row.distances.values()]
+            lines.append(f"{row.k:>4} " + " ".join(f"{cell:>20}" for cell in cells))
     if evaluation[0].elbo_bits:
         lines.append("")
         lines.append("held-out loss terms in bits per whole: L_w / L_z / L_x")

@@ -4,11 +4,13 @@ from __future__ import annotations
 from torch import nn
 
 from .curve_codec import CurveDecoder, CurveEncoder
+from .image_codec import ImageDecoder, ImageEncoder
 
 # name -> (encoder class, decoder class). An encoder maps [B, *obs_shape] to [B, out_dim];
 # a decoder maps [B, in_dim] to (mean, raw std), each broadcastable to [B, *obs_shape].
 OBSERVATION_CODECS: dict[str, tuple[type[nn.Module], type[nn.Module]]] = {
     "curve": (CurveEncoder, CurveDecoder),
+    "image": (ImageEncoder, ImageDecoder),
 }
 
 

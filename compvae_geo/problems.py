@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from compvae_geo.datasets import PartsProblem, SineParts
+from compvae_geo.datasets import PartsProblem, SineParts, SiteParts
 
 from .config import CompVAEConfig
 
 PROBLEMS: dict[str, type[PartsProblem]] = {
     "sine": SineParts,
+    "sites": SiteParts,
 }
 
 

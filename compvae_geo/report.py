@@ -10,6 +10,10 @@ def _sources(per_k: list[dict]) -> list[str]:
     return [n for n in names if n not in (NAIVE, TRUE)] + [n for n in (NAIVE, TRUE) if n in names]
 
 
+def _maybe(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
@@ -54,6 +58,12 @@ def results_markdown(document: dict, figures: list[str], evaluation_path: str) -
     if per_k[0]["distances"][TRUE].get("spectrum") is not None:
         lines += ["", "## Mean power spectrum, relative L1 distance to the true one", ""]
         rows = [[str(row["k"])] + [f"{row['distances'][n]['spectrum']:.3f}" for n in sources] for row in per_k]
+        lines += _table(["K"] + sources, rows)
+    if per_k[-1]["distances"][TRUE].get("part_accuracy") is not None:
+        lines += ["", "## Part accuracy: share of the requested parts visible in the wholes", "",
+                  f"`{TRUE}` is the true generator itself: neighbouring parts hide each other, so it is the ceiling.", ""]
+        rows = [[str(row["k"])] + [_maybe(row["distances"][n].get("part_accuracy"), ".3f") for n in sources]
+                for row in per_k]
         lines += _table(["K"] + sources, rows)
     models = list(per_k[0]["elbo_bits"])
     if models:

@@ -2,5 +2,6 @@
 from .batching import batch_from_tensors
 from .parts_problem import PartsProblem
 from .sine_parts import SineParts
+from .site_parts import SITE_COLORS, SiteParts
 
-__all__ = ["PartsProblem", "SineParts", "batch_from_tensors"]
+__all__ = ["PartsProblem", "SITE_COLORS", "SineParts", "SiteParts", "batch_from_tensors"]

@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 import torch
 from torch import Tensor
 from torch_geometric.data import Batch, Data
+from torch_geometric.utils import scatter
 
 from .batching import batch_from_tensors
 
@@ -22,6 +23,7 @@ class PartsProblem(ABC):
     num_categories: int
     part_attr_dim: int = 0
     observation: str  # name of the CompVAE x-encoder/decoder family for these wholes
+    evaluation_part_counts: tuple[int, ...]  # the K worth evaluating: the training range and beyond
 
     @property
     @abstractmethod
@@ -71,9 +73,7 @@ class PartsProblem(ABC):
     ) -> Tensor:
         """``num_samples`` independent wholes ``[num_samples, *obs_shape]`` of one fixed multiset
         (only the hidden intrinsic variation is redrawn)."""
-        self.check_parts(part, part_attr)
-        counts = torch.full((num_samples,), part.numel(), dtype=torch.long, device=part.device)
-        return self._render_batch(counts, part.repeat(num_samples), generator, _repeat(part_attr, num_samples)).whole
+        return self._fixed_multiset(part, num_samples, part_attr, generator, self.render).whole
 
     def naive_wholes(
         self,
@@ -82,19 +82,23 @@ class PartsProblem(ABC):
         part_attr: Tensor | None = None,
         generator: torch.Generator | None = None,
     ) -> Tensor:
-        """The Monte-Carlo simulator CompVAE is contrasted with: each part rendered as a whole on
-        its own (through the non-linearity alone), the renders summed. ``[num_samples, *obs_shape]``."""
-        self.check_parts(part, part_attr)
-        k = part.numel()
-        singles = self.sample_wholes_of_single_parts(part.repeat(num_samples), part_attr, num_samples, generator)
-        return singles.reshape(num_samples, k, *self.obs_shape).sum(dim=1)
+        """What the Monte-Carlo simulator CompVAE is contrasted with makes of one fixed multiset
+        (see :meth:`naive_render`), ``[num_samples, *obs_shape]``."""
+        return self._fixed_multiset(part, num_samples, part_attr, generator, self.naive_render).whole
 
-    def sample_wholes_of_single_parts(
-        self, part: Tensor, part_attr: Tensor | None, num_samples: int, generator: torch.Generator | None
+    def naive_render(
+        self, part: Tensor, part_attr: Tensor | None, intrinsics: Tensor, batch: Tensor, num_wholes: int
     ) -> Tensor:
-        """One whole per part, ``[len(part), *obs_shape]``."""
-        counts = torch.ones(part.numel(), dtype=torch.long, device=part.device)
-        return self._render_batch(counts, part, generator, _repeat(part_attr, num_samples)).whole
+        """The naive compositional simulator: parts generated independently and aggregated. By
+        default each part is rendered as a whole on its own (through the non-linearity alone) and
+        the renders are summed; a problem may define its own aggregation."""
+        singles = self.render(part, part_attr, intrinsics, torch.arange(part.numel(), device=part.device), part.numel())
+        return scatter(singles, batch, dim=0, dim_size=num_wholes, reduce="sum")
+
+    def part_accuracy(self, wholes: Tensor, part: Tensor, part_attr: Tensor | None) -> float | None:
+        """Share of the requested parts that ``wholes`` ``[S, *obs_shape]`` visibly show, for
+        problems where a part can be read off the whole; None where it cannot (the default)."""
+        return None
 
     def data_list(
         self, num_wholes: int, max_parts: int, min_parts: int = 1, seed: int = 0
@@ -119,15 +123,23 @@ class PartsProblem(ABC):
             )
 
     def _render_batch(
-        self, counts: Tensor, part: Tensor, generator: torch.Generator | None, part_attr: Tensor | None = None
+        self, counts: Tensor, part: Tensor, generator: torch.Generator | None, part_attr: Tensor | None = None,
+        renderer=None,
     ) -> Batch:
         device = part.device
         if part_attr is None:
             part_attr = self.sample_part_attr(part.numel(), generator, device)
         intrinsics = self.sample_intrinsics(part.numel(), generator, device)
         batch = torch.repeat_interleave(torch.arange(counts.numel(), device=device), counts)
-        whole = self.render(part, part_attr, intrinsics, batch, counts.numel())
+        whole = (renderer or self.render)(part, part_attr, intrinsics, batch, counts.numel())
         return batch_from_tensors(counts, part, whole, part_attr)
+
+    def _fixed_multiset(self, part: Tensor, num_samples: int, part_attr: Tensor | None,
+                        generator: torch.Generator | None, renderer) -> Batch:
+        """``num_samples`` wholes of one multiset through ``renderer`` (fresh intrinsics for each)."""
+        self.check_parts(part, part_attr)
+        counts = torch.full((num_samples,), part.numel(), dtype=torch.long, device=part.device)
+        return self._render_batch(counts, part.repeat(num_samples), generator, _repeat(part_attr, num_samples), renderer)
 
 
 def _repeat(part_attr: Tensor | None, num_samples: int) -> Tensor | None:

@@ -52,7 +52,8 @@ def test_run_is_tracked_with_params_metrics_and_artifacts(store, trained_run):
     database_dir = store[len("sqlite:///"):].rsplit("/", 1)[0]
     assert run.info.artifact_uri.startswith(f"file://{database_dir}/mlruns/")
     assert {"checkpoint.pt", "config.json"} <= artifacts
-    assert figures == {"figures/loss_curves.png", "figures/recomposition.png"}
+    assert figures == {f"figures/{name}.png" for name in
+                       ("loss_curves", "recomposition", "reconstruction", "incremental", "size_generality")}
 
 
 def test_checkpoint_loads_and_generates(trained_run):
@@ -204,7 +205,8 @@ def test_evaluate_command_compares_baselines_logs_to_the_training_run_and_feeds_
     assert document["problem"] == "sine" and [row["k"] for row in document["per_k"]] == [1, 3]
     assert set(document["per_k"][0]["distances"]) == {"true", "compvae", "again", "naive"}
     assert document["command"].startswith("compvae-geo evaluate --checkpoint")
-    assert set(document["figures"]) == {"loss_curves.png", "recomposition.png", "size_generality.png"}
+    assert set(document["figures"]) == {f"{name}.png" for name in
+                                        ("loss_curves", "recomposition", "reconstruction", "incremental", "size_generality")}
     assert all((out_dir / name).stat().st_size > 0 for name in document["figures"])
     assert "L_w / L_z / L_x" in capsys.readouterr().out
     # logged into the checkpoint's training run, one step per K
