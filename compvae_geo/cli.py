@@ -42,6 +42,10 @@ def _parse_ints(text: str) -> tuple[int, ...]:
     return tuple(int(item) for item in text.split(",") if item.strip())
 
 
+def _parse_rows(text: str) -> list[list[float]]:
+    return [[float(value) for value in row.split(",")] for row in text.split(";") if row.strip()]
+
+
 def _add_config_overrides(parser: argparse.ArgumentParser, config_cls, skip: set[str], title: str) -> None:
     group = parser.add_argument_group(title, "override any field of the preset")
     for field in fields(config_cls):
@@ -79,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--checkpoint", type=Path, required=True)
     generate.add_argument("--parts", type=_parse_ints, required=True, metavar="L1,L2,...",
                           help="categories of the parts, e.g. 0,3,3,7")
+    generate.add_argument("--part-attr", type=_parse_rows, default=None, metavar="A,B;C,D;...",
+                          help="descriptors of each part, one row per part (sites: x,y locations, e.g. '0.1,0.5;-0.4,0')")
     generate.add_argument("--num-samples", type=int, default=8)
     generate.add_argument("--seed", type=int, default=0)
     generate.add_argument("--problem", choices=sorted(PROBLEMS), default=None,
@@ -202,11 +208,12 @@ def _write_artifacts(trainer: Trainer, out_dir: Path) -> None:
 def run_generate(args: argparse.Namespace) -> int:
     model = load_model(args.checkpoint).eval()
     parts = torch.tensor(args.parts, dtype=torch.long)
+    part_attr = None if args.part_attr is None else torch.tensor(args.part_attr, dtype=torch.float32)
     torch.manual_seed(args.seed)
-    samples = model.generate(parts, args.num_samples)
+    samples = model.generate(parts, args.num_samples, part_attr)
     reference = None
     if args.problem is not None:
-        reference = make_problem(args.problem).sample_wholes(parts, args.num_samples,
+        reference = make_problem(args.problem).sample_wholes(parts, args.num_samples, part_attr,
                                                             generator=torch.Generator().manual_seed(args.seed))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     suffix = args.out.suffix.lower()

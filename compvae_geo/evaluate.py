@@ -90,9 +90,9 @@ def sample_distances(
                 part = torch.randint(0, problem.num_categories, (k,), generator=generator)
                 part_attr = problem.sample_part_attr(k, generator, torch.device("cpu"))
                 true = problem.sample_wholes(part, num_samples, part_attr, generator)
-                bandwidth = median_distance(true)
                 for name, sampler in samplers.items():
                     wholes = sampler(part, part_attr, num_samples).cpu()
+                    bandwidth = _bandwidth(true, wholes)
                     mmd2, pvalue = mmd2_permutation_test(wholes, true, bandwidth, num_permutations, generator)
                     spectrum = float(spectrum_distance(wholes, true)) if curves else math.nan
                     accuracy = problem.part_accuracy(wholes, part, part_attr) if k else None
@@ -100,6 +100,16 @@ def sample_distances(
                                        math.nan if accuracy is None else accuracy))
             out[k] = {name: _average(values) for name, values in rows.items()}
     return out
+
+
+def _bandwidth(true: Tensor, other: Tensor) -> Tensor:
+    """The median distance of the true wholes; when they are all equal (one site fills the whole
+    image in the 2D problem), the median distance of the pooled samples; 1 if that is 0 too."""
+    for samples in (true, torch.cat([true, other])):
+        bandwidth = median_distance(samples)
+        if bandwidth > 0:
+            return bandwidth
+    return torch.tensor(1.0)
 
 
 def _average(rows: list[tuple[float, ...]]) -> Distances:

@@ -226,3 +226,19 @@ def test_evaluate_rejects_a_badly_named_baseline(trained_run, capsys):
     checkpoint = str(trained_run / "checkpoint.pt")
     assert main(["evaluate", "--checkpoint", checkpoint, "--baseline", checkpoint, "--no-mlflow"]) == 2
     assert "NAME=CHECKPOINT" in capsys.readouterr().err
+
+
+def test_sites_problem_has_its_own_presets_and_trains_through_the_same_command(store, tmp_path):
+    config, model_overrides = preset("cpu", "sites")
+    assert config.k_max == 8 and config.problem == "sites" and model_overrides["w_dim"] == 64
+    assert preset("paper", "sites")[0].k_max == 8 and preset("cpu", "sine")[0].k_max == 16
+    out_dir = tmp_path / "sites"
+    assert main(["train", "--problem", "sites", "--tracking-uri", store, "--out-dir", str(out_dir),
+                 *TINY_TRAIN, *TINY_MODEL_ARGS]) == 0
+    model = CompVAE.load(out_dir / "checkpoint.pt")
+    assert model.config.observation == "image" and model.config.part_attr_dim == 2
+    assert all((out_dir / f"{name}.png").exists() for name in ("incremental", "reconstruction", "recomposition"))
+    image = tmp_path / "generated.npy"
+    assert main(["generate", "--checkpoint", str(out_dir / "checkpoint.pt"), "--parts", "0,4",
+                 "--part-attr", "0.1,0.5;-0.4,0", "--num-samples", "2", "--out", str(image)]) == 0
+    assert image.exists() and image.with_suffix(".png").exists()
