@@ -34,7 +34,7 @@ class CompVAEConfig(PlainDataConfig):
     x_feature_dim: int = 64  # size of pre(x), the summary of x fed to q(z|x) and the part nodes
     part_embed_dim: int = 32  # size of the part embedding e(l)
     num_update_layers: int = 3  # eq. (5) message-passing layers in q({w_i} | x, z, {l_i})
-    count_channel: bool = True  # w~ also holds the number of parts K, as 1 / (1 + K)
+    count_channel: bool = True  # w~ also holds the number of parts K (a constant 1 summed over parts)
     gated_node_features: bool = True  # add pre(x) * G e(l_i) to the node state: lets part i read its own share of x
     node_noise_std: float = 1.0  # std of the noise added to e(l_i) so that equal parts can differ
     prior_scale_floor: float = 1e-2  # smooth lower bound of the stds of p(w|l) and p(z|w~) (paper 3.3)

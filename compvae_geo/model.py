@@ -18,13 +18,6 @@ from .part_embedding import PartEmbedding
 from .validation import Wholes, check_parts, check_wholes
 
 
-def count_feature(counts: Tensor) -> Tensor:
-    """How w~ carries the number of parts K: ``1 / (1 + K)``. Bounded, and flat for large K, so
-    that networks reading it behave beyond the training range as near its top (K itself would be
-    extrapolated linearly by the ReLU networks: 32 parts read as twice 16)."""
-    return 1 / (1 + counts)
-
-
 @dataclass
 class LossTerms:
     """The three terms of the loss (paper eq. 4), each ``[B]`` in nats per whole."""
@@ -109,7 +102,7 @@ class CompVAE(SavableModel):
 
     def sum_parts(self, w: Tensor, batch: Tensor | None = None, num_wholes: int | None = None) -> Tensor:
         r""":math:`\tilde{w}` of each whole from part latents ``w`` ``[N, w_dim]``: their sum, and with
-        ``count_channel`` the number of parts K, as :func:`count_feature`, in a last coordinate. ``[B, whole_latent_dim]``;
+        ``count_channel`` the number of parts K as a last coordinate. ``[B, whole_latent_dim]``;
         with no ``batch``, all parts form one whole. Pass any subset of parts to recompose."""
         if batch is None:
             batch = torch.zeros(w.size(0), dtype=torch.long, device=w.device)
@@ -118,7 +111,7 @@ class CompVAE(SavableModel):
         if not self.config.count_channel:
             return total
         counts = torch.bincount(batch, minlength=total.size(0)).to(total.dtype)
-        return torch.cat([total, count_feature(counts).unsqueeze(-1)], dim=-1)
+        return torch.cat([total, counts.unsqueeze(-1)], dim=-1)
 
     def z_prior_dist(self, w_tilde: Tensor) -> Normal:
         r""":math:`p(z \mid \tilde{w})` over ``[B, z_dim]``."""

@@ -50,7 +50,7 @@ def dense_loss(model: CompVAE, data: Batch, noise: LatentNoise, counts: list[int
     rho = torch.softmax(torch.cat([logit, logit.new_zeros(len(counts), 1, c.w_dim)], 1), dim=1)[:, :k_max]
     eps, _ = to_padded(noise.w, counts)
     w = loc + (0.5 * log_var).exp() * (eps - rho * eps.sum(1, keepdim=True))
-    w_tilde = torch.cat([(w * mask[..., None]).sum(1), 1 / (1 + mask.sum(1, keepdim=True).float())], dim=-1)
+    w_tilde = torch.cat([(w * mask[..., None]).sum(1), mask.sum(1, keepdim=True).float()], dim=-1)
     prior_loc, prior_scale = model.part_prior(data.part)
     loss_w = []
     for b, k in enumerate(counts):
@@ -146,7 +146,7 @@ def test_recomposition_from_a_subset_of_inferred_parts(model):
     w = posterior.w_dist.rsample()
     first_two = model.decode(model.sum_parts(w[:2]))  # z redrawn from p(z | w~)
     assert first_two.mean.shape == (1, 20)
-    torch.testing.assert_close(model.sum_parts(w[:2]), torch.cat([w[:2].sum(0), torch.tensor([1 / 3])]).unsqueeze(0))
+    torch.testing.assert_close(model.sum_parts(w[:2]), torch.cat([w[:2].sum(0), torch.tensor([2.0])]).unsqueeze(0))
     whole = model.decode(model.sum_parts(w), posterior.z)
     assert whole.mean.shape == (1, 20) and torch.isfinite(whole.mean).all()
 
