@@ -255,6 +255,28 @@ def _model_label(model) -> str:
     return model.model_name
 
 
+def _format_flag_value(value) -> str:
+    return ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+
+
+def training_command(payload: dict) -> str | None:
+    """The ``compvae-geo train`` command that made a training checkpoint: the flags whose values
+    differ from the CPU preset of its problem (None for a bare model file)."""
+    state = payload.get("training")
+    if not state:
+        return None
+    train = state["config"]
+    problem = train.get("problem", TrainConfig.problem)
+    preset_train, preset_model = preset("cpu", problem)
+    defaults = {**preset_train.to_dict(), **model_config_for(make_problem(problem), **preset_model).to_dict()}
+    flags = [f"--problem {problem}"]
+    for key, value in {**train, **payload["config"]}.items():
+        if key in DATA_DEFINED_MODEL_FIELDS or key == "problem" or value == defaults.get(key):
+            continue
+        flags.append(f"--{key.replace('_', '-')} {_format_flag_value(value)}")
+    return "compvae-geo train " + " ".join(flags)
+
+
 def _evaluation_tracker(args: argparse.Namespace, payload: dict, problem_name: str) -> Tracker | None:
     if args.no_mlflow:
         return None
@@ -274,13 +296,14 @@ def run_evaluate(args: argparse.Namespace) -> int:
     payload = read_model_payload(args.checkpoint)
     problem_name = args.problem or payload.get("training", {}).get("config", {}).get("problem", "sine")
     problem = make_problem(problem_name)
-    models, checkpoints = {}, {}
+    models, checkpoints, trained_by = {}, {}, {}
     for name, path in [(None, args.checkpoint), *_parse_baselines(args.baseline).items()]:
         model = load_model(path)
         label = name or _model_label(model)
         if label in models or label in (NAIVE, TRUE):
             raise ValueError(f"two sources are called {label!r}; name the baselines differently")
         models[label], checkpoints[label] = model, str(path)
+        trained_by[label] = training_command(read_model_payload(path))
     tracker = _evaluation_tracker(args, payload, problem_name)
     out_dir = args.out_dir or args.checkpoint.parent / "evaluation"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -301,6 +324,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         "settings": {"part_counts": list(part_counts), "num_samples": args.num_samples,
                      "multisets_per_k": args.multisets, "permutations": args.permutations, "seed": args.seed},
         "models": checkpoints,
+        "training_commands": trained_by,
         "seconds": seconds,
         "figures": sorted(figures),
         "per_k": as_json(evaluation),

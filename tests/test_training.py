@@ -205,6 +205,9 @@ def test_evaluate_command_compares_baselines_logs_to_the_training_run_and_feeds_
     assert document["problem"] == "sine" and [row["k"] for row in document["per_k"]] == [1, 3]
     assert set(document["per_k"][0]["distances"]) == {"true", "compvae", "again", "naive"}
     assert document["command"].startswith("compvae-geo evaluate --checkpoint")
+    trained_by = document["training_commands"]["compvae"]  # only what differs from the CPU preset
+    assert trained_by.startswith("compvae-geo train --problem sine") and "--iterations " in trained_by
+    assert "--w-dim 4" in trained_by and "--eval-part-counts 1,3" in trained_by and "--lr " not in trained_by
     assert set(document["figures"]) == {f"{name}.png" for name in
                                         ("loss_curves", "recomposition", "reconstruction", "incremental", "size_generality")}
     assert all((out_dir / name).stat().st_size > 0 for name in document["figures"])
