@@ -6,7 +6,7 @@ from torch_geometric.data import Batch, Data
 
 from compvae_geo import CompVAE, CompVAEConfig, LatentNoise
 from compvae_geo.datasets import SineParts
-from helpers import batch_vector, from_padded, to_padded
+from helpers import from_padded, to_padded
 
 PROBLEM = SineParts(length=20)
 CONFIG = CompVAEConfig(
