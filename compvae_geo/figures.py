@@ -173,8 +173,8 @@ def model_figures(model, problem, seed: int = 0, history: list[dict[str, float]]
     model = model.cpu().eval()
     if isinstance(model, CompVAE):
         figures["recomposition.png"] = recomposition_figure(model, parts, part_attr, seed=seed)
-        held_out = problem.sample_batch(RECONSTRUCTED_WHOLES, max(problem.evaluation_part_counts[:4]),
-                                        generator=generator)
+        within_training = max(problem.evaluation_part_counts[:4])  # the first four K: 1, 2, 4, 8 for both problems
+        held_out = problem.sample_batch(RECONSTRUCTED_WHOLES, within_training, generator=generator)
         figures["reconstruction.png"] = reconstruction_figure(model, held_out, RECONSTRUCTED_WHOLES, seed)
     figures["incremental.png"] = incremental_figure(model, problem, parts, part_attr, seed=seed)
     samples, truth = {}, {}
