@@ -19,7 +19,7 @@ from .checkpoint import read_model_payload
 from .evaluate import NAIVE, TRUE, as_json, as_metrics, evaluate, format_table
 from .figures import model_figures, samples_figure
 from .model import CompVAE
-from .models import load_model
+from .models import load_model, model_from_payload
 from .problems import PROBLEMS, make_problem, model_config_for
 from .report import results_markdown
 from .tracking import DEFAULT_TRACKING_URI, Tracker, TrackingUnavailable, resolve_tracking_uri
@@ -298,12 +298,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
     problem = make_problem(problem_name)
     models, checkpoints, trained_by = {}, {}, {}
     for name, path in [(None, args.checkpoint), *_parse_baselines(args.baseline).items()]:
-        model = load_model(path)
+        model_payload = payload if path == args.checkpoint else read_model_payload(path)
+        model = model_from_payload(model_payload, str(path))
         label = name or _model_label(model)
         if label in models or label in (NAIVE, TRUE):
             raise ValueError(f"two sources are called {label!r}; name the baselines differently")
         models[label], checkpoints[label] = model, str(path)
-        trained_by[label] = training_command(read_model_payload(path))
+        trained_by[label] = training_command(model_payload)
     tracker = _evaluation_tracker(args, payload, problem_name)
     out_dir = args.out_dir or args.checkpoint.parent / "evaluation"
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -90,9 +90,10 @@ def sample_distances(
                 part = torch.randint(0, problem.num_categories, (k,), generator=generator)
                 part_attr = problem.sample_part_attr(k, generator, torch.device("cpu"))
                 true = problem.sample_wholes(part, num_samples, part_attr, generator)
+                true_bandwidth = median_distance(true)
                 for name, sampler in samplers.items():
                     wholes = sampler(part, part_attr, num_samples).cpu()
-                    bandwidth = _bandwidth(true, wholes)
+                    bandwidth = true_bandwidth if true_bandwidth > 0 else _pooled_bandwidth(true, wholes)
                     mmd2, pvalue = mmd2_permutation_test(wholes, true, bandwidth, num_permutations, generator)
                     spectrum = float(spectrum_distance(wholes, true)) if curves else math.nan
                     accuracy = problem.part_accuracy(wholes, part, part_attr) if k else None
@@ -102,14 +103,11 @@ def sample_distances(
     return out
 
 
-def _bandwidth(true: Tensor, other: Tensor) -> Tensor:
-    """The median distance of the true wholes; when they are all equal (one site fills the whole
-    image in the 2D problem), the median distance of the pooled samples; 1 if that is 0 too."""
-    for samples in (true, torch.cat([true, other])):
-        bandwidth = median_distance(samples)
-        if bandwidth > 0:
-            return bandwidth
-    return torch.tensor(1.0)
+def _pooled_bandwidth(true: Tensor, other: Tensor) -> Tensor:
+    """The bandwidth when all true wholes are equal (one site fills the whole image in the 2D
+    problem): the median distance of the pooled samples, or 1 if that is 0 too."""
+    bandwidth = median_distance(torch.cat([true, other]))
+    return bandwidth if bandwidth > 0 else torch.tensor(1.0)
 
 
 def _average(rows: list[tuple[float, ...]]) -> Distances:

@@ -20,10 +20,14 @@ def build_model(name: str, config: CompVAEConfig) -> SavableModel:
     return MODELS[name](config)
 
 
-def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> SavableModel:
-    """Whatever model a checkpoint holds (``weights_only=True``: no code from the file runs)."""
-    payload = read_model_payload(path, map_location)
+def model_from_payload(payload: dict, source: str = "the checkpoint") -> SavableModel:
+    """Whatever model a :func:`~compvae_geo.checkpoint.read_model_payload` dictionary holds."""
     name = payload.get("model", DEFAULT_MODEL_NAME)
     if name not in MODELS:
-        raise ValueError(f"{path} holds an unknown model {name!r}; known: {sorted(MODELS)}")
-    return MODELS[name].from_payload(payload, str(path))
+        raise ValueError(f"{source} holds an unknown model {name!r}; known: {sorted(MODELS)}")
+    return MODELS[name].from_payload(payload, source)
+
+
+def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> SavableModel:
+    """Whatever model a checkpoint holds (``weights_only=True``: no code from the file runs)."""
+    return model_from_payload(read_model_payload(path, map_location), str(path))

@@ -11,7 +11,7 @@ from typing import Callable
 import torch
 
 from .config import CompVAEConfig
-from .checkpoint import atomic_torch_save
+from .checkpoint import atomic_torch_save, read_model_payload
 from .evaluate import BITS_PER_NAT, heldout_elbo_bits
 from .models import build_model
 from .problems import make_problem
@@ -90,8 +90,8 @@ class Trainer:
     @staticmethod
     def read_checkpoint(path: str | os.PathLike) -> dict:
         """The payload of a training checkpoint (``weights_only=True``: no code runs)."""
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-        if not isinstance(payload, dict) or "training" not in payload:
+        payload = read_model_payload(path)
+        if "training" not in payload:
             raise ValueError(f"{path} is not a training checkpoint (it has no training state)")
         return payload
 
