@@ -30,6 +30,7 @@ class CompVAEConfig(PlainDataConfig):
     observation: str = "curve"  # x-encoder/x-decoder family, a key of OBSERVATION_CODECS
     w_dim: int = 32  # size of each part latent w_i (and of their sum w~)
     z_dim: int = 16  # size of the global latent z (0: no z, x from w~ alone: the ablation of paper 3.1)
+    prior_components: int = 1  # Gaussians in the mixture p(w_i | l_i) (1: one Gaussian, L_w in closed form)
     hidden_dim: int = 128  # width of the hidden layers of every network
     x_feature_dim: int = 64  # size of pre(x), the summary of x fed to q(z|x) and the part nodes
     part_embed_dim: int = 32  # size of the part embedding e(l)
@@ -48,7 +49,7 @@ class CompVAEConfig(PlainDataConfig):
 
     def __post_init__(self) -> None:
         self.obs_shape = tuple(int(size) for size in self.obs_shape)
-        for name in ("num_categories", "w_dim", "hidden_dim", "x_feature_dim", "part_embed_dim"):
+        for name in ("num_categories", "w_dim", "prior_components", "hidden_dim", "x_feature_dim", "part_embed_dim"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if min(self.part_attr_dim, self.num_update_layers, self.z_dim) < 0:

@@ -8,7 +8,7 @@ from torch import Tensor, nn
 from torch.distributions import Normal, kl_divergence
 from torch_geometric.nn import MLP
 
-from compvae_geo.layers import CorrelatedPartNormal, PartNormal, PartSum, PartUpdateConv
+from compvae_geo.layers import CorrelatedPartNormal, PartMixtureNormal, PartNormal, PartSum, PartUpdateConv
 
 from .checkpoint import SavableModel
 from .config import CompVAEConfig
@@ -89,16 +89,42 @@ class CompVAE(SavableModel):
         )
         self.w_posterior = nn.Linear(node_dims[-1], 3 * c.w_dim)  # mean, log-variance, correlation logit
         self.prior_embedding = PartEmbedding(c.num_categories, c.part_attr_dim, c.part_embed_dim)
-        self.w_prior = MLP([c.part_embed_dim, c.hidden_dim, 2 * c.w_dim], norm=None)
+        # Per component: a mean and a std per coordinate, plus a mixture logit when there are several.
+        prior_outputs = 2 * c.w_dim if c.prior_components == 1 else c.prior_components * (2 * c.w_dim + 1)
+        self.w_prior = MLP([c.part_embed_dim, c.hidden_dim, prior_outputs], norm=None)
         self.z_prior = MLP([c.whole_latent_dim, c.hidden_dim, 2 * c.z_dim], norm=None)
         self.part_sum = PartSum()
 
     # ----- the distributions of the model -----------------------------------------------------
 
-    def part_prior(self, part: Tensor, part_attr: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        r"""Mean and std of :math:`p(w_i \mid l_i)`, each ``[N, w_dim]``."""
+    def part_prior(
+        self,
+        part: Tensor,
+        part_attr: Tensor | None = None,
+        batch: Tensor | None = None,
+        num_wholes: int | None = None,
+    ) -> PartNormal | PartMixtureNormal:
+        r""":math:`\prod_i p(w_i \mid l_i)` over parts ``[N]`` grouped into wholes by ``batch``
+        (default: one whole): a :class:`PartNormal`, or with ``prior_components > 1`` a
+        :class:`PartMixtureNormal`. Latents are ``[N, w_dim]``."""
+        c = self.config
+        if batch is None:
+            batch, num_wholes = torch.zeros_like(part), 1
         params = self.w_prior(self.prior_embedding(part, part_attr))
-        return split_loc_scale(params, self.config.prior_scale_floor)
+        if c.prior_components == 1:
+            return PartNormal(*split_loc_scale(params, c.prior_scale_floor), batch, num_wholes)
+        logits, params = params.split([c.prior_components, c.prior_components * 2 * c.w_dim], dim=-1)
+        loc, scale = split_loc_scale(params.unflatten(-1, (c.prior_components, 2 * c.w_dim)), c.prior_scale_floor)
+        return PartMixtureNormal(logits, loc, scale, batch, num_wholes)
+
+    @staticmethod
+    def part_kl(posterior: CorrelatedPartNormal, prior: PartNormal | PartMixtureNormal, w: Tensor) -> Tensor:
+        r"""L_w per whole, ``[B]``: :math:`KL(q(\{w_i\}) \| \prod_i p(w_i \mid l_i))` in closed form
+        for a Gaussian prior; for a mixture, the one-sample estimate
+        :math:`-H[q] - \log p(\{w_i\})` at ``w`` drawn from ``posterior`` (the entropy is exact)."""
+        if isinstance(prior, PartNormal):
+            return kl_divergence(posterior, prior)
+        return -posterior.entropy() - prior.log_prob(w)
 
     def sum_parts(self, w: Tensor, batch: Tensor | None = None, num_wholes: int | None = None) -> Tensor:
         r""":math:`\tilde{w}` of each whole from part latents ``w`` ``[N, w_dim]``: their sum, and with
@@ -168,8 +194,8 @@ class CompVAE(SavableModel):
         posterior = self._posterior(wholes, noise)
         w = posterior.w_dist.reparameterize(noise.w)
         w_tilde = self.sum_parts(w, wholes.batch, wholes.num_wholes)
-        prior = PartNormal(*self.part_prior(wholes.part, wholes.part_attr), wholes.batch, wholes.num_wholes)
-        loss_w = kl_divergence(posterior.w_dist, prior)
+        prior = self.part_prior(wholes.part, wholes.part_attr, wholes.batch, wholes.num_wholes)
+        loss_w = self.part_kl(posterior.w_dist, prior, w)
         loss_z = (posterior.z_dist.log_prob(posterior.z) - self.z_prior_dist(w_tilde).log_prob(posterior.z)).sum(-1)
         loss_x = -self.decode(w_tilde, posterior.z).log_prob(wholes.whole).flatten(1).sum(-1)
         return LossTerms(w=loss_w, z=loss_z, x=loss_x)
@@ -185,8 +211,7 @@ class CompVAE(SavableModel):
         if num_samples < 1:
             raise ValueError(f"num_samples must be >= 1, got {num_samples}")
         check_parts(parts, part_attr, self.config)
-        loc, scale = self.part_prior(parts, part_attr)  # [K, w_dim]
-        return loc + scale * torch.randn(num_samples, *loc.shape, device=loc.device)
+        return self.part_prior(parts, part_attr).sample((num_samples,))
 
     @torch.no_grad()
     def generate(

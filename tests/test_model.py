@@ -1,7 +1,9 @@
+from dataclasses import replace
+
 import pytest
 import torch
 import torch.nn.functional as F
-from torch.distributions import MultivariateNormal, Normal
+from torch.distributions import Categorical, Independent, MixtureSameFamily, MultivariateNormal, Normal
 from torch_geometric.data import Batch, Data
 
 from compvae_geo import CompVAE, CompVAEConfig, LatentNoise
@@ -15,10 +17,10 @@ CONFIG = CompVAEConfig(
 COUNTS = [3, 1, 0, 5, 2]
 
 
-@pytest.fixture
-def model():
+@pytest.fixture(params=[1, 3], ids=["gaussian_prior", "mixture_prior"])
+def model(request):
     torch.manual_seed(0)
-    return CompVAE(CONFIG)
+    return CompVAE(replace(CONFIG, prior_components=request.param))
 
 
 def make_batch(counts=COUNTS, seed=0):
@@ -51,16 +53,32 @@ def dense_loss(model: CompVAE, data: Batch, noise: LatentNoise, counts: list[int
     eps, _ = to_padded(noise.w, counts)
     w = loc + (0.5 * log_var).exp() * (eps - rho * eps.sum(1, keepdim=True))
     w_tilde = torch.cat([(w * mask[..., None]).sum(1), mask.sum(1, keepdim=True).float()], dim=-1)
-    prior_loc, prior_scale = model.part_prior(data.part)
+    if c.prior_components == 1:
+        prior = model.part_prior(data.part)
+        prior_loc, prior_scale = prior.loc, prior.scale
+    else:  # L_w = -H[q] - log p(w) with p a mixture per part, built here from the raw network outputs
+        m = c.prior_components
+        logits, params = model.w_prior(model.prior_embedding(data.part)).split([m, m * 2 * c.w_dim], -1)
+        mix_loc, mix_raw = params.unflatten(-1, (m, 2 * c.w_dim)).chunk(2, -1)
+        components = Independent(Normal(mix_loc, soft(mix_raw, c.prior_scale_floor)), 1)
+        mixture = MixtureSameFamily(Categorical(logits=logits), components)
+        log_prior = mixture.log_prob(from_padded(w, mask))
     loss_w = []
     for b, k in enumerate(counts):
         kl = torch.tensor(0.0)
+        start = sum(counts[:b])
         for d in range(c.w_dim):
+            if not k:
+                continue
             a = torch.diag((0.5 * log_var[b, :k, d]).exp()) @ (torch.eye(k) - rho[b, :k, d, None])
-            start = sum(counts[:b])
-            prior = MultivariateNormal(prior_loc[start:start + k, d], torch.diag(prior_scale[start:start + k, d] ** 2))
-            if k:
-                kl = kl + torch.distributions.kl_divergence(MultivariateNormal(loc[b, :k, d], a @ a.T), prior)
+            posterior = MultivariateNormal(loc[b, :k, d], a @ a.T)
+            if c.prior_components == 1:
+                prior_cov = torch.diag(prior_scale[start:start + k, d] ** 2)
+                kl = kl + torch.distributions.kl_divergence(posterior, MultivariateNormal(prior_loc[start:start + k, d], prior_cov))
+            else:
+                kl = kl - posterior.entropy()
+        if c.prior_components > 1:
+            kl = kl - log_prior[start:start + k].sum()
         loss_w.append(kl)
     z_prior_loc, z_prior_raw = model.z_prior(w_tilde).chunk(2, -1)
     loss_z = (Normal(z_loc, z_scale).log_prob(z) - Normal(z_prior_loc, soft(z_prior_raw, c.prior_scale_floor)).log_prob(z)).sum(-1)
