@@ -89,6 +89,7 @@ class CompVAE(SavableModel):
         )
         self.w_posterior = nn.Linear(node_dims[-1], 3 * c.w_dim)  # mean, log-variance, correlation logit
         self.prior_embedding = PartEmbedding(c.num_categories, c.part_attr_dim, c.part_embed_dim)
+        self.prior_count = nn.Linear(1, c.part_embed_dim, bias=False) if c.prior_sees_count else None
         # Per component: a mean and a std per coordinate, plus a mixture logit when there are several.
         prior_outputs = 2 * c.w_dim if c.prior_components == 1 else c.prior_components * (2 * c.w_dim + 1)
         self.w_prior = MLP([c.part_embed_dim, c.hidden_dim, prior_outputs], norm=None)
@@ -105,12 +106,17 @@ class CompVAE(SavableModel):
         num_wholes: int | None = None,
     ) -> PartNormal | PartMixtureNormal:
         r""":math:`\prod_i p(w_i \mid l_i)` over parts ``[N]`` grouped into wholes by ``batch``
-        (default: one whole): a :class:`PartNormal`, or with ``prior_components > 1`` a
-        :class:`PartMixtureNormal`. Latents are ``[N, w_dim]``."""
+        (default: one whole), or :math:`\prod_i p(w_i \mid l_i, K)` with ``prior_sees_count``:
+        a :class:`PartNormal`, or with ``prior_components > 1`` a :class:`PartMixtureNormal`.
+        Latents are ``[N, w_dim]``."""
         c = self.config
         if batch is None:
             batch, num_wholes = torch.zeros_like(part), 1
-        params = self.w_prior(self.prior_embedding(part, part_attr))
+        embedding = self.prior_embedding(part, part_attr)
+        if self.prior_count is not None:  # 1/K of each part's whole: bounded, so K beyond training stays in range
+            counts = torch.bincount(batch, minlength=num_wholes).index_select(0, batch)
+            embedding = embedding + self.prior_count(counts.to(embedding.dtype).reciprocal().unsqueeze(-1))
+        params = self.w_prior(embedding)
         if c.prior_components == 1:
             return PartNormal(*split_loc_scale(params, c.prior_scale_floor), batch, num_wholes)
         logits, params = params.split([c.prior_components, c.prior_components * 2 * c.w_dim], dim=-1)

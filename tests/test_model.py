@@ -17,10 +17,13 @@ CONFIG = CompVAEConfig(
 COUNTS = [3, 1, 0, 5, 2]
 
 
-@pytest.fixture(params=[1, 3], ids=["gaussian_prior", "mixture_prior"])
+PRIOR_VARIANTS = {"gaussian_prior": {}, "mixture_prior": dict(prior_components=3), "count_prior": dict(prior_sees_count=True)}
+
+
+@pytest.fixture(params=list(PRIOR_VARIANTS.values()), ids=list(PRIOR_VARIANTS))
 def model(request):
     torch.manual_seed(0)
-    return CompVAE(replace(CONFIG, prior_components=request.param))
+    return CompVAE(replace(CONFIG, **request.param))
 
 
 def make_batch(counts=COUNTS, seed=0):
@@ -53,12 +56,17 @@ def dense_loss(model: CompVAE, data: Batch, noise: LatentNoise, counts: list[int
     eps, _ = to_padded(noise.w, counts)
     w = loc + (0.5 * log_var).exp() * (eps - rho * eps.sum(1, keepdim=True))
     w_tilde = torch.cat([(w * mask[..., None]).sum(1), mask.sum(1, keepdim=True).float()], dim=-1)
+    prior_input = model.prior_embedding(data.part)
+    if c.prior_sees_count:  # p(w_i | l_i, K) reads 1/K through a bias-free linear map
+        parts_of_whole = torch.tensor(counts).repeat_interleave(torch.tensor(counts)).float()
+        prior_input = prior_input + model.prior_count.weight[:, 0] / parts_of_whole[:, None]
+    prior_params = model.w_prior(prior_input)
     if c.prior_components == 1:
-        prior = model.part_prior(data.part)
-        prior_loc, prior_scale = prior.loc, prior.scale
+        prior_loc, prior_raw = prior_params.chunk(2, -1)
+        prior_scale = soft(prior_raw, c.prior_scale_floor)
     else:  # L_w = -H[q] - log p(w) with p a mixture per part, built here from the raw network outputs
         m = c.prior_components
-        logits, params = model.w_prior(model.prior_embedding(data.part)).split([m, m * 2 * c.w_dim], -1)
+        logits, params = prior_params.split([m, m * 2 * c.w_dim], -1)
         mix_loc, mix_raw = params.unflatten(-1, (m, 2 * c.w_dim)).chunk(2, -1)
         components = Independent(Normal(mix_loc, soft(mix_raw, c.prior_scale_floor)), 1)
         mixture = MixtureSameFamily(Categorical(logits=logits), components)
@@ -235,3 +243,15 @@ def test_count_channel_and_gated_features_can_be_switched_off():
     w = torch.randn(3, CONFIG.w_dim)
     torch.testing.assert_close(plain.sum_parts(w), w.sum(0, keepdim=True))
     assert plain.generate(torch.tensor([1, 2]), num_samples=2).shape == (2, 20)
+
+
+def test_count_prior_depends_on_the_size_of_the_whole_only():
+    torch.manual_seed(0)
+    model = CompVAE(replace(CONFIG, prior_sees_count=True))
+    part = torch.tensor([4, 4, 4])
+    alone = model.part_prior(part[:1])  # K = 1
+    together = model.part_prior(part)  # one whole of K = 3
+    split = model.part_prior(part, batch=torch.tensor([0, 1, 1]), num_wholes=2)  # K = 1 and K = 2
+    torch.testing.assert_close(split.loc[0], alone.loc[0])
+    assert not torch.allclose(together.loc[0], alone.loc[0])
+    torch.testing.assert_close(together.loc[0], together.loc[2])
