@@ -111,9 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
                           help=f"MLflow store (default $MLFLOW_TRACKING_URI, else {DEFAULT_TRACKING_URI})")
     evaluate.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
 
-    report = commands.add_parser("report", help="write docs/results.md from an evaluation.json")
+    report = commands.add_parser("report", help="write docs/<problem>_results.md from an evaluation.json")
     report.add_argument("--evaluation", type=Path, required=True, help="an evaluation.json of 'evaluate'")
-    report.add_argument("--out", type=Path, default=Path("docs/results.md"))
+    report.add_argument("--out", type=Path, default=None,
+                        help="the Markdown file (default: docs/<problem>_results.md); its figures go to "
+                             "figures/<problem>/ next to it, so the problems never overwrite each other's")
     return parser
 
 
@@ -347,17 +349,19 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 def run_report(args: argparse.Namespace) -> int:
     document = json.loads(args.evaluation.read_text())
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    figure_dir = args.out.parent / "figures"
+    problem = document["problem"]
+    out = args.out or Path("docs") / f"{problem}_results.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    figure_dir = Path("figures") / problem  # relative to the document, as its links are
     copied = []
     for name in document.get("figures", []):
         source = args.evaluation.parent / name
         if source.exists():
-            figure_dir.mkdir(exist_ok=True)
-            shutil.copyfile(source, figure_dir / name)
-            copied.append(f"figures/{name}")
-    args.out.write_text(results_markdown(document, copied, str(args.evaluation)))
-    print(f"wrote {args.out} ({len(copied)} figures in {figure_dir})")
+            (out.parent / figure_dir).mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, out.parent / figure_dir / name)
+            copied.append((figure_dir / name).as_posix())
+    out.write_text(results_markdown(document, copied, str(args.evaluation), str(out)))
+    print(f"wrote {out} ({len(copied)} figures in {out.parent / figure_dir})")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""The results document (docs/results.md), rendered from an evaluation.json: no number typed by hand."""
+"""The results document (docs/<problem>_results.md), rendered from an evaluation.json: no number typed by hand."""
 from __future__ import annotations
 
 from .evaluate import NAIVE, TRUE
@@ -20,9 +20,10 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return lines
 
 
-def results_markdown(document: dict, figures: list[str], evaluation_path: str) -> str:
+def results_markdown(document: dict, figures: list[str], evaluation_path: str, out_path: str) -> str:
     """Markdown for one evaluation: per-K tables of MMD^2 (with p-values), energy distance,
-    spectrum distance and held-out loss terms, then the figures."""
+    spectrum distance, part accuracy and held-out loss terms, then the ``figures`` (paths relative
+    to the document). ``evaluation_path`` and ``out_path`` go into the command that reproduces it."""
     per_k = document["per_k"]
     sources = _sources(per_k)
     settings = document["settings"]
@@ -35,11 +36,11 @@ def results_markdown(document: dict, figures: list[str], evaluation_path: str) -
         "```bash",
         *[f"{command}   # {name}" for name, command in document.get("training_commands", {}).items() if command],
         document.get("command") or "compvae-geo evaluate ...",
-        f"compvae-geo report --evaluation {evaluation_path} --out docs/results.md",
+        f"compvae-geo report --evaluation {evaluation_path} --out {out_path}",
         "```",
         "",
         "Models: " + ", ".join(f"`{name}` ({path})" for name, path in document["models"].items()) + ". "
-        f"`{NAIVE}`: the Monte-Carlo simulator (each part through the non-linearity alone, the results summed). "
+        f"`{NAIVE}`: the Monte-Carlo simulator (each part rendered alone, the renders added: no interaction). "
         f"`{TRUE}`: a second sample of the true generator, the noise floor of each distance.",
         "",
         f"Per K: {settings['multisets_per_k']} random multisets, {settings['num_samples']} wholes per multiset "

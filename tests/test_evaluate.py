@@ -63,7 +63,8 @@ def test_evaluate_reports_every_source_and_renders_the_same_numbers():
     document = {"problem": "sine", "command": "compvae-geo evaluate --checkpoint c.pt", "models": {"compvae": "c.pt"},
                 "seconds": 1.0, "settings": {"multisets_per_k": 2, "num_samples": 64, "permutations": 40},
                 "per_k": as_json(evaluation)}
-    markdown = results_markdown(document, ["figures/size_generality.png"], "e.json")
+    markdown = results_markdown(document, ["figures/sine/size_generality.png"], "e.json", "docs/sine_results.md")
     row = next(line for line in markdown.splitlines() if line.startswith("| 2 |"))
     assert f"{evaluation[1].distances['compvae'].mmd2:.4f}" in row
-    assert "compvae-geo evaluate --checkpoint c.pt" in markdown and "![figures/size_generality.png]" in markdown
+    assert "compvae-geo evaluate --checkpoint c.pt" in markdown and "![figures/sine/size_generality.png]" in markdown
+    assert "compvae-geo report --evaluation e.json --out docs/sine_results.md" in markdown

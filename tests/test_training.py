@@ -1,5 +1,6 @@
 import json
 import math
+import shutil
 import time
 
 import pytest
@@ -221,8 +222,28 @@ def test_evaluate_command_compares_baselines_logs_to_the_training_run_and_feeds_
     assert {a.path for a in client.list_artifacts(run_id, "evaluation")} >= {"evaluation/evaluation.json"}
     results = tmp_path / "docs" / "results.md"
     assert main(["report", "--evaluation", str(out_dir / "evaluation.json"), "--out", str(results)]) == 0
-    assert (tmp_path / "docs" / "figures" / "size_generality.png").exists()
-    assert "| 3 |" in results.read_text()
+    assert (tmp_path / "docs" / "figures" / "sine" / "size_generality.png").exists()
+    assert "| 3 |" in results.read_text() and "](figures/sine/size_generality.png)" in results.read_text()
+
+
+def test_reports_of_two_problems_keep_their_own_documents_and_figures(store, trained_run, tmp_path, monkeypatch):
+    sine_dir = tmp_path / "sine_eval"
+    assert main(["evaluate", "--checkpoint", str(trained_run / "checkpoint.pt"), "--part-counts", "1",
+                 "--num-samples", "8", "--multisets", "1", "--permutations", "5", "--out-dir", str(sine_dir),
+                 "--no-mlflow"]) == 0
+    other_dir = tmp_path / "other_eval"  # the same files, labelled as another problem's evaluation
+    shutil.copytree(sine_dir, other_dir)
+    document = json.loads((other_dir / "evaluation.json").read_text())
+    (other_dir / "evaluation.json").write_text(json.dumps({**document, "problem": "sites"}))
+    (other_dir / "incremental.png").write_bytes(b"not the sine figure")
+    monkeypatch.chdir(tmp_path)
+    assert main(["report", "--evaluation", str(sine_dir / "evaluation.json")]) == 0
+    assert main(["report", "--evaluation", str(other_dir / "evaluation.json")]) == 0
+    docs = tmp_path / "docs"
+    assert (docs / "sine_results.md").exists() and (docs / "sites_results.md").exists()
+    assert (docs / "figures" / "sine" / "incremental.png").read_bytes() == (sine_dir / "incremental.png").read_bytes()
+    assert (docs / "figures" / "sites" / "incremental.png").read_bytes() == b"not the sine figure"
+    assert "--out docs/sites_results.md" in (docs / "sites_results.md").read_text()
 
 
 def test_evaluate_rejects_a_badly_named_baseline(trained_run, capsys):
