@@ -5,14 +5,14 @@ import math
 
 import torch
 from torch import Tensor
-from torch.distributions import Distribution, constraints, register_kl
+from torch.distributions import constraints, register_kl
 from torch_geometric.utils import scatter
 
-from ._wholes import count_wholes
+from .part_distribution import PartDistribution
 from .part_normal import PartNormal
 
 
-class CorrelatedPartNormal(Distribution):
+class CorrelatedPartNormal(PartDistribution):
     r"""A Gaussian over the latents :math:`w_1..w_K` of the parts of each whole whose
     parts are correlated coordinate by coordinate, so that the variance of their sum
     :math:`\tilde{w}` can be made arbitrarily small.
@@ -44,16 +44,13 @@ class CorrelatedPartNormal(Distribution):
     """
 
     arg_constraints = {"loc": constraints.real, "log_var": constraints.real, "logit": constraints.real}
-    support = constraints.real
     has_rsample = True
 
     def __init__(
         self, loc: Tensor, log_var: Tensor, logit: Tensor, batch: Tensor, num_wholes: int | None = None
     ) -> None:
         self.loc, self.log_var, self.logit = torch.broadcast_tensors(loc, log_var, logit)
-        self.batch = batch
-        self.num_wholes = count_wholes(batch, num_wholes)
-        super().__init__(batch_shape=torch.Size([self.num_wholes]), validate_args=False)
+        super().__init__(batch, num_wholes)
         self.log_normalizer = self._log_normalizer()
         self.rho = (self.logit - self.log_normalizer.index_select(0, batch)).exp()
 
@@ -61,13 +58,8 @@ class CorrelatedPartNormal(Distribution):
         r""":math:`\log(1 + \sum_j e^{r_j}) = -\log(1 - \sum_j \rho_j)` per whole, :math:`(|G|, D)`."""
         shift = scatter(self.logit, self.batch, dim=0, dim_size=self.num_wholes, reduce="max").clamp_min(0.0)
         shifted = (self.logit - shift.index_select(0, self.batch)).exp()
-        total = scatter(shifted, self.batch, dim=0, dim_size=self.num_wholes, reduce="sum")
+        total = self.sum_per_whole(shifted, dim=0)
         return shift + torch.log((-shift).exp() + total)
-
-    def num_parts(self) -> Tensor:
-        """Number of parts :math:`K` of each whole, :math:`(|G|)`."""
-        ones = torch.ones_like(self.batch, dtype=self.loc.dtype)
-        return scatter(ones, self.batch, dim=0, dim_size=self.num_wholes, reduce="sum")
 
     @property
     def mean(self) -> Tensor:
@@ -81,18 +73,17 @@ class CorrelatedPartNormal(Distribution):
 
     def reparameterize(self, noise: Tensor) -> Tensor:
         r"""Maps standard normal ``noise`` :math:`\epsilon` ``(..., |V|, D)`` to latents :math:`w`."""
-        noise_sum = scatter(noise, self.batch, dim=-2, dim_size=self.num_wholes, reduce="sum")
+        noise_sum = self.sum_per_whole(noise, dim=-2)
         centred = noise - self.rho * noise_sum.index_select(-2, self.batch)
         return self.loc + (0.5 * self.log_var).exp() * centred
 
     def rsample(self, sample_shape: torch.Size = torch.Size()) -> Tensor:
         """Draws ``sample_shape + (|V|, D)`` latents with the reparameterisation trick."""
-        noise = torch.randn(torch.Size(sample_shape) + self.loc.shape, dtype=self.loc.dtype, device=self.loc.device)
-        return self.reparameterize(noise)
+        return self.reparameterize(self.standard_normal(sample_shape))
 
     def log_det_covariance(self) -> Tensor:
         r""":math:`\sum_d \log\det\Sigma_d` per whole, :math:`(|G|)`."""
-        log_var_sum = scatter(self.log_var.sum(-1), self.batch, dim=0, dim_size=self.num_wholes, reduce="sum")
+        log_var_sum = self.sum_per_whole(self.log_var.sum(-1))
         return log_var_sum - 2 * self.log_normalizer.sum(-1)
 
     def log_prob(self, value: Tensor) -> Tensor:
@@ -102,9 +93,9 @@ class CorrelatedPartNormal(Distribution):
         :math:`\epsilon = y + \rho\,\frac{\sum_j y_j}{1 - \sum_j \rho_j}`, :math:`y = D^{-1}(w - \mu)`.
         """
         y = (value - self.loc) * (-0.5 * self.log_var).exp()
-        y_sum = scatter(y, self.batch, dim=-2, dim_size=self.num_wholes, reduce="sum")
+        y_sum = self.sum_per_whole(y, dim=-2)
         noise = y + self.rho * (y_sum * self.log_normalizer.exp()).index_select(-2, self.batch)
-        squared = scatter(noise.pow(2).sum(-1), self.batch, dim=-1, dim_size=self.num_wholes, reduce="sum")
+        squared = self.sum_per_whole(noise.pow(2).sum(-1))
         dims = self.num_parts() * self.loc.size(-1)
         return -0.5 * (squared + dims * math.log(2 * math.pi) + self.log_det_covariance())
 
@@ -128,5 +119,4 @@ def kl_correlated_part_normal_part_normal(q: CorrelatedPartNormal, p: PartNormal
         )
     prior_log_var = 2 * p.scale.log()
     per_part = 0.5 * ((q.variance + (q.loc - p.loc).pow(2)) / p.variance - 1 + prior_log_var - q.log_var)
-    per_whole = scatter(per_part.sum(-1), q.batch, dim=0, dim_size=q.num_wholes, reduce="sum")
-    return per_whole + q.log_normalizer.sum(-1)
+    return q.sum_per_whole(per_part.sum(-1)) + q.log_normalizer.sum(-1)

@@ -5,13 +5,12 @@ import math
 
 import torch
 from torch import Tensor
-from torch.distributions import Distribution, constraints
-from torch_geometric.utils import scatter
+from torch.distributions import constraints
 
-from ._wholes import count_wholes
+from .part_distribution import PartDistribution
 
 
-class PartMixtureNormal(Distribution):
+class PartMixtureNormal(PartDistribution):
     r"""Independent mixtures of diagonal normals over ragged sets of parts, one set per whole:
 
     .. math::
@@ -34,7 +33,6 @@ class PartMixtureNormal(Distribution):
     """
 
     arg_constraints = {"logits": constraints.real, "loc": constraints.real, "scale": constraints.positive}
-    support = constraints.real
     has_rsample = False
 
     def __init__(
@@ -46,9 +44,7 @@ class PartMixtureNormal(Distribution):
             )
         self.loc, self.scale = torch.broadcast_tensors(loc, scale)
         self.log_weights = torch.log_softmax(logits, dim=-1)
-        self.batch = batch
-        self.num_wholes = count_wholes(batch, num_wholes)
-        super().__init__(batch_shape=torch.Size([self.num_wholes]), validate_args=False)
+        super().__init__(batch, num_wholes)
 
     @property
     def weights(self) -> Tensor:
@@ -74,7 +70,7 @@ class PartMixtureNormal(Distribution):
 
     def log_prob(self, value: Tensor) -> Tensor:
         """Log-density per whole: ``value`` ``(..., |V|, D)`` gives ``(..., |G|)``."""
-        return scatter(self.part_log_prob(value), self.batch, dim=-1, dim_size=self.num_wholes, reduce="sum")
+        return self.sum_per_whole(self.part_log_prob(value))
 
     @torch.no_grad()
     def sample(self, sample_shape: torch.Size = torch.Size()) -> Tensor:

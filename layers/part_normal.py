@@ -5,13 +5,12 @@ import math
 
 import torch
 from torch import Tensor
-from torch.distributions import Distribution, constraints
-from torch_geometric.utils import scatter
+from torch.distributions import constraints
 
-from ._wholes import count_wholes
+from .part_distribution import PartDistribution
 
 
-class PartNormal(Distribution):
+class PartNormal(PartDistribution):
     r"""Independent normals :math:`\prod_i \mathcal{N}(w_i; \mu_i, \mathrm{diag}(\sigma_i^2))`
     over ragged sets of parts, one set per whole.
 
@@ -27,14 +26,11 @@ class PartNormal(Distribution):
     """
 
     arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
-    support = constraints.real
     has_rsample = True
 
     def __init__(self, loc: Tensor, scale: Tensor, batch: Tensor, num_wholes: int | None = None) -> None:
         self.loc, self.scale = torch.broadcast_tensors(loc, scale)
-        self.batch = batch
-        self.num_wholes = count_wholes(batch, num_wholes)
-        super().__init__(batch_shape=torch.Size([self.num_wholes]), validate_args=False)
+        super().__init__(batch, num_wholes)
 
     @property
     def mean(self) -> Tensor:
@@ -46,14 +42,13 @@ class PartNormal(Distribution):
 
     def rsample(self, sample_shape: torch.Size = torch.Size()) -> Tensor:
         """Draws ``sample_shape + (|V|, D)`` latents with the reparameterisation trick."""
-        noise = torch.randn(torch.Size(sample_shape) + self.loc.shape, dtype=self.loc.dtype, device=self.loc.device)
-        return self.loc + self.scale * noise
+        return self.loc + self.scale * self.standard_normal(sample_shape)
 
     def log_prob(self, value: Tensor) -> Tensor:
         """Log-density per whole: ``value`` ``(..., |V|, D)`` gives ``(..., |G|)``."""
         per_part = -0.5 * ((value - self.loc) / self.scale).pow(2) - self.scale.log() - 0.5 * math.log(2 * math.pi)
-        return scatter(per_part.sum(-1), self.batch, dim=-1, dim_size=self.num_wholes, reduce="sum")
+        return self.sum_per_whole(per_part.sum(-1))
 
     def entropy(self) -> Tensor:
         per_part = 0.5 * math.log(2 * math.pi * math.e) + self.scale.log()
-        return scatter(per_part.sum(-1), self.batch, dim=-1, dim_size=self.num_wholes, reduce="sum")
+        return self.sum_per_whole(per_part.sum(-1))
