@@ -32,6 +32,7 @@ class CompVAEConfig(PlainDataConfig):
     z_dim: int = 16  # size of the global latent z (0: no z, x from w~ alone: the ablation of paper 3.1)
     prior_components: int = 1  # Gaussians in the mixture p(w_i | l_i) (1: one Gaussian, L_w in closed form)
     prior_sees_count: bool = False  # p(w_i | l_i, K): the prior also reads 1/K, K the number of parts of the whole
+    fitted_prior: bool = False  # also fit p*(w_i | l_i, {l_j}) to the posterior's latents (no effect on the ELBO); generate from it
     hidden_dim: int = 128  # width of the hidden layers of every network
     x_feature_dim: int = 64  # size of pre(x), the summary of x fed to q(z|x) and the part nodes
     part_embed_dim: int = 32  # size of the part embedding e(l)

@@ -8,10 +8,12 @@ from torch import Tensor, nn
 from torch.distributions import Normal, kl_divergence
 from torch_geometric.nn import MLP
 
-from compvae_geo.layers import CorrelatedPartNormal, PartMixtureNormal, PartNormal, PartSum, PartUpdateConv
+from compvae_geo.layers import (CorrelatedPartNormal, PartMixtureNormal, PartMultivariateNormal, PartNormal, PartSum,
+                                PartUpdateConv)
 
 from .checkpoint import SavableModel
 from .config import CompVAEConfig
+from .fitted_prior import FittedPartPrior
 from .gaussian import floored_scale, normal, normal_from_params, split_loc_scale
 from .observation import build_codec
 from .part_embedding import PartEmbedding
@@ -25,6 +27,9 @@ class LossTerms:
     w: Tensor  # L_w = KL(q({w_i} | x, z, {l_i}) || prod_i p(w_i | l_i))
     z: Tensor  # L_z = log q(z | x) - log p(z | w~), at the sampled z
     x: Tensor  # L_x = -log p(x | z, w~)
+    # -log p*({w_i} | {l_i}) of the fitted generation prior at the posterior's w, gradient stopped
+    # at w: trains that prior only, and is not part of the ELBO (None without ``fitted_prior``)
+    prior_fit: Tensor | None = None
 
     @property
     def elbo(self) -> Tensor:
@@ -94,6 +99,7 @@ class CompVAE(SavableModel):
         prior_outputs = 2 * c.w_dim if c.prior_components == 1 else c.prior_components * (2 * c.w_dim + 1)
         self.w_prior = MLP([c.part_embed_dim, c.hidden_dim, prior_outputs], norm=None)
         self.z_prior = MLP([c.whole_latent_dim, c.hidden_dim, 2 * c.z_dim], norm=None)
+        self.fitted_prior = FittedPartPrior(c) if c.fitted_prior else None
         self.part_sum = PartSum()
 
     # ----- the distributions of the model -----------------------------------------------------
@@ -122,6 +128,16 @@ class CompVAE(SavableModel):
         logits, params = params.split([c.prior_components, c.prior_components * 2 * c.w_dim], dim=-1)
         loc, scale = split_loc_scale(params.unflatten(-1, (c.prior_components, 2 * c.w_dim)), c.prior_scale_floor)
         return PartMixtureNormal(logits, loc, scale, batch, num_wholes)
+
+    def generation_prior(
+        self, part: Tensor, part_attr: Tensor | None = None
+    ) -> PartNormal | PartMixtureNormal | PartMultivariateNormal:
+        r"""The distribution :meth:`generate` draws the part latents of one multiset ``[K]`` from:
+        the fitted :math:`p^*(w_i \mid l_i, \{l_j\})` with ``fitted_prior``, else :meth:`part_prior`."""
+        batch = torch.zeros_like(part)
+        if self.fitted_prior is not None:
+            return self.fitted_prior(part, part_attr, batch, 1)
+        return self.part_prior(part, part_attr, batch, 1)
 
     @staticmethod
     def part_kl(posterior: CorrelatedPartNormal, prior: PartNormal | PartMixtureNormal, w: Tensor) -> Tensor:
@@ -204,7 +220,11 @@ class CompVAE(SavableModel):
         loss_w = self.part_kl(posterior.w_dist, prior, w)
         loss_z = (posterior.z_dist.log_prob(posterior.z) - self.z_prior_dist(w_tilde).log_prob(posterior.z)).sum(-1)
         loss_x = -self.decode(w_tilde, posterior.z).log_prob(wholes.whole).flatten(1).sum(-1)
-        return LossTerms(w=loss_w, z=loss_z, x=loss_x)
+        prior_fit = None
+        if self.fitted_prior is not None:
+            fitted = self.fitted_prior(wholes.part, wholes.part_attr, wholes.batch, wholes.num_wholes)
+            prior_fit = -fitted.log_prob(w.detach())
+        return LossTerms(w=loss_w, z=loss_z, x=loss_x, prior_fit=prior_fit)
 
     def forward(self, data, noise: LatentNoise | None = None) -> LossTerms:
         return self.loss(data, noise)
@@ -212,12 +232,13 @@ class CompVAE(SavableModel):
     # ----- generation -------------------------------------------------------------------------
 
     def prior_latents(self, parts: Tensor, num_samples: int = 1, part_attr: Tensor | None = None) -> Tensor:
-        r"""Draws :math:`w_i \sim p(w_i \mid l_i)` for the K parts of one multiset:
-        ``[num_samples, K, w_dim]``. Sum any subset over dim 1 and :meth:`decode` it."""
+        r"""Draws the latents of the K parts of one multiset from :meth:`generation_prior`
+        (:math:`p(w_i \mid l_i)`, or the fitted prior): ``[num_samples, K, w_dim]``.
+        Sum any subset over dim 1 and :meth:`decode` it."""
         if num_samples < 1:
             raise ValueError(f"num_samples must be >= 1, got {num_samples}")
         check_parts(parts, part_attr, self.config)
-        return self.part_prior(parts, part_attr).sample((num_samples,))
+        return self.generation_prior(parts, part_attr).sample((num_samples,))
 
     @torch.no_grad()
     def generate(
@@ -227,7 +248,8 @@ class CompVAE(SavableModel):
         part_attr: Tensor | list[Tensor] | None = None,
         observation_noise: bool = False,
     ) -> Tensor | list[Tensor]:
-        r"""Wholes generated from a multiset of parts: :math:`w_i \sim p(w_i \mid l_i)`,
+        r"""Wholes generated from a multiset of parts: :math:`w_i \sim p(w_i \mid l_i)` (or the fitted
+        :math:`p^*(w_i \mid l_i, \{l_j\})` with ``fitted_prior``),
         :math:`z \sim p(z \mid \tilde{w})`, then the mean of :math:`p(x \mid z, \tilde{w})`
         (or a draw from it with ``observation_noise=True``).
 

@@ -124,7 +124,7 @@ class Trainer:
         return contextlib.nullcontext()
 
     def train_step(self) -> torch.Tensor | None:
-        """One optimisation step on a fresh batch; returns the mean (L_w, L_z, L_x) in nats,
+        """One optimisation step on a fresh batch; returns the mean (L_w, L_z, L_x, prior fit) in nats,
         or None when the loss or a gradient is not finite (the step is skipped and counted)."""
         config = self.config
         for group in self.optimizer.param_groups:
@@ -133,8 +133,10 @@ class Trainer:
                                           generator=self.data_generator, device=self.device)
         with self._autocast():
             terms = self.model.loss(batch)
-        means = torch.stack([terms.w.mean(), terms.z.mean(), terms.x.mean()]).float()
-        loss = config.kl_weight_at(self.step) * (means[0] + means[1]) + means[2]
+        # The fitted generation prior learns from its own term only (its input w is detached).
+        prior_fit = terms.prior_fit.mean() if terms.prior_fit is not None else terms.x.new_zeros(())
+        means = torch.stack([terms.w.mean(), terms.z.mean(), terms.x.mean(), prior_fit]).float()
+        loss = config.kl_weight_at(self.step) * (means[0] + means[1]) + means[2] + means[3]
         self.step += 1
         self.optimizer.zero_grad(set_to_none=True)
         if not torch.isfinite(loss):
@@ -168,7 +170,7 @@ class Trainer:
         if self.tracker and self.step == 0:
             self.tracker.log_params({**self.config.to_dict(), **{f"model.{k}": v for k, v in
                                                                   self.model.config.to_dict().items()}})
-        interval_sum = torch.zeros(3, device=self.device)
+        interval_sum = torch.zeros(4, device=self.device)  # L_w, L_z, L_x, the prior-fit term
         interval_steps, interval_start = 0, time.perf_counter()
         last_checkpoint = time.monotonic()
         interrupted = False
@@ -204,8 +206,10 @@ class Trainer:
             "datapoints_per_s": self.config.batch_size * self.config.log_every / seconds,
         }
         if steps:
-            w, z, x = (interval_sum / steps * BITS_PER_NAT).tolist()
+            w, z, x, prior_fit = (interval_sum / steps * BITS_PER_NAT).tolist()
             metrics.update({"loss/w_bits": w, "loss/z_bits": z, "loss/x_bits": x, "loss/elbo_bits": w + z + x})
+            if getattr(self.model, "fitted_prior", None) is not None:
+                metrics["loss/prior_fit_bits"] = prior_fit
             self.history.append({"step": float(self.step), "w": w, "z": z, "x": x, "elbo": w + z + x})
         return metrics
 

@@ -2,8 +2,9 @@
 from .correlated_part_normal import CorrelatedPartNormal
 from .part_distribution import PartDistribution
 from .part_mixture_normal import PartMixtureNormal
+from .part_multivariate_normal import PartMultivariateNormal
 from .part_normal import PartNormal
 from .part_sum import PartSum
 from .part_update_conv import PartUpdateConv
 
-__all__ = ["CorrelatedPartNormal", "PartDistribution", "PartMixtureNormal", "PartNormal", "PartSum", "PartUpdateConv"]
+__all__ = ["CorrelatedPartNormal", "PartDistribution", "PartMixtureNormal", "PartMultivariateNormal", "PartNormal", "PartSum", "PartUpdateConv"]

@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from compvae_geo.layers import CorrelatedPartNormal, PartDistribution, PartMixtureNormal, PartNormal
+from compvae_geo.layers import (CorrelatedPartNormal, PartDistribution, PartMixtureNormal, PartMultivariateNormal,
+                                PartNormal)
 from helpers import batch_vector
 
 COUNTS = [2, 0, 3]  # the middle whole has no parts
@@ -14,6 +15,7 @@ def part_distributions():
         PartNormal(loc, torch.rand(5, 4) + 0.1, batch, len(COUNTS)),
         CorrelatedPartNormal(loc, torch.randn(5, 4), torch.randn(5, 4), batch, len(COUNTS)),
         PartMixtureNormal(torch.randn(5, 3), torch.randn(5, 3, 4), torch.rand(5, 3, 4) + 0.1, batch, len(COUNTS)),
+        PartMultivariateNormal(loc, torch.diag_embed(torch.rand(5, 4) + 0.1), batch, len(COUNTS)),
     ]
 
 
