@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from compvae_geo.layers import PartMultivariateNormal, PartUpdateConv
+from compvae_geo.layers import PartMultivariateNormal, PartUpdateStack
 
 from .config import CompVAEConfig
 from .gaussian import floored_scale
@@ -21,7 +21,7 @@ class FittedPartPrior(nn.Module):
     shared by every multiset; the posterior's latents for the same part differ with the company it
     keeps and bend along the part's hidden variables, so independent draws from that prior fall
     where the decoder was never trained. This prior reads the multiset through the same
-    :class:`~compvae_geo.layers.PartUpdateConv` layers as the posterior (a set function, so it
+    :class:`~compvae_geo.layers.PartUpdateStack` as the posterior (a set function, so it
     stays permutation-equivariant and :math:`O(K)`) and has a full covariance per part.
 
     Args:
@@ -34,15 +34,12 @@ class FittedPartPrior(nn.Module):
         c = self.config = config
         self.embedding = PartEmbedding(c.num_categories, c.part_attr_dim, c.part_embed_dim)
         dims = [c.part_embed_dim] + [c.hidden_dim] * c.num_update_layers
-        self.context = nn.ModuleList(PartUpdateConv(dims[k], dims[k + 1]) for k in range(c.num_update_layers))
+        self.context = PartUpdateStack(dims)
         self.register_buffer("tril_index", torch.tril_indices(c.w_dim, c.w_dim, offset=-1), persistent=False)
         self.head = nn.Linear(dims[-1], 2 * c.w_dim + self.tril_index.size(1))  # mean, raw diagonal, below it
 
     def forward(self, part: Tensor, part_attr: Tensor | None, batch: Tensor, num_wholes: int) -> PartMultivariateNormal:
-        h = self.embedding(part, part_attr)
-        for layer in self.context:
-            update = layer(h, batch, num_wholes=num_wholes)
-            h = h + update if update.shape == h.shape else update
+        h = self.context(self.embedding(part, part_attr), batch, num_wholes)
         d = self.config.w_dim
         loc, raw_diagonal, below = self.head(h).split([d, d, self.tril_index.size(1)], dim=-1)
         strictly_lower = below.new_zeros(below.shape[:-1] + (d, d))

@@ -9,7 +9,7 @@ from torch.distributions import Normal, kl_divergence
 from torch_geometric.nn import MLP
 
 from compvae_geo.layers import (CorrelatedPartNormal, PartMixtureNormal, PartMultivariateNormal, PartNormal, PartSum,
-                                PartUpdateConv)
+                                PartUpdateStack)
 
 from .checkpoint import SavableModel
 from .config import CompVAEConfig
@@ -89,9 +89,7 @@ class CompVAE(SavableModel):
         self.node_gate = nn.Linear(c.part_embed_dim, c.x_feature_dim) if c.gated_node_features else None
         gated_dim = c.x_feature_dim if c.gated_node_features else 0
         node_dims = [c.x_feature_dim + c.z_dim + c.part_embed_dim + gated_dim] + [c.hidden_dim] * c.num_update_layers
-        self.part_updates = nn.ModuleList(
-            PartUpdateConv(node_dims[k], node_dims[k + 1]) for k in range(c.num_update_layers)
-        )
+        self.part_updates = PartUpdateStack(node_dims)
         self.w_posterior = nn.Linear(node_dims[-1], 3 * c.w_dim)  # mean, log-variance, correlation logit
         self.prior_embedding = PartEmbedding(c.num_categories, c.part_attr_dim, c.part_embed_dim)
         self.prior_count = nn.Linear(1, c.part_embed_dim, bias=False) if c.prior_sees_count else None
@@ -192,10 +190,7 @@ class CompVAE(SavableModel):
         if self.node_gate is not None:
             h.append(node_features * self.node_gate(node_part))
         h = torch.cat(h, dim=-1)
-        for layer in self.part_updates:
-            update = layer(h, wholes.batch, num_wholes=wholes.num_wholes)
-            # Residual where the sizes allow: keeps x reachable from the part latents at depth.
-            h = h + update if update.shape == h.shape else update
+        h = self.part_updates(h, wholes.batch, wholes.num_wholes)  # residual: keeps x reachable at depth
         loc, log_var, logit = self.w_posterior(h).chunk(3, dim=-1)
         w_dist = CorrelatedPartNormal(loc, log_var, logit, wholes.batch, wholes.num_wholes)
         return Posterior(normal(z_loc, z_scale), z, w_dist)

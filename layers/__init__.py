@@ -6,5 +6,15 @@ from .part_multivariate_normal import PartMultivariateNormal
 from .part_normal import PartNormal
 from .part_sum import PartSum
 from .part_update_conv import PartUpdateConv
+from .part_update_stack import PartUpdateStack
 
-__all__ = ["CorrelatedPartNormal", "PartDistribution", "PartMixtureNormal", "PartMultivariateNormal", "PartNormal", "PartSum", "PartUpdateConv"]
+__all__ = [
+    "CorrelatedPartNormal",
+    "PartDistribution",
+    "PartMixtureNormal",
+    "PartMultivariateNormal",
+    "PartNormal",
+    "PartSum",
+    "PartUpdateConv",
+    "PartUpdateStack",
+]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
+from torch_geometric.data import Batch, Data
 
 
 def batch_vector(counts: list[int]) -> Tensor:
@@ -26,3 +27,12 @@ def to_padded(x: Tensor, counts: list[int]) -> tuple[Tensor, Tensor]:
 def from_padded(padded: Tensor, mask: Tensor) -> Tensor:
     """Inverse of :func:`to_padded`."""
     return padded[mask]
+
+
+def sine_batch(problem, num_categories: int, counts: list[int], seed: int = 0) -> Batch:
+    """A Batch of wholes of ``problem`` with ``counts[b]`` parts of random categories each."""
+    gen = torch.Generator().manual_seed(seed)
+    part = torch.randint(0, num_categories, (sum(counts),), generator=gen)
+    data = [Data(part=p, whole=problem.sample_wholes(p, 1, generator=gen), num_nodes=p.numel())
+            for p in part.split(counts)]
+    return Batch.from_data_list(data)

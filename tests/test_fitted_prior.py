@@ -5,7 +5,6 @@ from dataclasses import replace
 import torch
 import torch.nn.functional as F
 from torch.distributions import MultivariateNormal
-from torch_geometric.data import Batch, Data
 
 from compvae_geo import CompVAE, CompVAEConfig, LatentNoise
 from compvae_geo.datasets import SineParts
@@ -13,7 +12,7 @@ from compvae_geo.layers import PartMultivariateNormal
 from compvae_geo.problems import make_problem, model_config_for
 from compvae_geo.train_config import TrainConfig
 from compvae_geo.training import Trainer
-from helpers import batch_vector, from_padded, to_padded
+from helpers import from_padded, sine_batch, to_padded
 
 PROBLEM = SineParts(length=20)
 CONFIG = CompVAEConfig(obs_shape=PROBLEM.obs_shape, w_dim=4, z_dim=3, hidden_dim=32, x_feature_dim=8,
@@ -27,11 +26,7 @@ def make_model(seed=0, **overrides):
 
 
 def make_batch(counts=COUNTS, seed=0):
-    gen = torch.Generator().manual_seed(seed)
-    part = torch.randint(0, CONFIG.num_categories, (sum(counts),), generator=gen)
-    data = [Data(part=p, whole=PROBLEM.sample_wholes(p, 1, generator=gen), num_nodes=p.numel())
-            for p in part.split(counts)]
-    return Batch.from_data_list(data)
+    return sine_batch(PROBLEM, CONFIG.num_categories, counts, seed)
 
 
 def dense_fitted_prior(model: CompVAE, part: torch.Tensor, counts: list[int]) -> tuple[torch.Tensor, torch.Tensor]:

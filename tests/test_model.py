@@ -8,7 +8,7 @@ from torch_geometric.data import Batch, Data
 
 from compvae_geo import CompVAE, CompVAEConfig, LatentNoise
 from compvae_geo.datasets import SineParts
-from helpers import from_padded, to_padded
+from helpers import from_padded, sine_batch, to_padded
 
 PROBLEM = SineParts(length=20)
 CONFIG = CompVAEConfig(
@@ -27,11 +27,7 @@ def model(request):
 
 
 def make_batch(counts=COUNTS, seed=0):
-    gen = torch.Generator().manual_seed(seed)
-    part = torch.randint(0, CONFIG.num_categories, (sum(counts),), generator=gen)
-    data = [Data(part=p, whole=PROBLEM.sample_wholes(p, 1, generator=gen), num_nodes=p.numel())
-            for p in part.split(counts)]
-    return Batch.from_data_list(data)
+    return sine_batch(PROBLEM, CONFIG.num_categories, counts, seed)
 
 
 def dense_loss(model: CompVAE, data: Batch, noise: LatentNoise, counts: list[int]):

@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from compvae_geo.layers import PartUpdateConv
+from compvae_geo.layers import PartUpdateConv, PartUpdateStack
 from helpers import batch_vector, from_padded, to_padded
 
 COUNTS = [3, 1, 0, 5, 2]  # mixed K, including an empty whole and a single part
@@ -96,3 +96,13 @@ def test_gradients_are_finite(k):
     layer(x, torch.zeros(k, dtype=torch.long), num_wholes=1).sum().backward()
     assert torch.isfinite(x.grad).all()
     assert all(torch.isfinite(p.grad).all() for p in layer.parameters() if p.grad is not None)
+
+
+def test_stack_applies_its_layers_in_turn_residual_where_the_size_is_kept():
+    torch.manual_seed(0)
+    stack = PartUpdateStack([5, 8, 8])
+    x, batch = torch.randn(6, 5), torch.tensor([0, 0, 0, 1, 1, 2])
+    first = stack[0](x, batch, num_wholes=3)  # 5 -> 8: no residual
+    expected = first + stack[1](first, batch, num_wholes=3)  # 8 -> 8: residual
+    torch.testing.assert_close(stack(x, batch, num_wholes=3), expected)
+    assert len(stack) == 2 and all(isinstance(layer, PartUpdateConv) for layer in stack)

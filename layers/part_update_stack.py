@@ -1,0 +1,29 @@
+"""Several eq. (5) layers in a row, residual where the sizes allow."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from torch import Tensor, nn
+
+from .part_update_conv import PartUpdateConv
+
+
+class PartUpdateStack(nn.ModuleList):
+    r""":class:`PartUpdateConv` layers of widths ``channels[0] -> channels[1] -> ...`` applied in
+    turn: :math:`\mathbf{h} \leftarrow \mathbf{h} + \mathrm{layer}(\mathbf{h})` where a layer keeps
+    the size, :math:`\mathbf{h} \leftarrow \mathrm{layer}(\mathbf{h})` where it changes it. The
+    residual keeps the input reachable at depth (with default initialisation its signal otherwise
+    fades layer by layer). Still :math:`O(|V|)` and permutation-equivariant within each whole.
+
+    Args:
+        channels (Sequence[int]): the part-state sizes, input first; ``len(channels) - 1`` layers.
+    """
+
+    def __init__(self, channels: Sequence[int]) -> None:
+        super().__init__(PartUpdateConv(c_in, c_out) for c_in, c_out in zip(channels, channels[1:]))
+
+    def forward(self, x: Tensor, batch: Tensor | None = None, num_wholes: int | None = None) -> Tensor:
+        for layer in self:
+            update = layer(x, batch, num_wholes=num_wholes)
+            x = x + update if update.shape == x.shape else update
+        return x
