@@ -16,7 +16,9 @@ class PartDistribution(Distribution):
     whole each part belongs to (PyG's disjoint-union layout), so wholes of different sizes share
     one tensor without padding. Per-whole quantities (:meth:`log_prob`, :meth:`entropy`, KL
     divergences) are scatter-sums of per-part terms, :math:`(|G|)`; a whole with no parts
-    contributes 0.
+    contributes 0. A subclass sets ``self.loc`` (whose last size is :math:`D`) before calling
+    this ``__init__``: :meth:`num_parts` and :meth:`standard_normal` take their dtype, device
+    and :math:`D` from it.
 
     Args:
         batch (Tensor): whole of each part :math:`(|V|)`.
