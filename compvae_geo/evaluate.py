@@ -75,26 +75,32 @@ def sample_distances(
     """For each K (default: the problem's ``evaluation_part_counts``), ``multisets_per_k`` random
     multisets (uniform categories); for each, the same ``num_samples`` true wholes compared with
     ``num_samples`` wholes of every sampler and of a second true sample (reported as :data:`TRUE`).
-    Averages over the multisets."""
-    generator = torch.Generator().manual_seed(seed)
-    samplers = {TRUE: lambda part, part_attr, n: problem.sample_wholes(part, n, part_attr, generator),
-                **samplers}
+    Averages over the multisets.
+
+    The multisets and their true wholes come from one stream seeded by ``seed``; each multiset
+    also draws a seed that reseeds the global RNG (the models' latent draws, the second true
+    sample) and a fresh permutation-test generator before every sampler. So a sampler's numbers
+    depend only on ``seed`` and the sampler, never on which other samplers are compared."""
+    data = torch.Generator().manual_seed(seed)
+    samplers = {TRUE: lambda part, part_attr, n: problem.sample_wholes(part, n, part_attr), **samplers}
     curves = len(problem.obs_shape) == 1
     part_counts = part_counts or problem.evaluation_part_counts
     out = {}
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)  # the models' latent draws
         for k in part_counts:
             rows: dict[str, list[tuple[float, ...]]] = {name: [] for name in samplers}
             for _ in range(multisets_per_k):
-                part = torch.randint(0, problem.num_categories, (k,), generator=generator)
-                part_attr = problem.sample_part_attr(k, generator, torch.device("cpu"))
-                true = problem.sample_wholes(part, num_samples, part_attr, generator)
+                part = torch.randint(0, problem.num_categories, (k,), generator=data)
+                part_attr = problem.sample_part_attr(k, data, torch.device("cpu"))
+                true = problem.sample_wholes(part, num_samples, part_attr, data)
                 true_bandwidth = median_distance(true)
+                multiset_seed = int(torch.randint(torch.iinfo(torch.int64).max, (), generator=data))
                 for name, sampler in samplers.items():
+                    torch.manual_seed(multiset_seed)
+                    permutations = torch.Generator().manual_seed(multiset_seed)
                     wholes = sampler(part, part_attr, num_samples).cpu()
                     bandwidth = true_bandwidth if true_bandwidth > 0 else _pooled_bandwidth(true, wholes)
-                    mmd2, pvalue = mmd2_permutation_test(wholes, true, bandwidth, num_permutations, generator)
+                    mmd2, pvalue = mmd2_permutation_test(wholes, true, bandwidth, num_permutations, permutations)
                     spectrum = float(spectrum_distance(wholes, true)) if curves else math.nan
                     accuracy = problem.part_accuracy(wholes, part, part_attr) if k else None
                     rows[name].append((float(mmd2), pvalue, float(energy_distance(wholes, true)), spectrum,

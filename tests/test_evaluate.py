@@ -33,6 +33,18 @@ def test_a_true_sampler_scores_like_the_noise_floor_and_a_shifted_one_does_not()
     assert abs(result[1][NAIVE].mmd2) < 0.02 and result[1][NAIVE].mmd2_pvalue > 0.05
 
 
+def test_a_samplers_numbers_do_not_depend_on_which_other_samplers_are_compared():
+    def noisy(part, part_attr, n):  # draws from the global RNG, like a model's latents
+        return PROBLEM.sample_wholes(part, n, part_attr) + 0.1 * torch.randn(n, *PROBLEM.obs_shape)
+
+    alone = sample_distances(PROBLEM, {"noisy": noisy}, (1, 3), **SMALL)
+    together = sample_distances(PROBLEM, {"other": lambda part, attr, n: noisy(part, attr, 2 * n)[:n] + 1.0,
+                                          "noisy": noisy}, (1, 3), **SMALL)
+    for k in (1, 3):
+        assert together[k]["noisy"] == alone[k]["noisy"] and together[k][TRUE] == alone[k][TRUE]
+    assert together[1]["other"] != together[1]["noisy"]
+
+
 def test_heldout_elbo_bits_equals_the_loss_in_bits_and_leaves_the_global_rng_alone():
     torch.manual_seed(0)
     model = CompVAE(CONFIG)
