@@ -37,6 +37,10 @@ class CompVAEConfig(PlainDataConfig):
     x_feature_dim: int = 64  # size of pre(x), the summary of x fed to q(z|x) and the part nodes
     part_embed_dim: int = 32  # size of the part embedding e(l)
     num_update_layers: int = 3  # eq. (5) message-passing layers in q({w_i} | x, z, {l_i})
+    # > 0: w~ also holds the parts' rendered sum, each part's (w_i, e(l_i)) drawn on the whole's grid
+    # (time steps, pixels) in this many channels by a per-part network, then summed (0: the paper's w~)
+    render_channels: int = 0
+    render_hidden_dim: int = 32  # width of the part renderer and of the decoder's pointwise head
     count_channel: bool = True  # w~ also holds the number of parts K (a constant 1 summed over parts)
     gated_node_features: bool = True  # add pre(x) * G e(l_i) to the node state: lets part i read its own share of x
     node_noise_std: float = 1.0  # std of the noise added to e(l_i) so that equal parts can differ
@@ -46,7 +50,8 @@ class CompVAEConfig(PlainDataConfig):
 
     @property
     def whole_latent_dim(self) -> int:
-        """Size of w~: ``w_dim``, plus one for the part count with ``count_channel``."""
+        """Size of the vector part of w~ (what p(z | w~) reads): ``w_dim``, plus one for the part
+        count with ``count_channel``; the rendered sum, with ``render_channels``, comes after it."""
         return self.w_dim + int(self.count_channel)
 
     def __post_init__(self) -> None:
@@ -54,8 +59,10 @@ class CompVAEConfig(PlainDataConfig):
         for name in ("num_categories", "w_dim", "prior_components", "hidden_dim", "x_feature_dim", "part_embed_dim"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if min(self.part_attr_dim, self.num_update_layers, self.z_dim) < 0:
-            raise ValueError("part_attr_dim, num_update_layers and z_dim must be >= 0")
+        if min(self.part_attr_dim, self.num_update_layers, self.z_dim, self.render_channels) < 0:
+            raise ValueError("part_attr_dim, num_update_layers, z_dim and render_channels must be >= 0")
+        if self.render_hidden_dim < 1:
+            raise ValueError(f"render_hidden_dim must be >= 1, got {self.render_hidden_dim}")
         if not self.obs_shape or min(self.obs_shape) < 1:
             raise ValueError(f"obs_shape must be non-empty with positive sizes, got {self.obs_shape}")
         if min(self.prior_scale_floor, self.observation_scale_floor, self.posterior_scale_floor) <= 0:

@@ -1,10 +1,14 @@
-"""x-encoder and x-decoder for 1D wholes (curves of T samples)."""
+"""x-encoder, x-decoder and part renderer for 1D wholes (curves of T samples)."""
 from __future__ import annotations
 
 import math
 
 from torch import Tensor, nn
 from torch_geometric.nn import MLP
+
+from .pointwise_head import PointwiseHead
+
+OUTPUTS = 2  # per time step: the mean and the raw std of x
 
 
 class CurveEncoder(nn.Module):
@@ -19,14 +23,37 @@ class CurveEncoder(nn.Module):
 
 
 class CurveDecoder(nn.Module):
-    """A latent ``[B, in_dim]`` to the mean and raw (unfloored) std of x, each ``[B, T]``."""
+    """A latent ``[B, in_dim]`` to the mean and raw (unfloored) std of x, each ``[B, T]``.
 
-    def __init__(self, in_dim: int, obs_shape: tuple[int, ...], hidden_dim: int) -> None:
+    With ``render_channels > 0`` it also reads the parts' rendered sum ``[B, render_channels, T]``
+    (:class:`CurvePartRenderer`): the MLP then gives ``render_channels`` features per time step,
+    and a :class:`PointwiseHead` maps them, with the rendered sum, to the mean and std."""
+
+    def __init__(self, in_dim: int, obs_shape: tuple[int, ...], hidden_dim: int,
+                 render_channels: int = 0, render_hidden_dim: int = 0) -> None:
         super().__init__()
         self.obs_shape = tuple(obs_shape)
-        self.net = MLP([in_dim, hidden_dim, hidden_dim, 2 * math.prod(obs_shape)], norm=None)
+        self.channels = render_channels or OUTPUTS
+        self.net = MLP([in_dim, hidden_dim, hidden_dim, self.channels * math.prod(obs_shape)], norm=None)
+        self.head = PointwiseHead(render_channels, render_channels, render_hidden_dim, OUTPUTS) if render_channels else None
 
-    def forward(self, latent: Tensor) -> tuple[Tensor, Tensor]:
-        loc, raw_scale = self.net(latent).chunk(2, dim=-1)
-        shape = (latent.size(0), *self.obs_shape)
-        return loc.reshape(shape), raw_scale.reshape(shape)
+    def forward(self, latent: Tensor, rendered: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        out = self.net(latent).reshape(latent.size(0), self.channels, *self.obs_shape)
+        if self.head is not None:
+            out = self.head(out, rendered)
+        loc, raw_scale = out.unbind(1)
+        return loc, raw_scale
+
+
+class CurvePartRenderer(nn.Module):
+    """One part's features ``[N, in_dim]`` (its latent and embedding) to its own curve-shaped
+    feature map ``[N, channels, T]``, to be summed over the parts of each whole."""
+
+    def __init__(self, in_dim: int, obs_shape: tuple[int, ...], hidden_dim: int, channels: int) -> None:
+        super().__init__()
+        self.grid_shape = tuple(obs_shape)
+        self.channels = channels
+        self.net = MLP([in_dim, hidden_dim, channels * math.prod(obs_shape)], norm=None)
+
+    def forward(self, features: Tensor) -> Tensor:
+        return self.net(features).reshape(features.size(0), self.channels, *self.grid_shape)

@@ -42,14 +42,21 @@ def loss_curves_figure(history: list[dict[str, float]]) -> Figure:
     return figure
 
 
+def _sum_parts(model: CompVAE, w: Tensor, parts: Tensor, part_attr: Tensor | None, chosen: slice) -> Tensor:
+    """w~ ``[1, ...]`` of the chosen parts of one multiset."""
+    return model.sum_parts(w[chosen], part=parts[chosen], part_attr=None if part_attr is None else part_attr[chosen])
+
+
 @torch.no_grad()
 def recomposition_figure(model: CompVAE, parts: Tensor, part_attr: Tensor | None = None, seed: int = 0) -> Figure:
     """Paper Fig. 5: each row shows part i alone (left) and the whole of parts 1..i (right)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         w = model.prior_latents(parts, 1, part_attr)[0]  # [K, w_dim]
-        alone = model.decode(torch.cat([model.sum_parts(w[i:i + 1]) for i in range(len(w))])).mean
-        wholes = model.decode(torch.cat([model.sum_parts(w[:i + 1]) for i in range(len(w))])).mean
+        alone = model.decode(torch.cat([_sum_parts(model, w, parts, part_attr, slice(i, i + 1))
+                                        for i in range(len(w))])).mean
+        wholes = model.decode(torch.cat([_sum_parts(model, w, parts, part_attr, slice(0, i + 1))
+                                         for i in range(len(w))])).mean
     k = parts.numel()
     figure = Figure(figsize=(8, 1.4 * k), layout="constrained")
     axes = figure.subplots(k, 2, squeeze=False)
@@ -145,7 +152,8 @@ def reconstruction_figure(model, batch, num_wholes: int = 6, seed: int = 0) -> F
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         posterior = model.encode(batch)
-        w_tilde = model.sum_parts(posterior.w_dist.rsample(), batch.batch, len(data))
+        w_tilde = model.sum_parts(posterior.w_dist.rsample(), batch.batch, len(data), batch.part,
+                                  getattr(batch, "part_attr", None))
         reconstructed = model.decode(w_tilde, posterior.z).mean
         generated = [model.generate(d.part, 1, getattr(d, "part_attr", None))[0] for d in data]
     figure = Figure(figsize=(1.6 * len(data), 4.5), layout="constrained")

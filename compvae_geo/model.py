@@ -15,7 +15,7 @@ from .checkpoint import SavableModel
 from .config import CompVAEConfig
 from .fitted_prior import FittedPartPrior
 from .gaussian import floored_scale, normal, normal_from_params, split_loc_scale
-from .observation import build_codec
+from .observation import build_codec, build_renderer
 from .part_embedding import PartEmbedding
 from .validation import Wholes, check_parts, check_wholes
 
@@ -82,7 +82,8 @@ class CompVAE(SavableModel):
         super().__init__(config or CompVAEConfig())
         c = self.config
         self.x_encoder, self.x_decoder = build_codec(
-            c.observation, c.obs_shape, c.x_feature_dim, c.z_dim + c.whole_latent_dim, c.hidden_dim
+            c.observation, c.obs_shape, c.x_feature_dim, c.z_dim + c.whole_latent_dim, c.hidden_dim,
+            c.render_channels, c.render_hidden_dim,
         )
         self.z_posterior = MLP([c.x_feature_dim, c.hidden_dim, 2 * c.z_dim], norm=None)
         self.node_embedding = PartEmbedding(c.num_categories, c.part_attr_dim, c.part_embed_dim)
@@ -99,6 +100,11 @@ class CompVAE(SavableModel):
         self.z_prior = MLP([c.whole_latent_dim, c.hidden_dim, 2 * c.z_dim], norm=None)
         self.fitted_prior = FittedPartPrior(c) if c.fitted_prior else None
         self.part_sum = PartSum()
+        self.render_embedding, self.part_renderer = None, None
+        if c.render_channels:
+            self.render_embedding = PartEmbedding(c.num_categories, c.part_attr_dim, c.part_embed_dim)
+            self.part_renderer = build_renderer(c.observation, c.obs_shape, c.w_dim + c.part_embed_dim,
+                                                c.render_hidden_dim, c.render_channels)
 
     # ----- the distributions of the model -----------------------------------------------------
 
@@ -146,30 +152,56 @@ class CompVAE(SavableModel):
             return kl_divergence(posterior, prior)
         return -posterior.entropy() - prior.log_prob(w)
 
-    def sum_parts(self, w: Tensor, batch: Tensor | None = None, num_wholes: int | None = None) -> Tensor:
-        r""":math:`\tilde{w}` of each whole from part latents ``w`` ``[N, w_dim]``: their sum, and with
-        ``count_channel`` the number of parts K as a last coordinate. ``[B, whole_latent_dim]``;
-        with no ``batch``, all parts form one whole. Pass any subset of parts to recompose."""
+    def sum_parts(
+        self,
+        w: Tensor,
+        batch: Tensor | None = None,
+        num_wholes: int | None = None,
+        part: Tensor | None = None,
+        part_attr: Tensor | None = None,
+    ) -> Tensor:
+        r""":math:`\tilde{w}` of each whole from part latents ``w`` ``[N, w_dim]``: the sum over its parts
+        of :math:`w_i`, with ``count_channel`` of a constant 1 (the number of parts K), and with
+        ``render_channels`` of the rendering :math:`r(w_i, l_i)` of each part on the whole's grid
+        (flattened), which needs the parts' categories ``part`` ``[N]`` (and ``part_attr``).
+        ``[B, whole_latent_dim (+ rendered size)]``; with no ``batch``, all parts form one whole.
+        Pass any subset of parts to recompose."""
         if batch is None:
             batch = torch.zeros(w.size(0), dtype=torch.long, device=w.device)
             num_wholes = 1
-        total = self.part_sum(w, batch, dim_size=num_wholes)
-        if not self.config.count_channel:
-            return total
-        counts = torch.bincount(batch, minlength=total.size(0)).to(total.dtype)
-        return torch.cat([total, counts.unsqueeze(-1)], dim=-1)
+        per_part = [w]
+        if self.config.count_channel:
+            per_part.append(w.new_ones(w.size(0), 1))
+        if self.part_renderer is not None:
+            if part is None:
+                raise ValueError("this model renders its parts (render_channels > 0): pass their categories "
+                                 "(and part_attr) to sum_parts")
+            features = torch.cat([w, self.render_embedding(part, part_attr)], dim=-1)
+            per_part.append(self.part_renderer(features).flatten(1))
+        return self.part_sum(torch.cat(per_part, dim=-1), batch, dim_size=num_wholes)
+
+    def split_whole_latent(self, w_tilde: Tensor) -> tuple[Tensor, Tensor | None]:
+        r"""The vector part ``[B, whole_latent_dim]`` of :math:`\tilde{w}` and its rendered sum
+        ``[B, render_channels, *grid]`` (None without ``render_channels``)."""
+        vector = w_tilde[:, : self.config.whole_latent_dim]
+        if self.part_renderer is None:
+            return vector, None
+        rendered = w_tilde[:, self.config.whole_latent_dim:]
+        return vector, rendered.reshape(w_tilde.size(0), self.config.render_channels, *self.part_renderer.grid_shape)
 
     def z_prior_dist(self, w_tilde: Tensor) -> Normal:
-        r""":math:`p(z \mid \tilde{w})` over ``[B, z_dim]``."""
-        return normal_from_params(self.z_prior(w_tilde), self.config.prior_scale_floor)
+        r""":math:`p(z \mid \tilde{w})` over ``[B, z_dim]``; it reads the vector part of :math:`\tilde{w}`."""
+        vector, _ = self.split_whole_latent(w_tilde)
+        return normal_from_params(self.z_prior(vector), self.config.prior_scale_floor)
 
     def decode(self, w_tilde: Tensor, z: Tensor | None = None) -> Normal:
         r""":math:`p(x \mid z, \tilde{w})` over ``[B, *obs_shape]``; with no ``z``, one is drawn
-        from :math:`p(z \mid \tilde{w})`. Build ``w_tilde`` ``[B, whole_latent_dim]`` with
-        :meth:`sum_parts` from any subset of part latents to recompose a whole from chosen parts."""
+        from :math:`p(z \mid \tilde{w})`. Build ``w_tilde`` with :meth:`sum_parts` from any subset
+        of part latents to recompose a whole from chosen parts."""
         if z is None:
             z = self.z_prior_dist(w_tilde).rsample()
-        loc, raw_scale = self.x_decoder(torch.cat([z, w_tilde], dim=-1))
+        vector, rendered = self.split_whole_latent(w_tilde)
+        loc, raw_scale = self.x_decoder(torch.cat([z, vector], dim=-1), rendered)
         return normal(loc, floored_scale(raw_scale, self.config.observation_scale_floor).expand_as(loc))
 
     def encode(self, data, noise: LatentNoise | None = None) -> Posterior:
@@ -210,7 +242,7 @@ class CompVAE(SavableModel):
             noise = LatentNoise.sample(self.config, wholes.num_wholes, wholes.part.numel(), wholes.whole.device)
         posterior = self._posterior(wholes, noise)
         w = posterior.w_dist.reparameterize(noise.w)
-        w_tilde = self.sum_parts(w, wholes.batch, wholes.num_wholes)
+        w_tilde = self.sum_parts(w, wholes.batch, wholes.num_wholes, wholes.part, wholes.part_attr)
         prior = self.part_prior(wholes.part, wholes.part_attr, wholes.batch, wholes.num_wholes)
         loss_w = self.part_kl(posterior.w_dist, prior, w)
         loss_z = (posterior.z_dist.log_prob(posterior.z) - self.z_prior_dist(w_tilde).log_prob(posterior.z)).sum(-1)
@@ -265,7 +297,9 @@ class CompVAE(SavableModel):
             return [self.generate(p, num_samples, a, observation_noise) for p, a in zip(parts, attrs)]
         w = self.prior_latents(parts, num_samples, part_attr)  # [S, K, w_dim]
         batch = torch.arange(num_samples, device=w.device).repeat_interleave(parts.numel())
-        w_tilde = self.sum_parts(w.flatten(0, 1), batch, num_samples)  # w~ = 0 (and K = 0) for no parts
+        repeated_attr = None if part_attr is None else part_attr.repeat(num_samples, 1)
+        # w~ = 0 (and K = 0) for no parts
+        w_tilde = self.sum_parts(w.flatten(0, 1), batch, num_samples, parts.repeat(num_samples), repeated_attr)
         x_dist = self.decode(w_tilde)
         return x_dist.sample() if observation_noise else x_dist.mean
 

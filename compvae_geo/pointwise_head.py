@@ -1,0 +1,23 @@
+"""The last layers of a decoder that also reads the rendered sum of the parts."""
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.nn import MLP
+
+
+class PointwiseHead(nn.Module):
+    """At every position of the whole's grid (a time step, a pixel), an MLP over the channels of
+    the decoder's features and of the parts' rendered sum: ``[B, C_f, *grid]`` and
+    ``[B, C_r, *grid]`` to ``[B, out_channels, *grid]``. Non-linear after the sum, so the
+    whole is not the sum of its parts."""
+
+    def __init__(self, feature_channels: int, rendered_channels: int, hidden_dim: int, out_channels: int) -> None:
+        super().__init__()
+        self.net = MLP([feature_channels + rendered_channels, hidden_dim, out_channels], norm=None)
+
+    def forward(self, features: Tensor, rendered: Tensor) -> Tensor:
+        if features.shape[2:] != rendered.shape[2:]:
+            raise ValueError(f"features {tuple(features.shape)} and rendered parts {tuple(rendered.shape)} "
+                             "must share the grid")
+        return self.net(torch.cat([features, rendered], dim=1).movedim(1, -1)).movedim(-1, 1)
