@@ -161,15 +161,18 @@ def run_train(args: argparse.Namespace) -> int:
     trainer, out_dir = _make_trainer(args)
     config = trainer.config
     started = time.monotonic()
-    print(f"training {config.problem} on {trainer.device}: {config.iterations} steps of {config.batch_size} wholes, "
-          f"MLflow run {trainer.tracker.run_id} ({trainer.tracker.tracking_uri})", flush=True)
-    bar = tqdm(total=config.iterations, initial=trainer.step, unit="step", dynamic_ncols=True)
+    prior_fit = f", then {config.prior_fit_steps} steps fitting the generation prior" if config.prior_fit_steps else ""
+    print(f"training {config.problem} on {trainer.device}: {config.iterations} steps of {config.batch_size} wholes"
+          f"{prior_fit}, MLflow run {trainer.tracker.run_id} ({trainer.tracker.tracking_uri})", flush=True)
+    bar = tqdm(total=config.total_steps, initial=trainer.step, unit="step", dynamic_ncols=True)
 
     def on_log(step: int, metrics: dict[str, float]) -> None:
         bar.update(step - bar.n)
         if "loss/elbo_bits" in metrics:
             bar.set_postfix(w=f"{metrics['loss/w_bits']:.1f}", z=f"{metrics['loss/z_bits']:.1f}",
                             x=f"{metrics['loss/x_bits']:.0f}", k_max=int(metrics["k_max"]), refresh=False)
+        elif "loss/prior_fit_bits" in metrics:
+            bar.set_postfix(prior_fit=f"{metrics['loss/prior_fit_bits']:.1f}", refresh=False)
 
     result = trainer.run(on_log)
     bar.close()

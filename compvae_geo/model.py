@@ -98,13 +98,14 @@ class CompVAE(SavableModel):
         prior_outputs = 2 * c.w_dim if c.prior_components == 1 else c.prior_components * (2 * c.w_dim + 1)
         self.w_prior = MLP([c.part_embed_dim, c.hidden_dim, prior_outputs], norm=None)
         self.z_prior = MLP([c.whole_latent_dim, c.hidden_dim, 2 * c.z_dim], norm=None)
-        self.fitted_prior = FittedPartPrior(c) if c.fitted_prior else None
         self.part_sum = PartSum()
         self.render_embedding, self.part_renderer = None, None
         if c.render_channels:
             self.render_embedding = PartEmbedding(c.num_categories, c.part_attr_dim, c.part_embed_dim)
             self.part_renderer = build_renderer(c.observation, c.obs_shape, c.w_dim + c.part_embed_dim,
                                                 c.render_hidden_dim, c.render_channels)
+        # Built last, so that with the same seed the rest of the model starts the same with or without it.
+        self.fitted_prior = FittedPartPrior(c) if c.fitted_prior else None
 
     # ----- the distributions of the model -----------------------------------------------------
 
@@ -229,13 +230,14 @@ class CompVAE(SavableModel):
 
     # ----- training objective -----------------------------------------------------------------
 
-    def loss(self, data, noise: LatentNoise | None = None) -> LossTerms:
+    def loss(self, data, noise: LatentNoise | None = None, with_prior_fit: bool = True) -> LossTerms:
         """L_w, L_z and L_x (paper eq. 4, one-sample estimate) of each whole, in nats.
 
         Args:
             data: a ``Data`` or ``Batch`` with ``part`` [N], ``whole`` [B, *obs_shape] and,
                 for several wholes, ``batch`` [N]; ``part_attr`` [N, F] if the parts have it.
             noise: standard-normal draws to use instead of fresh ones (common random numbers).
+            with_prior_fit: also the fitted prior's term (with ``fitted_prior``; else it is None).
         """
         wholes = check_wholes(data, self.config)
         if noise is None:
@@ -248,10 +250,22 @@ class CompVAE(SavableModel):
         loss_z = (posterior.z_dist.log_prob(posterior.z) - self.z_prior_dist(w_tilde).log_prob(posterior.z)).sum(-1)
         loss_x = -self.decode(w_tilde, posterior.z).log_prob(wholes.whole).flatten(1).sum(-1)
         prior_fit = None
-        if self.fitted_prior is not None:
+        if self.fitted_prior is not None and with_prior_fit:
             fitted = self.fitted_prior(wholes.part, wholes.part_attr, wholes.batch, wholes.num_wholes)
             prior_fit = -fitted.log_prob(w.detach())
         return LossTerms(w=loss_w, z=loss_z, x=loss_x, prior_fit=prior_fit)
+
+    def prior_fit_loss(self, data) -> Tensor:
+        r"""The fitted prior's term alone, ``[B]`` in nats: :math:`-\log p^*(\{w_i\} \mid \{l_i\})` at
+        part latents drawn from the posterior, which is evaluated without gradient (a frozen
+        model). What the steps after training minimise (``TrainConfig.prior_fit_steps``)."""
+        if self.fitted_prior is None:
+            raise ValueError("this model has no fitted prior (fitted_prior=False)")
+        wholes = check_wholes(data, self.config)
+        with torch.no_grad():
+            w = self._posterior(wholes, None).w_dist.rsample()
+        fitted = self.fitted_prior(wholes.part, wholes.part_attr, wholes.batch, wholes.num_wholes)
+        return -fitted.log_prob(w)
 
     def forward(self, data, noise: LatentNoise | None = None) -> LossTerms:
         return self.loss(data, noise)

@@ -32,6 +32,10 @@ class TrainConfig(PlainDataConfig):
     eval_part_counts: tuple[int, ...] = (1, 2, 4, 8, 12, 16, 24, 32)  # K of the held-out sets
     eval_wholes: int = 256  # held-out wholes per K
     checkpoint_minutes: float = 5.0  # wall-clock minutes between checkpoints (and one at the end)
+    # With a model that has ``fitted_prior``: steps after ``iterations`` that fit only that generation
+    # prior to the posterior of the trained, frozen model (0: fit it alongside training instead)
+    prior_fit_steps: int = 0
+    prior_fit_lr: float = 1e-3  # learning rate of those steps, halved for their second half
 
     def __post_init__(self) -> None:
         self.eval_part_counts = tuple(int(k) for k in self.eval_part_counts)
@@ -48,9 +52,24 @@ class TrainConfig(PlainDataConfig):
             raise ValueError(f"kl_warmup_steps must be >= 0, got {self.kl_warmup_steps}")
         if self.checkpoint_minutes <= 0:
             raise ValueError("checkpoint_minutes must be > 0")
+        if self.prior_fit_steps < 0 or self.prior_fit_lr <= 0:
+            raise ValueError(f"need prior_fit_steps >= 0 and prior_fit_lr > 0, got {self.prior_fit_steps} "
+                             f"and {self.prior_fit_lr}")
+
+    @property
+    def total_steps(self) -> int:
+        """``iterations``, then ``prior_fit_steps``."""
+        return self.iterations + self.prior_fit_steps
+
+    def fits_prior_after_training(self, step: int) -> bool:
+        """Whether step ``step`` (0-based) is one of the ``prior_fit_steps`` after training."""
+        return self.prior_fit_steps > 0 and step >= self.iterations
 
     def learning_rate_at(self, step: int) -> float:
-        """Halved every ``lr_halving_every`` steps, never below ``lr_floor``."""
+        """Halved every ``lr_halving_every`` steps, never below ``lr_floor``; after ``iterations``,
+        ``prior_fit_lr``, halved for the second half of the ``prior_fit_steps``."""
+        if self.fits_prior_after_training(step):
+            return self.prior_fit_lr * 0.5 ** (2 * (step - self.iterations) // max(self.prior_fit_steps, 1))
         return max(self.lr * 0.5 ** (step // self.lr_halving_every), self.lr_floor)
 
     def kl_weight_at(self, step: int) -> float:

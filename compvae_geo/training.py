@@ -60,6 +60,8 @@ class Trainer:
         self.problem = make_problem(config.problem)
         torch.manual_seed(config.seed)
         self.model = build_model(config.model, model_config).to(self.device)
+        if config.prior_fit_steps and getattr(self.model, "fitted_prior", None) is None:
+            raise ValueError("prior_fit_steps > 0 needs a model with a fitted prior (--fitted-prior true)")
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, betas=(config.beta1, config.beta2))
         self.data_generator = torch.Generator(self.device).manual_seed(config.seed)
         self.checkpoint_path = Path(checkpoint_path)
@@ -125,31 +127,53 @@ class Trainer:
 
     def train_step(self) -> torch.Tensor | None:
         """One optimisation step on a fresh batch; returns the mean (L_w, L_z, L_x, prior fit) in nats,
-        or None when the loss or a gradient is not finite (the step is skipped and counted)."""
+        or None when the loss or a gradient is not finite (the step is skipped and counted). After
+        ``iterations``, a step of the prior fit (:meth:`prior_fit_step`)."""
         config = self.config
+        if config.fits_prior_after_training(self.step):
+            return self.prior_fit_step()
         for group in self.optimizer.param_groups:
             group["lr"] = config.learning_rate_at(self.step)
         batch = self.problem.sample_batch(config.batch_size, config.max_parts_at(self.step),
                                           generator=self.data_generator, device=self.device)
         with self._autocast():
-            terms = self.model.loss(batch)
+            # With prior_fit_steps the fitted prior waits for the trained model; else it learns alongside.
+            terms = self.model.loss(batch, with_prior_fit=False) if config.prior_fit_steps else self.model.loss(batch)
         # The fitted generation prior learns from its own term only (its input w is detached).
         prior_fit = terms.prior_fit.mean() if terms.prior_fit is not None else terms.x.new_zeros(())
         means = torch.stack([terms.w.mean(), terms.z.mean(), terms.x.mean(), prior_fit]).float()
         loss = config.kl_weight_at(self.step) * (means[0] + means[1]) + means[2] + means[3]
+        return means.detach() if self._apply(loss) else None
+
+    def prior_fit_step(self) -> torch.Tensor | None:
+        """One step of the fit after training: only the fitted prior learns, from the posterior of
+        the frozen model, on a fresh batch with K up to the curriculum's last K_max. Returns
+        (0, 0, 0, its term) in nats, or None when skipped."""
+        config = self.config
+        for group in self.optimizer.param_groups:
+            group["lr"] = config.learning_rate_at(self.step)
+        batch = self.problem.sample_batch(config.batch_size, config.max_parts_at(config.iterations - 1),
+                                          generator=self.data_generator, device=self.device)
+        with self._autocast():
+            prior_fit = self.model.prior_fit_loss(batch).mean().float()
+        return torch.stack([torch.zeros_like(prior_fit)] * 3 + [prior_fit.detach()]) if self._apply(prior_fit) else None
+
+    def _apply(self, loss: torch.Tensor) -> bool:
+        """Backpropagates ``loss`` and takes the optimizer step; counts a skipped step and returns
+        False when the loss or a gradient is not finite (nothing applied)."""
         self.step += 1
         self.optimizer.zero_grad(set_to_none=True)
         if not torch.isfinite(loss):
             self.skipped_steps += 1
-            return None
+            return False
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), float("inf"))
         if not torch.isfinite(grad_norm):
             self.optimizer.zero_grad(set_to_none=True)
             self.skipped_steps += 1
-            return None
+            return False
         self.optimizer.step()
-        return means.detach()
+        return True
 
     # ----- evaluation -------------------------------------------------------------------------
 
@@ -163,7 +187,8 @@ class Trainer:
     # ----- the loop ---------------------------------------------------------------------------
 
     def run(self, on_log: Callable[[int, dict[str, float]], None] | None = None) -> TrainResult:
-        """Trains up to ``config.iterations`` steps. Logs every ``log_every`` steps (to MLflow and
+        """Trains up to ``config.iterations`` steps, then fits the generation prior for
+        ``config.prior_fit_steps``. Logs every ``log_every`` steps (to MLflow and
         ``on_log``), evaluates every ``eval_every``, checkpoints every ``checkpoint_minutes`` and
         at the end. Ctrl-C saves a checkpoint and returns with ``interrupted=True``."""
         config = self.config
@@ -175,16 +200,17 @@ class Trainer:
         last_checkpoint = time.monotonic()
         interrupted = False
         try:
-            while self.step < config.iterations:
+            while self.step < config.total_steps:
                 means = self.train_step()
                 if means is not None:
                     interval_sum += means
                     interval_steps += 1
-                if self.step % config.log_every == 0 or self.step == config.iterations:
+                if self.step % config.log_every == 0 or self.step in (config.iterations, config.total_steps):
                     metrics = self._interval_metrics(interval_sum, interval_steps, interval_start)
                     interval_sum.zero_()
                     interval_steps, interval_start = 0, time.perf_counter()
-                    if self.step % config.eval_every == 0 or self.step == config.iterations:
+                    held_out_due = self.step % config.eval_every == 0 or self.step == config.iterations
+                    if held_out_due and self.step <= config.iterations:
                         metrics.update(self.heldout_elbo_bits())
                     self._log(metrics, on_log)
                 if time.monotonic() - last_checkpoint > 60 * config.checkpoint_minutes:
@@ -207,10 +233,12 @@ class Trainer:
         }
         if steps:
             w, z, x, prior_fit = (interval_sum / steps * BITS_PER_NAT).tolist()
-            metrics.update({"loss/w_bits": w, "loss/z_bits": z, "loss/x_bits": x, "loss/elbo_bits": w + z + x})
-            if getattr(self.model, "fitted_prior", None) is not None:
+            fitting_prior_now = self.config.fits_prior_after_training(self.step - 1)
+            if not fitting_prior_now:
+                metrics.update({"loss/w_bits": w, "loss/z_bits": z, "loss/x_bits": x, "loss/elbo_bits": w + z + x})
+                self.history.append({"step": float(self.step), "w": w, "z": z, "x": x, "elbo": w + z + x})
+            if getattr(self.model, "fitted_prior", None) is not None and (fitting_prior_now or not self.config.prior_fit_steps):
                 metrics["loss/prior_fit_bits"] = prior_fit
-            self.history.append({"step": float(self.step), "w": w, "z": z, "x": x, "elbo": w + z + x})
         return metrics
 
     def _log(self, metrics: dict[str, float], on_log) -> None:

@@ -2,6 +2,7 @@
 and that it learns only from its own term and never changes the ELBO."""
 from dataclasses import replace
 
+import pytest
 import torch
 import torch.nn.functional as F
 from torch.distributions import MultivariateNormal
@@ -133,3 +134,58 @@ def test_training_fits_the_prior_and_logs_its_term(tmp_path):
     trainer.run(on_log=lambda step, metrics: logged.append(metrics))
     assert all("loss/prior_fit_bits" in metrics for metrics in logged)
     assert any(not torch.equal(before[n], p) for n, p in trainer.model.fitted_prior.named_parameters())
+
+
+def _tiny_trainer(tmp_path, name, **train):
+    config = TrainConfig(batch_size=8, log_every=2, eval_every=4, eval_wholes=4, eval_part_counts=(1, 3), k_max=3,
+                         **train)
+    model_config = model_config_for(make_problem("sine"), w_dim=4, z_dim=3, hidden_dim=16, x_feature_dim=8,
+                                    part_embed_dim=4, num_update_layers=1, fitted_prior=True, render_channels=2)
+    return Trainer(config, model_config, tmp_path / name)
+
+
+def test_prior_fit_after_training_moves_only_the_fitted_prior_and_logs_only_its_term(tmp_path):
+    after = _tiny_trainer(tmp_path, "after.pt", iterations=4, prior_fit_steps=6)
+    fitted_at_start = {n: p.clone() for n, p in after.model.fitted_prior.named_parameters()}
+    logged = []
+    result = after.run(on_log=lambda step, metrics: logged.append((step, metrics)))
+    assert result.step == 10 and result.skipped_steps == 0
+    alongside = _tiny_trainer(tmp_path, "alongside.pt", iterations=4)
+    alongside.run()
+    rest = {n: p for n, p in after.model.named_parameters() if not n.startswith("fitted_prior.")}
+    for name, value in alongside.model.named_parameters():  # the fit after training froze the model
+        if name in rest:
+            torch.testing.assert_close(rest[name], value, rtol=0, atol=0)
+    assert any(not torch.equal(fitted_at_start[n], p) for n, p in after.model.fitted_prior.named_parameters())
+    training = [metrics for step, metrics in logged if step <= 4]
+    fitting = [metrics for step, metrics in logged if step > 4]
+    assert [step for step, _ in logged] == [2, 4, 6, 8, 10]
+    assert all("loss/elbo_bits" in m and "loss/prior_fit_bits" not in m for m in training)
+    assert all("loss/prior_fit_bits" in m and "loss/elbo_bits" not in m for m in fitting)
+    assert all(not any(key.startswith("heldout") for key in m) for m in fitting)
+    assert [m["lr"] for m in fitting] == [after.config.prior_fit_lr] * 1 + [after.config.prior_fit_lr / 2] * 2
+    assert len(after.history) == 2  # the loss curves cover training only
+
+
+def test_prior_fit_steps_need_a_fitted_prior_and_sane_values(tmp_path):
+    config = TrainConfig(iterations=2, prior_fit_steps=3)
+    plain = model_config_for(make_problem("sine"), w_dim=4, z_dim=3, hidden_dim=16, fitted_prior=False)
+    with pytest.raises(ValueError, match="needs a model with a fitted prior"):
+        Trainer(config, plain, tmp_path / "x.pt")
+    with pytest.raises(ValueError, match="prior_fit_steps"):
+        TrainConfig(prior_fit_steps=-1)
+    with pytest.raises(ValueError, match="prior_fit_lr"):
+        TrainConfig(prior_fit_lr=0.0)
+
+
+def test_prior_fit_loss_draws_from_a_frozen_posterior_and_starts_finite():
+    model = make_model()
+    data = make_batch()
+    loss = model.prior_fit_loss(data)
+    assert loss.shape == (len(COUNTS),) and torch.isfinite(loss).all()
+    loss.sum().backward()
+    assert all(p.grad is None for n, p in model.named_parameters() if not n.startswith("fitted_prior."))
+    fresh = model.fitted_prior(data.part, None, data.batch, len(COUNTS))  # a unit-scale start
+    torch.testing.assert_close(fresh.scale_tril, torch.eye(CONFIG.w_dim).expand_as(fresh.scale_tril) * fresh.scale_tril[0, 0, 0])
+    with pytest.raises(ValueError, match="no fitted prior"):
+        make_model(fitted_prior=False).prior_fit_loss(data)
