@@ -18,7 +18,6 @@ from .config import CompVAEConfig
 from .checkpoint import read_model_payload
 from .evaluate import NAIVE, TRUE, as_json, as_metrics, evaluate, format_table
 from .figures import model_figures, samples_figure
-from .model import CompVAE
 from .models import load_model, model_from_payload
 from .problems import PROBLEMS, make_problem, model_config_for
 from .report import results_markdown
@@ -254,9 +253,8 @@ def _parse_baselines(items: list[str]) -> dict[str, Path]:
 
 
 def _model_label(model) -> str:
-    """``compvae``, ``compvae_no_z`` (z_dim 0) or the baseline's model name."""
-    if isinstance(model, CompVAE) and model.config.z_dim == 0:
-        return "compvae_no_z"
+    """The evaluated checkpoint's name in the tables: its model's name (``compvae``, ``count_cvae``);
+    name the baselines with ``--baseline NAME=CHECKPOINT``."""
     return model.model_name
 
 

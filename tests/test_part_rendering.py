@@ -1,8 +1,6 @@
 """Rendered part sums (``render_channels > 0``): w~ also holds the sum over the parts of each
 part's own rendering on the whole's grid. Its math against a one-part-at-a-time oracle, its
 symmetries, and that the decoder reads it, on both problems (curves and images)."""
-from dataclasses import replace
-
 import pytest
 import torch
 
