@@ -273,7 +273,10 @@ def training_command(payload: dict) -> str | None:
     preset_train, preset_model = preset("cpu", problem)
     defaults = {**preset_train.to_dict(), **model_config_for(make_problem(problem), **preset_model).to_dict()}
     flags = [f"--problem {problem}"]
-    for key, value in {**train, **payload["config"]}.items():
+    # Through the config classes, so that fields added after the checkpoint was written count
+    # with the value it was trained with (their default), not the current preset's.
+    used = {**TrainConfig.from_dict(train).to_dict(), **CompVAEConfig.from_dict(payload["config"]).to_dict()}
+    for key, value in used.items():
         if key in DATA_DEFINED_MODEL_FIELDS or key == "problem" or value == defaults.get(key):
             continue
         flags.append(f"--{key.replace('_', '-')} {_format_flag_value(value)}")
