@@ -5,6 +5,8 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Batch, Data
 
+from compvae_geo import LatentNoise
+
 
 def batch_vector(counts: list[int]) -> Tensor:
     """The PyG batch vector of wholes with ``counts[b]`` parts each."""
@@ -36,3 +38,20 @@ def sine_batch(problem, num_categories: int, counts: list[int], seed: int = 0) -
     data = [Data(part=p, whole=problem.sample_wholes(p, 1, generator=gen), num_nodes=p.numel())
             for p in part.split(counts)]
     return Batch.from_data_list(data)
+
+
+def assert_loss_permutation_invariant_and_batched_like_one_by_one(model, data: Batch, noise) -> None:
+    """``model.loss`` of ``data`` with ``noise``: unchanged when the parts of each whole are listed in
+    reverse (noise permuted alike), and each whole's terms equal those of the whole alone."""
+    terms = model.loss(data, noise)
+    order = torch.cat([torch.arange(s, e).flip(0) for s, e in zip(data.ptr[:-1], data.ptr[1:])])
+    permuted = data.clone()
+    permuted.part = data.part[order]
+    if getattr(data, "part_attr", None) is not None:
+        permuted.part_attr = data.part_attr[order]
+    permuted_noise = LatentNoise(noise.z, noise.node[order], noise.w[order])
+    torch.testing.assert_close(model.loss(permuted, permuted_noise).elbo, terms.elbo, rtol=1e-4, atol=1e-3)
+    for b, single in enumerate(data.to_data_list()):
+        nodes = slice(int(data.ptr[b]), int(data.ptr[b + 1]))
+        one = LatentNoise(noise.z[b:b + 1], noise.node[nodes], noise.w[nodes])
+        torch.testing.assert_close(model.loss(single, one).elbo, terms.elbo[b:b + 1], rtol=1e-4, atol=1e-3)

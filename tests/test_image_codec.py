@@ -6,6 +6,7 @@ from compvae_geo import CompVAE, CompVAEConfig, LatentNoise
 from compvae_geo.datasets import SiteParts
 from compvae_geo.image_codec import ImageDecoder, ImageEncoder
 from compvae_geo.problems import model_config_for
+from helpers import assert_loss_permutation_invariant_and_batched_like_one_by_one
 
 PROBLEM = SiteParts(size=16)
 CONFIG = model_config_for(PROBLEM, w_dim=4, z_dim=3, hidden_dim=16, x_feature_dim=8, part_embed_dim=5,
@@ -34,15 +35,7 @@ def test_loss_is_finite_permutation_invariant_and_batched_like_one_by_one():
     terms = model.loss(data, noise)
     assert terms.elbo.shape == (3,) and torch.isfinite(terms.elbo).all()
     terms.elbo.mean().backward()
-    order = torch.cat([torch.arange(s, e).flip(0) for s, e in zip(data.ptr[:-1], data.ptr[1:])])
-    permuted = data.clone()
-    permuted.part, permuted.part_attr = data.part[order], data.part_attr[order]
-    permuted_noise = LatentNoise(noise.z, noise.node[order], noise.w[order])
-    torch.testing.assert_close(model.loss(permuted, permuted_noise).elbo, terms.elbo, rtol=1e-4, atol=1e-3)
-    for b, single in enumerate(data.to_data_list()):
-        nodes = slice(int(data.ptr[b]), int(data.ptr[b + 1]))
-        one = LatentNoise(noise.z[b:b + 1], noise.node[nodes], noise.w[nodes])
-        torch.testing.assert_close(model.loss(single, one).elbo, terms.elbo[b:b + 1], rtol=1e-4, atol=1e-3)
+    assert_loss_permutation_invariant_and_batched_like_one_by_one(model, data, noise)
 
 
 def test_generate_needs_the_site_locations():

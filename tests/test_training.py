@@ -256,11 +256,11 @@ def test_sites_problem_has_its_own_presets_and_trains_through_the_same_command(s
     config, model_overrides = preset("cpu", "sites")
     assert config.k_max == 8 and config.problem == "sites" and model_overrides["w_dim"] == 64
     assert preset("paper", "sites")[0].k_max == 8 and preset("cpu", "sine")[0].k_max == 16
-    assert model_overrides["render_channels"] > 0 and model_overrides["fitted_prior"] and config.prior_fit_steps > 0
+    assert model_overrides["render_channels"] > 0
     assert preset("cpu", "sine")[1]["render_channels"] > 0 and "render_channels" not in preset("paper", "sine")[1]
     out_dir = tmp_path / "sites"
     assert main(["train", "--problem", "sites", "--tracking-uri", store, "--out-dir", str(out_dir),
-                 *TINY_TRAIN, *TINY_MODEL_ARGS, "--prior-fit-steps", "2"]) == 0
+                 *TINY_TRAIN, *TINY_MODEL_ARGS, "--fitted-prior", "true", "--prior-fit-steps", "2"]) == 0
     model = CompVAE.load(out_dir / "checkpoint.pt")
     assert model.config.observation == "image" and model.config.part_attr_dim == 2
     assert model.part_renderer is not None and model.fitted_prior is not None
