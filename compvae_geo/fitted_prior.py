@@ -37,7 +37,7 @@ class FittedPartPrior(nn.Module):
         self.context = PartUpdateStack(dims)
         self.register_buffer("tril_index", torch.tril_indices(c.w_dim, c.w_dim, offset=-1), persistent=False)
         self.head = nn.Linear(dims[-1], 2 * c.w_dim + self.tril_index.size(1))  # mean, raw diagonal, below it
-        with torch.no_grad():  # start as a unit-scale, uncorrelated Gaussian: a random Cholesky factor
+        with torch.no_grad():  # start with the same scale everywhere, uncorrelated: a random Cholesky factor
             self.head.weight[c.w_dim:].zero_()  # can make the first log-likelihoods overflow, and a
             self.head.bias[c.w_dim:].zero_()  # step that is not finite is skipped, so none would follow
 

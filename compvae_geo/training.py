@@ -132,8 +132,6 @@ class Trainer:
         config = self.config
         if config.fits_prior_after_training(self.step):
             return self.prior_fit_step()
-        for group in self.optimizer.param_groups:
-            group["lr"] = config.learning_rate_at(self.step)
         batch = self.problem.sample_batch(config.batch_size, config.max_parts_at(self.step),
                                           generator=self.data_generator, device=self.device)
         with self._autocast():
@@ -150,8 +148,6 @@ class Trainer:
         the frozen model, on a fresh batch with K up to the curriculum's last K_max. Returns
         (0, 0, 0, its term) in nats, or None when skipped."""
         config = self.config
-        for group in self.optimizer.param_groups:
-            group["lr"] = config.learning_rate_at(self.step)
         batch = self.problem.sample_batch(config.batch_size, config.max_parts_at(config.iterations - 1),
                                           generator=self.data_generator, device=self.device)
         with self._autocast():
@@ -160,7 +156,10 @@ class Trainer:
 
     def _apply(self, loss: torch.Tensor) -> bool:
         """Backpropagates ``loss`` and takes the optimizer step; counts a skipped step and returns
-        False when the loss or a gradient is not finite (nothing applied)."""
+        False when the loss or a gradient is not finite (nothing applied). The learning rate is
+        that of the current step (:meth:`TrainConfig.learning_rate_at`)."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.config.learning_rate_at(self.step)
         self.step += 1
         self.optimizer.zero_grad(set_to_none=True)
         if not torch.isfinite(loss):
