@@ -1,6 +1,7 @@
 """Reusable PyG building blocks of CompVAE, usable in any set-structured model."""
 from .correlated_part_normal import CorrelatedPartNormal
 from .part_distribution import PartDistribution
+from .part_group_factor_normal import PartGroupFactorNormal, groups_of_equal_parts
 from .part_mixture_normal import PartMixtureNormal
 from .part_multivariate_normal import PartMultivariateNormal
 from .part_normal import PartNormal
@@ -11,10 +12,12 @@ from .part_update_stack import PartUpdateStack
 __all__ = [
     "CorrelatedPartNormal",
     "PartDistribution",
+    "PartGroupFactorNormal",
     "PartMixtureNormal",
     "PartMultivariateNormal",
     "PartNormal",
     "PartSum",
     "PartUpdateConv",
     "PartUpdateStack",
+    "groups_of_equal_parts",
 ]
