@@ -19,13 +19,12 @@ from .checkpoint import read_model_payload
 from .evaluate import NAIVE, TRUE, as_json, as_metrics, evaluate, format_table
 from .figures import model_figures, samples_figure
 from .models import load_model, model_from_payload
-from .problems import PROBLEMS, make_problem, model_config_for
+from .problems import DATA_DEFINED_MODEL_FIELDS, PROBLEMS, make_problem, model_config_for, problem_of_model
 from .report import results_markdown
 from .tracking import DEFAULT_TRACKING_URI, Tracker, TrackingUnavailable, resolve_tracking_uri
 from .train_config import PRESETS, TrainConfig, preset
 from .training import Trainer, resolve_device
 
-DATA_DEFINED_MODEL_FIELDS = {"num_categories", "obs_shape", "part_attr_dim", "observation"}
 INTERRUPTED_EXIT_CODE = 130  # the shell's code for a process stopped by Ctrl-C
 
 
@@ -95,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--baseline", action="append", default=[], metavar="NAME=CHECKPOINT",
                           help="another trained model to compare, e.g. count_cvae=runs/cvae/checkpoint.pt (repeatable)")
     evaluate.add_argument("--problem", choices=sorted(PROBLEMS), default=None,
-                          help="default: the checkpoint's training problem")
+                          help="default: the checkpoint's training problem, or for a bare model file "
+                               "the problem whose data its config fits")
     evaluate.add_argument("--part-counts", type=_parse_ints, default=None, metavar="K1,K2,...",
                           help="default: the problem's (sine: 1,2,4,8,12,16,24,32,64; sites: 1,2,4,8,12,16)")
     evaluate.add_argument("--num-samples", type=int, default=256, help="wholes per multiset and source")
@@ -300,7 +300,8 @@ def _evaluation_tracker(args: argparse.Namespace, payload: dict, problem_name: s
 
 def run_evaluate(args: argparse.Namespace) -> int:
     payload = read_model_payload(args.checkpoint)
-    problem_name = args.problem or payload.get("training", {}).get("config", {}).get("problem", "sine")
+    problem_name = (args.problem or payload.get("training", {}).get("config", {}).get("problem")
+                    or problem_of_model(payload["config"]))
     problem = make_problem(problem_name)
     models, checkpoints, trained_by = {}, {}, {}
     for name, path in [(None, args.checkpoint), *_parse_baselines(args.baseline).items()]:

@@ -1,10 +1,12 @@
 """The evaluation: distances per K against the true generator, held-out loss terms, the results document."""
+import pytest
 import torch
 
 from compvae_geo import CompVAE, CompVAEConfig
 from compvae_geo.datasets import SineParts
 from compvae_geo.evaluate import (NAIVE, TRUE, as_json, as_metrics, evaluate, format_table, heldout_elbo_bits,
                                   naive_sampler, sample_distances)
+from compvae_geo.problems import PROBLEMS, model_config_for, problem_of_model
 from compvae_geo.report import results_markdown
 
 PROBLEM = SineParts(length=40)
@@ -80,3 +82,11 @@ def test_evaluate_reports_every_source_and_renders_the_same_numbers():
     assert f"{evaluation[1].distances['compvae'].mmd2:.4f}" in row
     assert "compvae-geo evaluate --checkpoint c.pt" in markdown and "![figures/sine/size_generality.png]" in markdown
     assert "compvae-geo report --evaluation e.json --out docs/sine_results.md" in markdown
+
+
+def test_the_problem_of_a_bare_model_file_is_read_from_its_config():
+    for name, problem in PROBLEMS.items():
+        assert problem_of_model(model_config_for(problem(), w_dim=3).to_dict()) == name
+    unknown = {**model_config_for(PROBLEMS["sine"]()).to_dict(), "num_categories": 3}
+    with pytest.raises(ValueError, match="cannot tell which problem"):
+        problem_of_model(unknown)
