@@ -36,6 +36,9 @@ class TrainConfig(PlainDataConfig):
     # prior to the posterior of the trained, frozen model (0: fit it alongside training instead)
     prior_fit_steps: int = 0
     prior_fit_lr: float = 1e-3  # learning rate of those steps, halved for their second half
+    # After this many skipped (non-finite) steps in a row, the weights and optimizer state go back to
+    # those of the last log interval that had a finite step, and training goes on (0: never)
+    restore_after_skips: int = 100
 
     def __post_init__(self) -> None:
         self.eval_part_counts = tuple(int(k) for k in self.eval_part_counts)
@@ -52,6 +55,8 @@ class TrainConfig(PlainDataConfig):
             raise ValueError(f"kl_warmup_steps must be >= 0, got {self.kl_warmup_steps}")
         if self.checkpoint_minutes <= 0:
             raise ValueError("checkpoint_minutes must be > 0")
+        if self.restore_after_skips < 0:
+            raise ValueError(f"restore_after_skips must be >= 0, got {self.restore_after_skips}")
         if self.prior_fit_steps < 0 or self.prior_fit_lr <= 0:
             raise ValueError(f"need prior_fit_steps >= 0 and prior_fit_lr > 0, got {self.prior_fit_steps} "
                              f"and {self.prior_fit_lr}")

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import contextlib
+import copy
+import logging
 import os
 import time
 from dataclasses import dataclass
@@ -68,6 +70,9 @@ class Trainer:
         self.tracker = tracker
         self.step = 0
         self.skipped_steps = 0
+        self.skips_in_a_row = 0
+        self.restores = 0  # times the weights went back to the last good state (restore_after_skips)
+        self._last_good: tuple[int, dict, dict] | None = None  # step, model and optimizer state
         self.history: list[dict[str, float]] = []  # logged training losses, for the loss-curve figure
 
     # ----- checkpoints ------------------------------------------------------------------------
@@ -81,6 +86,7 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "step": self.step,
             "skipped_steps": self.skipped_steps,
+            "restores": self.restores,
             "run_id": self.tracker.run_id if self.tracker else None,
             "torch_rng": torch.get_rng_state(),
             "data_rng": self.data_generator.get_state(),
@@ -112,6 +118,7 @@ class Trainer:
         trainer.model.load_state_dict(payload["state_dict"])
         trainer.optimizer.load_state_dict(state["optimizer"])
         trainer.step, trainer.skipped_steps = state["step"], state["skipped_steps"]
+        trainer.restores = state.get("restores", 0)  # absent from checkpoints written before it existed
         trainer.history = list(state["history"])
         torch.set_rng_state(state["torch_rng"])
         if trainer.data_generator.device.type == "cpu":
@@ -162,16 +169,38 @@ class Trainer:
             group["lr"] = self.config.learning_rate_at(self.step)
         self.step += 1
         self.optimizer.zero_grad(set_to_none=True)
-        if not torch.isfinite(loss):
-            self.skipped_steps += 1
-            return False
-        loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), float("inf"))
-        if not torch.isfinite(grad_norm):
+        if torch.isfinite(loss):
+            loss.backward()
+            grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), float("inf"))
+            if torch.isfinite(grad_norm):
+                self.optimizer.step()
+                self.skips_in_a_row = 0
+                return True
             self.optimizer.zero_grad(set_to_none=True)
-            self.skipped_steps += 1
+        self.skipped_steps += 1
+        self.skips_in_a_row += 1
+        return False
+
+    # ----- recovery from diverged weights ------------------------------------------------------
+
+    def remember_good_state(self) -> None:
+        """Keeps a copy of the weights and optimizer state (in memory) to go back to if the weights
+        diverge later: every batch then gives a non-finite loss and no step can undo it."""
+        self._last_good = (self.step, copy.deepcopy(self.model.state_dict()), copy.deepcopy(self.optimizer.state_dict()))
+
+    def restore_if_diverged(self) -> bool:
+        """After ``restore_after_skips`` skipped steps in a row, loads the state kept by
+        :meth:`remember_good_state` (the step count and the data stream go on) and says so."""
+        limit = self.config.restore_after_skips
+        if not limit or self.skips_in_a_row < limit or self._last_good is None:
             return False
-        self.optimizer.step()
+        good_step, model_state, optimizer_state = self._last_good
+        self.model.load_state_dict(model_state)
+        self.optimizer.load_state_dict(optimizer_state)
+        self.restores += 1
+        self.skips_in_a_row = 0
+        logging.warning("step %d: %d steps in a row were not finite; went back to the weights of step %d "
+                        "(restore %d)", self.step, limit, good_step, self.restores)
         return True
 
     # ----- evaluation -------------------------------------------------------------------------
@@ -204,8 +233,11 @@ class Trainer:
                 if means is not None:
                     interval_sum += means
                     interval_steps += 1
+                self.restore_if_diverged()
                 if self.step % config.log_every == 0 or self.step in (config.iterations, config.total_steps):
                     metrics = self._interval_metrics(interval_sum, interval_steps, interval_start)
+                    if interval_steps and self.skips_in_a_row == 0:
+                        self.remember_good_state()
                     interval_sum.zero_()
                     interval_steps, interval_start = 0, time.perf_counter()
                     held_out_due = self.step % config.eval_every == 0 or self.step == config.iterations
@@ -228,6 +260,7 @@ class Trainer:
             "k_max": float(self.config.max_parts_at(self.step - 1)),
             "kl_weight": self.config.kl_weight_at(self.step - 1),
             "skipped_steps": float(self.skipped_steps),
+            "restores": float(self.restores),
             "datapoints_per_s": self.config.batch_size * self.config.log_every / seconds,
         }
         if steps:

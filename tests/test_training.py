@@ -270,3 +270,36 @@ def test_sites_problem_has_its_own_presets_and_trains_through_the_same_command(s
     assert main(["generate", "--checkpoint", str(out_dir / "checkpoint.pt"), "--parts", "0,4",
                  "--part-attr", "0.1,0.5;-0.4,0", "--num-samples", "2", "--out", str(image)]) == 0
     assert image.exists() and image.with_suffix(".png").exists()
+
+
+def test_diverged_weights_go_back_to_the_last_good_state_and_training_goes_on(tmp_path):
+    from compvae_geo.training import Trainer
+
+    config = TrainConfig(iterations=12, batch_size=4, log_every=2, eval_every=100, eval_wholes=2,
+                         eval_part_counts=(1,), k_max=2, restore_after_skips=3)
+    trainer = Trainer(config, model_config_for(make_problem("sine"), **TINY_MODEL), tmp_path / "r.pt")
+    config.iterations = 4
+    trainer.run()  # logs at steps 2 and 4: the state of step 4 is kept
+    kept = {name: p.clone() for name, p in trainer.model.named_parameters()}
+    with torch.no_grad():  # the weights diverge: every batch from now on is non-finite
+        trainer.model.z_prior.lins[0].bias.fill_(float("nan"))
+    config.iterations = 12
+    result = trainer.run()
+    assert trainer.restores == 1 and result.skipped_steps == 3  # steps 5-7 skipped, then back to step 4's weights
+    moved = [not torch.equal(kept[n], p) for n, p in trainer.model.named_parameters()]
+    assert all(torch.isfinite(p).all() for p in trainer.model.parameters()) and any(moved)  # steps 8-12 applied
+    assert Trainer.resume(result.checkpoint).restores == 1
+
+
+def test_without_restoring_diverged_weights_stay_skipped(tmp_path):
+    from compvae_geo.training import Trainer
+
+    config = TrainConfig(iterations=4, batch_size=4, log_every=2, eval_every=100, eval_wholes=2,
+                         eval_part_counts=(1,), k_max=2, restore_after_skips=0)
+    trainer = Trainer(config, model_config_for(make_problem("sine"), **TINY_MODEL), tmp_path / "s.pt")
+    trainer.run()
+    with torch.no_grad():
+        trainer.model.z_prior.lins[0].bias.fill_(float("nan"))
+    config.iterations = 10
+    result = trainer.run()
+    assert trainer.restores == 0 and result.skipped_steps == 6
