@@ -27,17 +27,13 @@ def problem_of_model(model_config: dict[str, Any]) -> str:
     """The name of the known problem whose data a model with config ``model_config`` (plain values,
     as in a checkpoint) was built for: the one whose data-defined fields it matches."""
     matches = [name for name, problem in PROBLEMS.items()
-               if all(_plain(getattr(model_config_for(problem()), key)) == _plain(model_config.get(key))
+               if all(model_config_for(problem()).to_dict()[key] == model_config.get(key)
                       for key in DATA_DEFINED_MODEL_FIELDS)]
     if len(matches) != 1:
         described = {key: model_config.get(key) for key in sorted(DATA_DEFINED_MODEL_FIELDS)}
         raise ValueError(f"cannot tell which problem a model with {described} is for "
                          f"(candidates: {matches or sorted(PROBLEMS)}); name it")
     return matches[0]
-
-
-def _plain(value: Any) -> Any:
-    return list(value) if isinstance(value, tuple) else value
 
 
 def model_config_for(problem: PartsProblem, **overrides: Any) -> CompVAEConfig:
