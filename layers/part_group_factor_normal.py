@@ -9,6 +9,7 @@ from torch.distributions import constraints
 from torch_geometric.utils import scatter
 
 from .part_distribution import PartDistribution
+from .part_multivariate_normal import PartMultivariateNormal
 
 
 def groups_of_equal_parts(part: Tensor, batch: Tensor) -> tuple[Tensor, Tensor]:
@@ -57,10 +58,7 @@ class PartGroupFactorNormal(PartDistribution):
         self, loc: Tensor, scale_tril: Tensor, loading: Tensor, group: Tensor, batch: Tensor,
         num_wholes: int | None = None,
     ) -> None:
-        if loc.dim() != 2 or scale_tril.shape != loc.shape + loc.shape[-1:]:
-            raise ValueError(
-                f"need loc (|V|, D) and scale_tril (|V|, D, D); got {tuple(loc.shape)} and {tuple(scale_tril.shape)}"
-            )
+        self.independent = PartMultivariateNormal(loc, scale_tril, batch, num_wholes)  # the L_i eps_i terms
         if loading.dim() != 3 or loading.shape[:2] != loc.shape:
             raise ValueError(f"need loading (|V|, D, Q) for loc {tuple(loc.shape)}; got {tuple(loading.shape)}")
         if group.shape != batch.shape:
@@ -82,16 +80,15 @@ class PartGroupFactorNormal(PartDistribution):
 
     @property
     def variance(self) -> Tensor:
-        return self.scale_tril.pow(2).sum(-1) + self.loading.pow(2).sum(-1)
+        return self.independent.variance + self.loading.pow(2).sum(-1)
 
     def rsample(self, sample_shape: torch.Size = torch.Size()) -> Tensor:
         """Draws ``sample_shape + (|V|, D)`` latents."""
         sample_shape = torch.Size(sample_shape)
-        noise = self.standard_normal(sample_shape)
         factor = torch.randn(sample_shape + (self.num_groups, self.factor_dim), dtype=self.loc.dtype,
                              device=self.loc.device)
         shared = (self.loading @ factor.index_select(-2, self.group).unsqueeze(-1)).squeeze(-1)
-        return self.loc + (self.scale_tril @ noise.unsqueeze(-1)).squeeze(-1) + shared
+        return self.independent.rsample(sample_shape) + shared
 
     def _whitened(self) -> Tensor:
         r""":math:`C_i = L_i^{-1} B_i`, :math:`(|V|, D, Q)`."""
@@ -108,7 +105,7 @@ class PartGroupFactorNormal(PartDistribution):
 
     def log_det_covariance(self) -> Tensor:
         r""":math:`\log\det\Sigma` of each whole's latents, :math:`(|G|)`."""
-        half_log_det_parts = self.sum_per_whole(self.scale_tril.diagonal(dim1=-2, dim2=-1).log().sum(-1))
+        half_log_det_parts = self.sum_per_whole(self.independent.half_log_det())
         group_log_det = self._group_cholesky().diagonal(dim1=-2, dim2=-1).log().sum(-1)
         per_whole = scatter(group_log_det, self.group_whole, dim=0, dim_size=self.num_wholes)
         return 2 * (half_log_det_parts + per_whole)

@@ -55,7 +55,8 @@ class PartMultivariateNormal(PartDistribution):
         noise = self.standard_normal(sample_shape)
         return self.loc + (self.scale_tril @ noise.unsqueeze(-1)).squeeze(-1)
 
-    def _half_log_det(self) -> Tensor:
+    def half_log_det(self) -> Tensor:
+        r""":math:`\log\det L_i` of each part, :math:`(|V|)`."""
         return self.scale_tril.diagonal(dim1=-2, dim2=-1).log().sum(-1)  # (|V|)
 
     def log_prob(self, value: Tensor) -> Tensor:
@@ -64,9 +65,9 @@ class PartMultivariateNormal(PartDistribution):
         scale_tril = self.scale_tril.expand(diff.shape[:-2] + self.scale_tril.shape[-2:])
         white = torch.linalg.solve_triangular(scale_tril, diff, upper=False).squeeze(-1)
         dim = self.loc.size(-1)
-        per_part = -0.5 * white.pow(2).sum(-1) - self._half_log_det() - 0.5 * dim * math.log(2 * math.pi)
+        per_part = -0.5 * white.pow(2).sum(-1) - self.half_log_det() - 0.5 * dim * math.log(2 * math.pi)
         return self.sum_per_whole(per_part)
 
     def entropy(self) -> Tensor:
         dim = self.loc.size(-1)
-        return self.sum_per_whole(0.5 * dim * math.log(2 * math.pi * math.e) + self._half_log_det())
+        return self.sum_per_whole(0.5 * dim * math.log(2 * math.pi * math.e) + self.half_log_det())
