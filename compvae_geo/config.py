@@ -32,6 +32,9 @@ class CompVAEConfig(PlainDataConfig):
     z_dim: int = 16  # size of the global latent z (0: no z, x from w~ alone: the ablation of paper 3.1)
     prior_components: int = 1  # Gaussians in the mixture p(w_i | l_i) (1: one Gaussian, L_w in closed form)
     prior_sees_count: bool = False  # p(w_i | l_i, K): the prior also reads 1/K, K the number of parts of the whole
+    # p(w_i | l_i, m_i): the parts of a whole that share a category (m_i of them) also share a factor per
+    # coordinate (PartGroupDiagonalFactorNormal), so equal parts are drawn together; L_w stays in closed form
+    prior_group_factor: bool = False
     fitted_prior: bool = False  # also fit p*(w_i | l_i, {l_j}) to the posterior's latents (no effect on the ELBO); generate from it
     hidden_dim: int = 128  # width of the hidden layers of every network
     x_feature_dim: int = 64  # size of pre(x), the summary of x fed to q(z|x) and the part nodes
@@ -61,6 +64,8 @@ class CompVAEConfig(PlainDataConfig):
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if min(self.part_attr_dim, self.num_update_layers, self.z_dim, self.render_channels) < 0:
             raise ValueError("part_attr_dim, num_update_layers, z_dim and render_channels must be >= 0")
+        if self.prior_group_factor and self.prior_components > 1:
+            raise ValueError("prior_group_factor needs prior_components == 1 (a mixture has no shared factor)")
         if self.render_hidden_dim < 1:
             raise ValueError(f"render_hidden_dim must be >= 1, got {self.render_hidden_dim}")
         if not self.obs_shape or min(self.obs_shape) < 1:

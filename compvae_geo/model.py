@@ -8,8 +8,8 @@ from torch import Tensor, nn
 from torch.distributions import Normal, kl_divergence
 from torch_geometric.nn import MLP
 
-from compvae_geo.layers import (CorrelatedPartNormal, PartMixtureNormal, PartMultivariateNormal, PartNormal, PartSum,
-                                PartUpdateStack)
+from compvae_geo.layers import (CorrelatedPartNormal, PartGroupDiagonalFactorNormal, PartMixtureNormal,
+                                PartMultivariateNormal, PartNormal, PartSum, PartUpdateStack, groups_of_equal_parts)
 
 from .checkpoint import SavableModel
 from .config import CompVAEConfig
@@ -94,8 +94,11 @@ class CompVAE(SavableModel):
         self.w_posterior = nn.Linear(node_dims[-1], 3 * c.w_dim)  # mean, log-variance, correlation logit
         self.prior_embedding = PartEmbedding(c.num_categories, c.part_attr_dim, c.part_embed_dim)
         self.prior_count = nn.Linear(1, c.part_embed_dim, bias=False) if c.prior_sees_count else None
-        # Per component: a mean and a std per coordinate, plus a mixture logit when there are several.
+        self.prior_group_size = nn.Linear(1, c.part_embed_dim, bias=False) if c.prior_group_factor else None
+        # Per component: a mean and a std per coordinate, plus a mixture logit when there are several;
+        # with prior_group_factor, one component with a loading of the shared factor per coordinate too.
         prior_outputs = 2 * c.w_dim if c.prior_components == 1 else c.prior_components * (2 * c.w_dim + 1)
+        prior_outputs += c.w_dim * int(c.prior_group_factor)
         self.w_prior = MLP([c.part_embed_dim, c.hidden_dim, prior_outputs], norm=None)
         self.z_prior = MLP([c.whole_latent_dim, c.hidden_dim, 2 * c.z_dim], norm=None)
         self.part_sum = PartSum()
@@ -115,10 +118,13 @@ class CompVAE(SavableModel):
         part_attr: Tensor | None = None,
         batch: Tensor | None = None,
         num_wholes: int | None = None,
-    ) -> PartNormal | PartMixtureNormal:
+    ) -> PartNormal | PartMixtureNormal | PartGroupDiagonalFactorNormal:
         r""":math:`\prod_i p(w_i \mid l_i)` over parts ``[N]`` grouped into wholes by ``batch``
         (default: one whole), or :math:`\prod_i p(w_i \mid l_i, K)` with ``prior_sees_count``:
         a :class:`PartNormal`, or with ``prior_components > 1`` a :class:`PartMixtureNormal`.
+        With ``prior_group_factor``, :math:`p(\{w_i\} \mid \{l_i\})` is a
+        :class:`PartGroupDiagonalFactorNormal` whose groups are the parts of a whole that share a
+        category, and each part also reads :math:`1/m_i`, :math:`m_i` the size of its group.
         Latents are ``[N, w_dim]``."""
         c = self.config
         if batch is None:
@@ -127,6 +133,12 @@ class CompVAE(SavableModel):
         if self.prior_count is not None:  # 1/K of each part's whole: bounded, so K beyond training stays in range
             counts = torch.bincount(batch, minlength=num_wholes).index_select(0, batch)
             embedding = embedding + self.prior_count(counts.to(embedding.dtype).reciprocal().unsqueeze(-1))
+        if self.prior_group_size is not None:
+            group, size = groups_of_equal_parts(part, batch)
+            embedding = embedding + self.prior_group_size(size.to(embedding.dtype).reciprocal().unsqueeze(-1))
+            params, loading = self.w_prior(embedding).split([2 * c.w_dim, c.w_dim], dim=-1)
+            loc, scale = split_loc_scale(params, c.prior_scale_floor)
+            return PartGroupDiagonalFactorNormal(loc, scale, loading, group, batch, num_wholes)
         params = self.w_prior(embedding)
         if c.prior_components == 1:
             return PartNormal(*split_loc_scale(params, c.prior_scale_floor), batch, num_wholes)
@@ -136,7 +148,7 @@ class CompVAE(SavableModel):
 
     def generation_prior(
         self, part: Tensor, part_attr: Tensor | None = None
-    ) -> PartNormal | PartMixtureNormal | PartMultivariateNormal:
+    ) -> PartNormal | PartMixtureNormal | PartGroupDiagonalFactorNormal | PartMultivariateNormal:
         r"""The distribution :meth:`generate` draws the part latents of one multiset ``[K]`` from:
         the fitted :math:`p^*(w_i \mid l_i, \{l_j\})` with ``fitted_prior``, else :meth:`part_prior`."""
         batch = torch.zeros_like(part)
@@ -145,11 +157,13 @@ class CompVAE(SavableModel):
         return self.part_prior(part, part_attr, batch, 1)
 
     @staticmethod
-    def part_kl(posterior: CorrelatedPartNormal, prior: PartNormal | PartMixtureNormal, w: Tensor) -> Tensor:
-        r"""L_w per whole, ``[B]``: :math:`KL(q(\{w_i\}) \| \prod_i p(w_i \mid l_i))` in closed form
+    def part_kl(
+        posterior: CorrelatedPartNormal, prior: PartNormal | PartMixtureNormal | PartGroupDiagonalFactorNormal, w: Tensor
+    ) -> Tensor:
+        r"""L_w per whole, ``[B]``: :math:`KL(q(\{w_i\}) \| p(\{w_i\} \mid \{l_i\}))` in closed form
         for a Gaussian prior; for a mixture, the one-sample estimate
         :math:`-H[q] - \log p(\{w_i\})` at ``w`` drawn from ``posterior`` (the entropy is exact)."""
-        if isinstance(prior, PartNormal):
+        if isinstance(prior, (PartNormal, PartGroupDiagonalFactorNormal)):
             return kl_divergence(posterior, prior)
         return -posterior.entropy() - prior.log_prob(w)
 

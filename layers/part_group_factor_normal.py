@@ -6,18 +6,10 @@ import math
 import torch
 from torch import Tensor
 from torch.distributions import constraints
-from torch_geometric.utils import scatter
 
 from .part_distribution import PartDistribution
+from .part_groups import PartGroups
 from .part_multivariate_normal import PartMultivariateNormal
-
-
-def groups_of_equal_parts(part: Tensor, batch: Tensor) -> tuple[Tensor, Tensor]:
-    r"""Groups the parts of each whole by category: the group of each part :math:`(|V|)`, numbered
-    from 0, and the size of its group :math:`(|V|)` (how many parts of its whole share its category)."""
-    pairs = torch.stack([batch, part], dim=-1)
-    _, group, size = torch.unique(pairs, dim=0, return_inverse=True, return_counts=True)
-    return group, size.index_select(0, group)
 
 
 class PartGroupFactorNormal(PartDistribution):
@@ -61,12 +53,9 @@ class PartGroupFactorNormal(PartDistribution):
         self.independent = PartMultivariateNormal(loc, scale_tril, batch, num_wholes)  # the L_i eps_i terms
         if loading.dim() != 3 or loading.shape[:2] != loc.shape:
             raise ValueError(f"need loading (|V|, D, Q) for loc {tuple(loc.shape)}; got {tuple(loading.shape)}")
-        if group.shape != batch.shape:
-            raise ValueError(f"need one group per part: group {tuple(group.shape)}, batch {tuple(batch.shape)}")
         self.loc, self.scale_tril, self.loading, self.group = loc, scale_tril, loading, group
         super().__init__(batch, num_wholes)
-        self.num_groups = int(group.max()) + 1 if group.numel() else 0
-        self.group_whole = batch.new_zeros(self.num_groups).scatter_(0, group, batch)
+        self.groups = PartGroups(group, batch, self.num_wholes)
         self._whitened_loading = None
 
     @property
@@ -85,7 +74,7 @@ class PartGroupFactorNormal(PartDistribution):
     def rsample(self, sample_shape: torch.Size = torch.Size()) -> Tensor:
         """Draws ``sample_shape + (|V|, D)`` latents."""
         sample_shape = torch.Size(sample_shape)
-        factor = torch.randn(sample_shape + (self.num_groups, self.factor_dim), dtype=self.loc.dtype,
+        factor = torch.randn(sample_shape + (self.groups.num_groups, self.factor_dim), dtype=self.loc.dtype,
                              device=self.loc.device)
         shared = (self.loading @ factor.index_select(-2, self.group).unsqueeze(-1)).squeeze(-1)
         return self.independent.rsample(sample_shape) + shared
@@ -99,7 +88,7 @@ class PartGroupFactorNormal(PartDistribution):
     def _group_cholesky(self) -> Tensor:
         r"""Cholesky factor of :math:`M_g = I_Q + \sum_{i \in g} C_i^\top C_i`, :math:`(|groups|, Q, Q)`."""
         whitened = self._whitened()
-        gram = scatter(whitened.transpose(-1, -2) @ whitened, self.group, dim=0, dim_size=self.num_groups)
+        gram = self.groups.sum_per_group(whitened.transpose(-1, -2) @ whitened, dim=0)
         eye = torch.eye(self.factor_dim, dtype=gram.dtype, device=gram.device)
         return torch.linalg.cholesky(gram + eye)
 
@@ -107,7 +96,7 @@ class PartGroupFactorNormal(PartDistribution):
         r""":math:`\log\det\Sigma` of each whole's latents, :math:`(|G|)`."""
         half_log_det_parts = self.sum_per_whole(self.independent.half_log_det())
         group_log_det = self._group_cholesky().diagonal(dim1=-2, dim2=-1).log().sum(-1)
-        per_whole = scatter(group_log_det, self.group_whole, dim=0, dim_size=self.num_wholes)
+        per_whole = self.groups.group_sum_per_whole(group_log_det)
         return 2 * (half_log_det_parts + per_whole)
 
     def log_prob(self, value: Tensor) -> Tensor:
@@ -116,10 +105,10 @@ class PartGroupFactorNormal(PartDistribution):
         scale_tril = self.scale_tril.expand(diff.shape[:-2] + self.scale_tril.shape[-2:])
         white = torch.linalg.solve_triangular(scale_tril, diff, upper=False)  # (..., |V|, D, 1)
         projected = (self._whitened().transpose(-1, -2) @ white).squeeze(-1)  # C_i^T y_i, (..., |V|, Q)
-        per_group = scatter(projected, self.group, dim=-2, dim_size=self.num_groups)
+        per_group = self.groups.sum_per_group(projected, dim=-2)
         cholesky = self._group_cholesky().expand(per_group.shape[:-1] + (self.factor_dim,) * 2)
         solved = torch.linalg.solve_triangular(cholesky, per_group.unsqueeze(-1), upper=False).squeeze(-1)
-        explained = scatter(solved.pow(2).sum(-1), self.group_whole, dim=-1, dim_size=self.num_wholes)
+        explained = self.groups.group_sum_per_whole(solved.pow(2).sum(-1))
         squared = self.sum_per_whole(white.squeeze(-1).pow(2).sum(-1)) - explained
         dims = self.num_parts() * self.loc.size(-1)
         return -0.5 * (squared + dims * math.log(2 * math.pi) + self.log_det_covariance())

@@ -17,7 +17,8 @@ CONFIG = CompVAEConfig(
 COUNTS = [3, 1, 0, 5, 2]
 
 
-PRIOR_VARIANTS = {"gaussian_prior": {}, "mixture_prior": dict(prior_components=3), "count_prior": dict(prior_sees_count=True)}
+PRIOR_VARIANTS = {"gaussian_prior": {}, "mixture_prior": dict(prior_components=3), "count_prior": dict(prior_sees_count=True),
+                  "group_prior": dict(prior_group_factor=True)}
 
 
 @pytest.fixture(params=list(PRIOR_VARIANTS.values()), ids=list(PRIOR_VARIANTS))
@@ -56,7 +57,14 @@ def dense_loss(model: CompVAE, data: Batch, noise: LatentNoise, counts: list[int
     if c.prior_sees_count:  # p(w_i | l_i, K) reads 1/K through a bias-free linear map
         parts_of_whole = torch.tensor(counts).repeat_interleave(torch.tensor(counts)).float()
         prior_input = prior_input + model.prior_count.weight[:, 0] / parts_of_whole[:, None]
+    if c.prior_group_factor:  # ... and 1/m_i, m_i the number of parts of its whole with its category
+        same = [(p == data.part[start:start + k]).sum() for start, k in zip(data.ptr[:-1], counts)
+                for p in data.part[start:start + k]]
+        prior_input = prior_input + model.prior_group_size.weight[:, 0] / torch.stack(same).float()[:, None]
     prior_params = model.w_prior(prior_input)
+    prior_loading = torch.zeros(sum(counts), c.w_dim)
+    if c.prior_group_factor:
+        prior_params, prior_loading = prior_params.split([2 * c.w_dim, c.w_dim], -1)
     if c.prior_components == 1:
         prior_loc, prior_raw = prior_params.chunk(2, -1)
         prior_scale = soft(prior_raw, c.prior_scale_floor)
@@ -76,8 +84,10 @@ def dense_loss(model: CompVAE, data: Batch, noise: LatentNoise, counts: list[int
                 continue
             a = torch.diag((0.5 * log_var[b, :k, d]).exp()) @ (torch.eye(k) - rho[b, :k, d, None])
             posterior = MultivariateNormal(loc[b, :k, d], a @ a.T)
-            if c.prior_components == 1:
-                prior_cov = torch.diag(prior_scale[start:start + k, d] ** 2)
+            if c.prior_components == 1:  # with a group prior, Cov(w_id, w_jd) = b_id b_jd for equal parts
+                loading = prior_loading[start:start + k, d]
+                equal = data.part[start:start + k, None] == data.part[None, start:start + k]
+                prior_cov = torch.diag(prior_scale[start:start + k, d] ** 2) + equal * loading[:, None] * loading[None]
                 kl = kl + torch.distributions.kl_divergence(posterior, MultivariateNormal(prior_loc[start:start + k, d], prior_cov))
             else:
                 kl = kl - posterior.entropy()
@@ -239,6 +249,26 @@ def test_count_channel_and_gated_features_can_be_switched_off():
     w = torch.randn(3, CONFIG.w_dim)
     torch.testing.assert_close(plain.sum_parts(w), w.sum(0, keepdim=True))
     assert plain.generate(torch.tensor([1, 2]), num_samples=2).shape == (2, 20)
+
+
+def test_group_prior_draws_equal_parts_together_and_reads_their_number():
+    torch.manual_seed(0)
+    model = CompVAE(replace(CONFIG, prior_group_factor=True))
+    part = torch.tensor([4, 7, 4])
+    draws = model.prior_latents(part, num_samples=100_000)
+    centred = draws - draws.mean(0)
+    cross = (centred[:, 0] * centred[:, 2]).mean(0)  # the two 4s, per coordinate
+    prior = model.part_prior(part)
+    torch.testing.assert_close(cross, prior.loading[0] * prior.loading[2], atol=0.02, rtol=0.05)
+    assert (centred[:, 0] * centred[:, 1]).mean(0).abs().max() < 0.02  # a 4 and the 7: independent
+    alone = model.part_prior(part[:2])  # each category once
+    torch.testing.assert_close(alone.loc[1], prior.loc[1])
+    assert not torch.allclose(alone.loc[0], prior.loc[0])
+
+
+def test_a_group_prior_cannot_be_a_mixture():
+    with pytest.raises(ValueError, match="prior_group_factor"):
+        replace(CONFIG, prior_group_factor=True, prior_components=2)
 
 
 def test_count_prior_depends_on_the_size_of_the_whole_only():
