@@ -10,30 +10,11 @@ each and the ratio.
 from __future__ import annotations
 
 import argparse
-import tempfile
-import time
-from dataclasses import replace
-from pathlib import Path
 
-from compvae_geo.problems import make_problem, model_config_for
-from compvae_geo.train_config import preset
-from compvae_geo.training import Trainer
+from preset_steps import report, step_times
 
 # The model fields each problem's preset had before rendered part sums.
 WITHOUT_RENDERING = {"sine": dict(render_channels=0, z_dim=16), "sites": dict(render_channels=0, fitted_prior=False)}
-
-
-def trainer_for(problem: str, folder: Path, **model_changes) -> Trainer:
-    train, model = preset("cpu", problem)
-    train = replace(train, k_start=train.k_max, prior_fit_steps=0, checkpoint_minutes=1e6)
-    return Trainer(train, model_config_for(make_problem(problem), **{**model, **model_changes}), folder / "b.pt")
-
-
-def ms_per_step(trainer: Trainer, steps: int) -> float:
-    start = time.perf_counter()
-    for _ in range(steps):
-        trainer.train_step()
-    return 1000 * (time.perf_counter() - start) / steps
 
 
 def main() -> None:
@@ -42,18 +23,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--problems", default="sine,sites")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        for problem in args.problems.split(","):
-            trainers = {"preset": trainer_for(problem, Path(folder)),
-                        "without rendering": trainer_for(problem, Path(folder), **WITHOUT_RENDERING[problem])}
-            for trainer in trainers.values():
-                ms_per_step(trainer, 3)  # warm-up
-            times = {name: 0.0 for name in trainers}
-            for _ in range(args.rounds):
-                for name, trainer in trainers.items():
-                    times[name] += ms_per_step(trainer, args.steps) / args.rounds
-            cells = ", ".join(f"{name} {ms:.0f} ms/step" for name, ms in times.items())
-            print(f"{problem}: {cells}; ratio {times['preset'] / times['without rendering']:.2f}")
+    for problem in args.problems.split(","):
+        variants = {"preset": {}, "without rendering": WITHOUT_RENDERING[problem]}
+        times = step_times(problem, variants, args.steps, args.rounds)
+        print(report(problem, times, "preset", "without rendering"))
 
 
 if __name__ == "__main__":

@@ -91,7 +91,7 @@ class TrainConfig(PlainDataConfig):
 PRESETS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     # Fits in 20 minutes on 2 CPU cores (see README for the measured time and quality). Rendered
     # part sums and no z: measured in README (1D results), the whole then follows from its parts.
-    # The group-factor prior draws equal parts together, as the posterior encodes them (README).
+    # The group-factor prior draws equal parts together, as the posterior encodes them (README, both problems).
     "cpu": (dict(iterations=24_000, lr_halving_every=4_800),
             dict(render_channels=4, z_dim=0, prior_group_factor=True)),
     # The paper's schedule (section 4.3), for a GPU: about a day on a GTX 1080 in the paper.
@@ -111,8 +111,7 @@ PROBLEM_PRESETS: dict[str, dict[str, tuple[dict[str, Any], dict[str, Any]]]] = {
                      eval_part_counts=(1, 2, 4, 8, 12, 16), eval_every=2_500),
                 # No z and a count-aware prior: measured in docs (README, 2D results), z took the colors.
                 # Rendered part sums; the fitted generation prior helped one run and hurt another (README).
-                dict(w_dim=64, z_dim=0, prior_sees_count=True, prior_group_factor=False, x_feature_dim=128,
-                     render_channels=8)),
+                dict(w_dim=64, z_dim=0, prior_sees_count=True, x_feature_dim=128, render_channels=8)),
         # The paper: K up to 8 in 2D.
         "paper": (dict(k_max=8, eval_part_counts=(1, 2, 4, 8, 12, 16)), dict(w_dim=128, x_feature_dim=256)),
     },
