@@ -31,15 +31,17 @@ def ms_per_step(trainer: Trainer, steps: int) -> float:
 
 def step_times(problem: str, variants: dict[str, dict[str, Any]], steps: int, rounds: int) -> dict[str, float]:
     """Mean ms per step of each variant (model changes to the preset; ``{}`` for the preset itself),
-    the models alternating in ``rounds`` of ``steps`` steps so that all see the same machine state."""
+    the models alternating in ``rounds`` of ``steps`` steps, in reversed order every other round,
+    so that all see the same machine state."""
     with tempfile.TemporaryDirectory() as folder:
         trainers = {name: trainer_for(problem, Path(folder), **changes) for name, changes in variants.items()}
         for trainer in trainers.values():
             ms_per_step(trainer, WARM_UP_STEPS)
         times = {name: 0.0 for name in trainers}
-        for _ in range(rounds):
-            for name, trainer in trainers.items():
-                times[name] += ms_per_step(trainer, steps) / rounds
+        for round_index in range(rounds):
+            names = list(trainers) if round_index % 2 == 0 else list(reversed(trainers))  # no one always first
+            for name in names:
+                times[name] += ms_per_step(trainers[name], steps) / rounds
     return times
 
 

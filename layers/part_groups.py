@@ -9,8 +9,8 @@ from torch_geometric.utils import scatter
 def groups_of_equal_parts(part: Tensor, batch: Tensor) -> tuple[Tensor, Tensor]:
     r"""Groups the parts of each whole by category: the group of each part :math:`(|V|)`, numbered
     from 0, and the size of its group :math:`(|V|)` (how many parts of its whole share its category)."""
-    pairs = torch.stack([batch, part], dim=-1)
-    _, group, size = torch.unique(pairs, dim=0, return_inverse=True, return_counts=True)
+    key = batch * (int(part.max()) + 1) + part if part.numel() else part  # one integer per (whole, category)
+    _, group, size = torch.unique(key, return_inverse=True, return_counts=True)
     return group, size.index_select(0, group)
 
 
