@@ -35,6 +35,9 @@ class CompVAEConfig(PlainDataConfig):
     # p(w_i | l_i, m_i): the parts of a whole that share a category (m_i of them) also share a factor per
     # coordinate (PartGroupDiagonalFactorNormal), so equal parts are drawn together; L_w stays in closed form
     prior_group_factor: bool = False
+    # > 0: p(w_i | l_i, {l_j}): the part prior also reads the rest of its multiset through this many
+    # residual PartUpdateConv layers on the prior's part embeddings (0: each part alone, the paper)
+    prior_context_layers: int = 0
     fitted_prior: bool = False  # also fit p*(w_i | l_i, {l_j}) to the posterior's latents (no effect on the ELBO); generate from it
     hidden_dim: int = 128  # width of the hidden layers of every network
     x_feature_dim: int = 64  # size of pre(x), the summary of x fed to q(z|x) and the part nodes
@@ -62,8 +65,10 @@ class CompVAEConfig(PlainDataConfig):
         for name in ("num_categories", "w_dim", "prior_components", "hidden_dim", "x_feature_dim", "part_embed_dim"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if min(self.part_attr_dim, self.num_update_layers, self.z_dim, self.render_channels) < 0:
-            raise ValueError("part_attr_dim, num_update_layers, z_dim and render_channels must be >= 0")
+        if min(self.part_attr_dim, self.num_update_layers, self.z_dim, self.render_channels,
+               self.prior_context_layers) < 0:
+            raise ValueError("part_attr_dim, num_update_layers, z_dim, render_channels and prior_context_layers "
+                             "must be >= 0")
         if self.prior_group_factor and self.prior_components > 1:
             raise ValueError("prior_group_factor needs prior_components == 1 (a mixture has no shared factor)")
         if self.render_hidden_dim < 1:

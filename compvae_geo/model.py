@@ -107,7 +107,10 @@ class CompVAE(SavableModel):
             self.render_embedding = PartEmbedding(c.num_categories, c.part_attr_dim, c.part_embed_dim)
             self.part_renderer = build_renderer(c.observation, c.obs_shape, c.w_dim + c.part_embed_dim,
                                                 c.render_hidden_dim, c.render_channels)
-        # Built last, so that with the same seed the rest of the model starts the same with or without it.
+        # Built after the rest, so that with the same seed the rest of the model starts the same with or without them.
+        self.prior_context = None
+        if c.prior_context_layers:
+            self.prior_context = PartUpdateStack([c.part_embed_dim] * (c.prior_context_layers + 1))
         self.fitted_prior = FittedPartPrior(c) if c.fitted_prior else None
 
     # ----- the distributions of the model -----------------------------------------------------
@@ -125,6 +128,9 @@ class CompVAE(SavableModel):
         With ``prior_group_factor``, :math:`p(\{w_i\} \mid \{l_i\})` is a
         :class:`PartGroupDiagonalFactorNormal` whose groups are the parts of a whole that share a
         category, and each part also reads :math:`1/m_i`, :math:`m_i` the size of its group.
+        With ``prior_context_layers``, each part's parameters also depend on the rest of its whole,
+        :math:`p(w_i \mid l_i, \{l_j\})`: its embedding passes through a residual
+        :class:`PartUpdateStack` over the parts of the whole (permutation-equivariant, O(|V|)).
         Latents are ``[N, w_dim]``."""
         c = self.config
         if batch is None:
@@ -136,6 +142,9 @@ class CompVAE(SavableModel):
         if self.prior_group_size is not None:
             group, size = groups_of_equal_parts(part, batch)
             embedding = embedding + self.prior_group_size(size.to(embedding.dtype).reciprocal().unsqueeze(-1))
+        if self.prior_context is not None:
+            embedding = self.prior_context(embedding, batch, num_wholes)
+        if self.prior_group_size is not None:
             params, loading = self.w_prior(embedding).split([2 * c.w_dim, c.w_dim], dim=-1)
             loc, scale = split_loc_scale(params, c.prior_scale_floor)
             return PartGroupDiagonalFactorNormal(loc, scale, loading, group, batch, num_wholes)

@@ -18,7 +18,8 @@ COUNTS = [3, 1, 0, 5, 2]
 
 
 PRIOR_VARIANTS = {"gaussian_prior": {}, "mixture_prior": dict(prior_components=3), "count_prior": dict(prior_sees_count=True),
-                  "group_prior": dict(prior_group_factor=True)}
+                  "group_prior": dict(prior_group_factor=True),
+                  "context_prior": dict(prior_context_layers=2, prior_group_factor=True, prior_sees_count=True)}
 
 
 @pytest.fixture(params=list(PRIOR_VARIANTS.values()), ids=list(PRIOR_VARIANTS))
@@ -29,6 +30,15 @@ def model(request):
 
 def make_batch(counts=COUNTS, seed=0):
     return sine_batch(PROBLEM, CONFIG.num_categories, counts, seed)
+
+
+def dense_update_stack(stack, h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """A PartUpdateStack on zero-padded wholes [B, K_max, F]: each part reads the sum of g over the others."""
+    for layer in stack:
+        messages = layer.g(h) * mask[..., None]
+        update = layer.f(torch.cat([h, messages.sum(1, keepdim=True) - messages], -1))
+        h = h + update if update.shape == h.shape else update
+    return h
 
 
 def dense_loss(model: CompVAE, data: Batch, noise: LatentNoise, counts: list[int]):
@@ -43,10 +53,7 @@ def dense_loss(model: CompVAE, data: Batch, noise: LatentNoise, counts: list[int
     k_max = nodes.size(1)
     per_node_x = features[:, None].expand(-1, k_max, -1)
     h = torch.cat([per_node_x, z[:, None].expand(-1, k_max, -1), nodes, per_node_x * model.node_gate(nodes)], -1)
-    for layer in model.part_updates:
-        messages = layer.g(h) * mask[..., None]
-        update = layer.f(torch.cat([h, messages.sum(1, keepdim=True) - messages], -1))
-        h = h + update if update.shape == h.shape else update
+    h = dense_update_stack(model.part_updates, h, mask)
     loc, log_var, logit = model.w_posterior(h).chunk(3, -1)
     logit = logit.masked_fill(~mask[..., None], float("-inf"))
     rho = torch.softmax(torch.cat([logit, logit.new_zeros(len(counts), 1, c.w_dim)], 1), dim=1)[:, :k_max]
@@ -61,6 +68,9 @@ def dense_loss(model: CompVAE, data: Batch, noise: LatentNoise, counts: list[int
         same = [(p == data.part[start:start + k]).sum() for start, k in zip(data.ptr[:-1], counts)
                 for p in data.part[start:start + k]]
         prior_input = prior_input + model.prior_group_size.weight[:, 0] / torch.stack(same).float()[:, None]
+    if c.prior_context_layers:  # p(w_i | l_i, {l_j}): the prior's part embeddings read the rest of the whole
+        padded_input, _ = to_padded(prior_input, counts)
+        prior_input = from_padded(dense_update_stack(model.prior_context, padded_input, mask), mask)
     prior_params = model.w_prior(prior_input)
     prior_loading = torch.zeros(sum(counts), c.w_dim)
     if c.prior_group_factor:
@@ -281,3 +291,27 @@ def test_count_prior_depends_on_the_size_of_the_whole_only():
     torch.testing.assert_close(split.loc[0], alone.loc[0])
     assert not torch.allclose(together.loc[0], alone.loc[0])
     torch.testing.assert_close(together.loc[0], together.loc[2])
+
+
+def test_context_prior_reads_the_rest_of_its_whole_and_not_its_order():
+    torch.manual_seed(0)
+    model = CompVAE(replace(CONFIG, prior_context_layers=2))
+    part = torch.tensor([4, 7, 1])
+    together = model.part_prior(part)
+    with_other_company = model.part_prior(torch.tensor([4, 2, 1]))
+    assert not torch.allclose(together.loc[0], with_other_company.loc[0])  # the 4 depends on its company
+    reordered = model.part_prior(part[[2, 0, 1]])
+    torch.testing.assert_close(reordered.loc, together.loc[[2, 0, 1]])
+    torch.testing.assert_close(reordered.scale, together.scale[[2, 0, 1]])
+    two_wholes = model.part_prior(torch.cat([part, torch.tensor([9, 9])]), batch=torch.tensor([0, 0, 0, 1, 1]),
+                                  num_wholes=2)
+    torch.testing.assert_close(two_wholes.loc[:3], together.loc)  # another whole in the batch changes nothing
+    without = CompVAE(CONFIG)
+    assert without.prior_context is None
+    alone, beside = without.part_prior(part[:1]), without.part_prior(part)
+    torch.testing.assert_close(alone.loc[0], beside.loc[0])  # the paper's prior: each part alone
+
+
+def test_context_layers_cannot_be_negative():
+    with pytest.raises(ValueError, match="prior_context_layers"):
+        replace(CONFIG, prior_context_layers=-1)
