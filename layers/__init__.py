@@ -1,5 +1,6 @@
 """Reusable PyG building blocks of CompVAE, usable in any set-structured model."""
 from .correlated_part_normal import CorrelatedPartNormal
+from .joint_part_normal import JointPartNormal
 from .part_distribution import PartDistribution
 from .part_group_diagonal_factor_normal import PartGroupDiagonalFactorNormal
 from .part_group_factor_normal import PartGroupFactorNormal
@@ -13,6 +14,7 @@ from .part_update_stack import PartUpdateStack
 
 __all__ = [
     "CorrelatedPartNormal",
+    "JointPartNormal",
     "PartDistribution",
     "PartGroupDiagonalFactorNormal",
     "PartGroupFactorNormal",

@@ -1,18 +1,16 @@
 """The correlated Gaussian posterior over the part latents of a whole (CompVAE, section 3.3)."""
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor
 from torch.distributions import constraints, register_kl
 from torch_geometric.utils import scatter
 
-from .part_distribution import PartDistribution
+from .joint_part_normal import JointPartNormal
 from .part_normal import PartNormal
 
 
-class CorrelatedPartNormal(PartDistribution):
+class CorrelatedPartNormal(JointPartNormal):
     r"""A Gaussian over the latents :math:`w_1..w_K` of the parts of each whole whose
     parts are correlated coordinate by coordinate, so that the variance of their sum
     :math:`\tilde{w}` can be made arbitrarily small.
@@ -86,8 +84,8 @@ class CorrelatedPartNormal(PartDistribution):
         log_var_sum = self.sum_per_whole(self.log_var.sum(-1))
         return log_var_sum - 2 * self.log_normalizer.sum(-1)
 
-    def log_prob(self, value: Tensor) -> Tensor:
-        r"""Log-density per whole: ``value`` ``(..., |V|, D)`` gives ``(..., |G|)``.
+    def squared_mahalanobis(self, value: Tensor) -> Tensor:
+        r"""Per whole: ``value`` ``(..., |V|, D)`` gives ``(..., |G|)``.
 
         Inverts the sampling map with Sherman-Morrison:
         :math:`\epsilon = y + \rho\,\frac{\sum_j y_j}{1 - \sum_j \rho_j}`, :math:`y = D^{-1}(w - \mu)`.
@@ -95,13 +93,7 @@ class CorrelatedPartNormal(PartDistribution):
         y = (value - self.loc) * (-0.5 * self.log_var).exp()
         y_sum = self.sum_per_whole(y, dim=-2)
         noise = y + self.rho * (y_sum * self.log_normalizer.exp()).index_select(-2, self.batch)
-        squared = self.sum_per_whole(noise.pow(2).sum(-1))
-        dims = self.num_parts() * self.loc.size(-1)
-        return -0.5 * (squared + dims * math.log(2 * math.pi) + self.log_det_covariance())
-
-    def entropy(self) -> Tensor:
-        dims = self.num_parts() * self.loc.size(-1)
-        return 0.5 * (dims * math.log(2 * math.pi * math.e) + self.log_det_covariance())
+        return self.sum_per_whole(noise.pow(2).sum(-1))
 
 
 @register_kl(CorrelatedPartNormal, PartNormal)

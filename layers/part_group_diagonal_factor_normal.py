@@ -2,18 +2,16 @@
 per coordinate: the cheap, O(|V| D) member of the group-factor family."""
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor
 from torch.distributions import constraints, register_kl
 
 from .correlated_part_normal import CorrelatedPartNormal
-from .part_distribution import PartDistribution
+from .joint_part_normal import JointPartNormal
 from .part_groups import PartGroups
 
 
-class PartGroupDiagonalFactorNormal(PartDistribution):
+class PartGroupDiagonalFactorNormal(JointPartNormal):
     r"""A Gaussian over the latents of the parts of each whole where, coordinate by coordinate,
     the parts of one group (for instance the parts of a whole that share a category) share a factor:
 
@@ -90,16 +88,10 @@ class PartGroupDiagonalFactorNormal(PartDistribution):
         own = self.sum_per_whole(2 * self.scale.log().sum(-1))
         return own + self.groups.group_sum_per_whole(self.group_precision.log().sum(-1))
 
-    def log_prob(self, value: Tensor) -> Tensor:
-        """Log-density per whole: ``value`` ``(..., |V|, D)`` gives ``(..., |G|)``."""
+    def squared_mahalanobis(self, value: Tensor) -> Tensor:
+        """Per whole: ``value`` ``(..., |V|, D)`` gives ``(..., |G|)``."""
         white = (value - self.loc) / self.scale
-        squared = self.sum_per_whole(white.pow(2).sum(-1)) - self.explained_by_groups(white * self.whitened_loading)
-        dims = self.num_parts() * self.loc.size(-1)
-        return -0.5 * (squared + dims * math.log(2 * math.pi) + self.log_det_covariance())
-
-    def entropy(self) -> Tensor:
-        dims = self.num_parts() * self.loc.size(-1)
-        return 0.5 * (dims * math.log(2 * math.pi * math.e) + self.log_det_covariance())
+        return self.sum_per_whole(white.pow(2).sum(-1)) - self.explained_by_groups(white * self.whitened_loading)
 
 
 @register_kl(CorrelatedPartNormal, PartGroupDiagonalFactorNormal)

@@ -1,18 +1,16 @@
 """A Gaussian over the part latents of each whole in which parts of one group share a factor."""
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor
 from torch.distributions import constraints
 
-from .part_distribution import PartDistribution
+from .joint_part_normal import JointPartNormal
 from .part_groups import PartGroups
 from .part_multivariate_normal import PartMultivariateNormal
 
 
-class PartGroupFactorNormal(PartDistribution):
+class PartGroupFactorNormal(JointPartNormal):
     r"""A Gaussian over the latents of the parts of each whole where the parts of one group
     (for instance the parts of a whole that share a category) share a latent factor:
 
@@ -99,8 +97,8 @@ class PartGroupFactorNormal(PartDistribution):
         per_whole = self.groups.group_sum_per_whole(group_log_det)
         return 2 * (half_log_det_parts + per_whole)
 
-    def log_prob(self, value: Tensor) -> Tensor:
-        """Log-density per whole: ``value`` ``(..., |V|, D)`` gives ``(..., |G|)``."""
+    def squared_mahalanobis(self, value: Tensor) -> Tensor:
+        """Per whole: ``value`` ``(..., |V|, D)`` gives ``(..., |G|)``."""
         diff = (value - self.loc).unsqueeze(-1)
         scale_tril = self.scale_tril.expand(diff.shape[:-2] + self.scale_tril.shape[-2:])
         white = torch.linalg.solve_triangular(scale_tril, diff, upper=False)  # (..., |V|, D, 1)
@@ -109,10 +107,4 @@ class PartGroupFactorNormal(PartDistribution):
         cholesky = self._group_cholesky().expand(per_group.shape[:-1] + (self.factor_dim,) * 2)
         solved = torch.linalg.solve_triangular(cholesky, per_group.unsqueeze(-1), upper=False).squeeze(-1)
         explained = self.groups.group_sum_per_whole(solved.pow(2).sum(-1))
-        squared = self.sum_per_whole(white.squeeze(-1).pow(2).sum(-1)) - explained
-        dims = self.num_parts() * self.loc.size(-1)
-        return -0.5 * (squared + dims * math.log(2 * math.pi) + self.log_det_covariance())
-
-    def entropy(self) -> Tensor:
-        dims = self.num_parts() * self.loc.size(-1)
-        return 0.5 * (dims * math.log(2 * math.pi * math.e) + self.log_det_covariance())
+        return self.sum_per_whole(white.squeeze(-1).pow(2).sum(-1)) - explained
