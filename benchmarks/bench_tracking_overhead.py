@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 from compvae_geo.problems import make_problem, model_config_for
-from compvae_geo.tracking import Tracker
-from compvae_geo.train_config import TrainConfig
+from compvae_geo.training.tracking import Tracker
+from compvae_geo.training import TrainConfig
 from compvae_geo.training import Trainer
 
 

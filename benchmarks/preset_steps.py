@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from compvae_geo.problems import make_problem, model_config_for
-from compvae_geo.train_config import preset
+from compvae_geo.training import preset
 from compvae_geo.training import Trainer
 
 WARM_UP_STEPS = 3

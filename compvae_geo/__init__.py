@@ -1,6 +1,5 @@
-"""compvae_geo: the Compositional Variational Auto-Encoder on PyTorch Geometric."""
-from .config import CompVAEConfig
-from .model import CompVAE, LatentNoise, LossTerms, Posterior
+"""compvae_geo: the Compositional Variational Auto-Encoder (Berger & Sebag) on PyTorch Geometric."""
+from .models import CompVAE, CompVAEConfig, LatentNoise, LossTerms, Posterior, load_model
 
-__all__ = ["CompVAE", "CompVAEConfig", "LatentNoise", "LossTerms", "Posterior"]
-__version__ = "0.1.0"
+__all__ = ["CompVAE", "CompVAEConfig", "LatentNoise", "LossTerms", "Posterior", "load_model"]
+__version__ = "0.2.0"

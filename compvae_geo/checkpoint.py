@@ -1,17 +1,30 @@
-"""Saving and loading models as plain data (config + weights), never as pickled code."""
+"""Saving and loading checkpoints as plain data (config + weights), never as pickled code.
+
+A checkpoint is a dictionary ``{format, model, config, state_dict}`` (a training checkpoint also
+holds ``training``), read with ``weights_only=True``. Format 1 (before the package was split into
+``models/``, ``codecs/``, ``training/``, ``evaluation/``) is upgraded when read: its part-prior
+weights are renamed, and the options removed since (recorded in ``docs/experiments.md``) are
+dropped where they were off, or the file is refused with a message naming them.
+"""
 from __future__ import annotations
 
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import torch
-from torch import nn
 
-from .config import CompVAEConfig
-
-CHECKPOINT_FORMAT = 1  # version of the dictionary written by SavableModel.save
+CHECKPOINT_FORMAT = 2  # version of the dictionary written by SavableModel.save
 DEFAULT_MODEL_NAME = "compvae"  # the model of checkpoints that do not name one
+
+# Format 1 -> 2: the part prior's modules moved into CompVAE.part_prior.
+_FORMAT_1_PREFIXES = {"prior_embedding.": "part_prior.embedding.", "prior_count.": "part_prior.count.",
+                      "prior_group_size.": "part_prior.group_size.", "w_prior.": "part_prior.head.",
+                      "prior_context.": "part_prior.context."}
+# Format 1 options removed in format 2, with the value that means "off".
+_FORMAT_1_MODEL_OPTIONS = {"prior_components": 1, "fitted_prior": False}
+_FORMAT_1_TRAIN_OPTIONS = {"prior_fit_steps": 0, "prior_fit_lr": None}  # None: any value (unused when off)
 
 
 def atomic_torch_save(payload: object, path: str | os.PathLike) -> None:
@@ -28,45 +41,39 @@ def atomic_torch_save(payload: object, path: str | os.PathLike) -> None:
         raise
 
 
-def read_model_payload(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
+def _drop_removed_options(values: dict[str, Any], removed: dict[str, Any], path: str) -> dict[str, Any]:
+    for key, off in removed.items():
+        if key in values and off is not None and values[key] != off:
+            raise ValueError(f"{path} is a format-1 checkpoint that uses {key}={values[key]!r}, an option removed "
+                             f"in format {CHECKPOINT_FORMAT} (see docs/experiments.md); it cannot be loaded")
+    return {key: value for key, value in values.items() if key not in removed}
+
+
+def _upgrade_format_1(payload: dict[str, Any], path: str) -> dict[str, Any]:
+    """A format-1 payload in format 2 (see the module docstring)."""
+    def renamed(key: str) -> str:
+        for old, new in _FORMAT_1_PREFIXES.items():
+            if key.startswith(old):
+                return new + key[len(old):]
+        return key
+
+    upgraded = {**payload, "format": CHECKPOINT_FORMAT,
+                "config": _drop_removed_options(payload["config"], _FORMAT_1_MODEL_OPTIONS, path),
+                "state_dict": {renamed(key): value for key, value in payload["state_dict"].items()}}
+    if "training" in payload:
+        training = payload["training"]
+        upgraded["training"] = {**training,
+                                "config": _drop_removed_options(training["config"], _FORMAT_1_TRAIN_OPTIONS, path)}
+    return upgraded
+
+
+def read_model_payload(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """The dictionary of a model file or training checkpoint (``weights_only=True``: no code runs)."""
     payload = torch.load(path, map_location=map_location, weights_only=True)
-    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not a compvae_geo checkpoint of format {CHECKPOINT_FORMAT}")
+    version = payload.get("format") if isinstance(payload, dict) else None
+    if version == 1:
+        return _upgrade_format_1(payload, str(path))
+    if version != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path} is not a compvae_geo checkpoint of format 1 or {CHECKPOINT_FORMAT} "
+                         f"(format: {version!r})")
     return payload
-
-
-class SavableModel(nn.Module):
-    """A model built from a :class:`CompVAEConfig` alone, saved as ``{format, model, config, state_dict}``."""
-
-    model_name: str = DEFAULT_MODEL_NAME  # how checkpoints name this class (see compvae_geo.models)
-
-    def __init__(self, config: CompVAEConfig) -> None:
-        super().__init__()
-        self.config = config
-
-    def checkpoint_payload(self) -> dict:
-        """The model name, config and weights as plain data (what :meth:`save` writes)."""
-        return {"format": CHECKPOINT_FORMAT, "model": self.model_name, "config": self.config.to_dict(),
-                "state_dict": self.state_dict()}
-
-    def save(self, path: str | os.PathLike) -> None:
-        """Writes the config and weights to ``path`` atomically (temporary file, then rename)."""
-        atomic_torch_save(self.checkpoint_payload(), path)
-
-    @classmethod
-    def load(cls, path: str | os.PathLike, map_location: str | torch.device = "cpu"):
-        """A model from a :meth:`save` file or a training checkpoint; never runs code from the
-        file (``weights_only=True``). Use :func:`compvae_geo.models.load_model` when the kind of
-        model is not known in advance."""
-        return cls.from_payload(read_model_payload(path, map_location), str(path))
-
-    @classmethod
-    def from_payload(cls, payload: dict, source: str = "the checkpoint"):
-        """The model of a :meth:`checkpoint_payload` dictionary."""
-        name = payload.get("model", DEFAULT_MODEL_NAME)
-        if name != cls.model_name:
-            raise ValueError(f"{source} holds a {name!r} model, not a {cls.model_name!r} one")
-        model = cls(CompVAEConfig.from_dict(payload["config"]))
-        model.load_state_dict(payload["state_dict"])
-        return model

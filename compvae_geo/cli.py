@@ -1,29 +1,27 @@
-"""The ``compvae-geo`` command line: ``train``, ``generate``, ``evaluate`` and ``report``."""
+"""The ``compvae-geo`` command line: ``train``, ``generate``, ``evaluate`` and ``report``.
+
+This module parses arguments and owns the output (messages, the progress bar); the work is done
+by :mod:`compvae_geo.training.launch`, :mod:`compvae_geo.evaluation.run` and the models.
+"""
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import shlex
-import shutil
 import sys
 import time
-from dataclasses import fields, replace
+from dataclasses import fields
 from pathlib import Path
 from typing import Any, Sequence
 
 import torch
 
-from .config import CompVAEConfig
-from .checkpoint import read_model_payload
-from .evaluate import NAIVE, TRUE, as_json, as_metrics, evaluate, format_table
-from .figures import model_figures, samples_figure
-from .models import load_model, model_from_payload
-from .problems import DATA_DEFINED_MODEL_FIELDS, PROBLEMS, make_problem, model_config_for, problem_of_model
-from .report import results_markdown
-from .tracking import DEFAULT_TRACKING_URI, Tracker, TrackingUnavailable, resolve_tracking_uri
-from .train_config import PRESETS, TrainConfig, preset
-from .training import Trainer, resolve_device
+from .evaluation.config import EvalConfig
+from .models import CompVAEConfig, load_model
+from .problems import DATA_DEFINED_MODEL_FIELDS, PROBLEMS, make_problem
+from .training.config import TrainConfig
+from .training.presets import PRESETS
+from .training.tracking import DEFAULT_TRACKING_URI, TrackingUnavailable, resolve_tracking_uri
 
 INTERRUPTED_EXIT_CODE = 130  # the shell's code for a process stopped by Ctrl-C
 
@@ -44,19 +42,23 @@ def _parse_rows(text: str) -> list[list[float]]:
     return [[float(value) for value in row.split(",")] for row in text.split(";") if row.strip()]
 
 
-def _add_config_overrides(parser: argparse.ArgumentParser, config_cls, skip: set[str], title: str) -> None:
-    group = parser.add_argument_group(title, "override any field of the preset")
+def _add_config_overrides(parser: argparse.ArgumentParser, config_cls: type, skip: set[str], title: str,
+                          aliases: dict[str, list[str]] | None = None, helps: dict[str, str] | None = None) -> None:
+    """One flag per field of the dataclass ``config_cls`` (``--field-name``), None when not given."""
+    group = parser.add_argument_group(title, "override any field of the default")
     for field in fields(config_cls):
         if field.name in skip:
             continue
         default = getattr(config_cls(), field.name)
         kind = {bool: _parse_bool, tuple: _parse_ints}.get(type(default), type(default))
         metavar = "A,B,..." if isinstance(default, tuple) else type(default).__name__.upper()
-        group.add_argument(f"--{field.name.replace('_', '-')}", dest=field.name, type=kind, default=None,
-                           metavar=metavar, help=f"(default {default})")
+        names = [f"--{field.name.replace('_', '-')}", *(aliases or {}).get(field.name, [])]
+        group.add_argument(*names, dest=field.name, type=kind, default=None, metavar=metavar,
+                           help=(helps or {}).get(field.name, f"(default {default})"))
 
 
-def _overrides(args: argparse.Namespace, config_cls, skip: set[str] = frozenset()) -> dict[str, Any]:
+def _overrides(args: argparse.Namespace, config_cls: type, skip: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The fields of ``config_cls`` given on the command line."""
     return {f.name: getattr(args, f.name) for f in fields(config_cls)
             if f.name not in skip and getattr(args, f.name, None) is not None}
 
@@ -96,12 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--problem", choices=sorted(PROBLEMS), default=None,
                           help="default: the checkpoint's training problem, or for a bare model file "
                                "the problem whose data its config fits")
-    evaluate.add_argument("--part-counts", type=_parse_ints, default=None, metavar="K1,K2,...",
-                          help="default: the problem's (sine: 1,2,4,8,12,16,24,32,64; sites: 1,2,4,8,12,16)")
-    evaluate.add_argument("--num-samples", type=int, default=256, help="wholes per multiset and source")
-    evaluate.add_argument("--multisets", type=int, default=4, help="random multisets per K")
-    evaluate.add_argument("--permutations", type=int, default=200, help="permutations for the MMD^2 p-value")
-    evaluate.add_argument("--seed", type=int, default=0)
+    _add_config_overrides(evaluate, EvalConfig, set(), "what to measure",
+                          aliases={"multisets_per_k": ["--multisets"]},
+                          helps={"part_counts": "default: the problem's (sine: 1,2,4,8,12,16,24,32,64; "
+                                                "sites: 1,2,4,8,12,16)"})
     evaluate.add_argument("--out-dir", type=Path, default=None,
                           help="where evaluation.json and the figures go (default: <checkpoint dir>/evaluation)")
     evaluate.add_argument("--run-id", default=None,
@@ -133,45 +133,31 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 # ----- train ---------------------------------------------------------------------------------
 
-def _make_trainer(args: argparse.Namespace) -> tuple[Trainer, Path]:
+def run_train(args: argparse.Namespace) -> int:
+    """Trains (or resumes) one run, with a progress bar; Ctrl-C saves a checkpoint."""
+    from tqdm import tqdm
+
+    from .training.launch import new_run, resumed_run, write_artifacts
+
     tracking_uri = resolve_tracking_uri(args.tracking_uri)
     train_overrides = _overrides(args, TrainConfig)
     if args.resume is not None:
-        state = Trainer.read_checkpoint(args.resume)["training"]
-        experiment = args.experiment or state["config"]["problem"]
-        trainer = Trainer.resume(args.resume, lambda run_id: Tracker(experiment, tracking_uri, run_id=run_id),
-                                 **train_overrides)
-        return trainer, args.resume.parent
-    problem_name = train_overrides.get("problem", TrainConfig.problem)
-    default_preset = "paper" if resolve_device(train_overrides.get("device", "auto")).type == "cuda" else "cpu"
-    train_config, model_overrides = preset(args.preset or default_preset, problem_name)
-    train_config = replace(train_config, **train_overrides)
-    model_overrides.update(_overrides(args, CompVAEConfig, DATA_DEFINED_MODEL_FIELDS))
-    model_config = model_config_for(make_problem(train_config.problem), **model_overrides)
-    out_dir = args.out_dir or Path("runs") / f"{train_config.problem}-{time.strftime('%Y%m%d-%H%M%S')}"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tracker = Tracker(args.experiment or train_config.problem, tracking_uri, run_name=out_dir.name)
-    return Trainer(train_config, model_config, out_dir / "checkpoint.pt", tracker), out_dir
-
-
-def run_train(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    trainer, out_dir = _make_trainer(args)
+        trainer, out_dir = resumed_run(args.resume, train_overrides, args.experiment, tracking_uri)
+    else:
+        model_overrides = _overrides(args, CompVAEConfig, DATA_DEFINED_MODEL_FIELDS)
+        trainer, out_dir = new_run(args.preset, train_overrides, model_overrides, args.out_dir, args.experiment,
+                                   tracking_uri)
     config = trainer.config
     started = time.monotonic()
-    prior_fit = f", then {config.prior_fit_steps} steps fitting the generation prior" if config.prior_fit_steps else ""
-    print(f"training {config.problem} on {trainer.device}: {config.iterations} steps of {config.batch_size} wholes"
-          f"{prior_fit}, MLflow run {trainer.tracker.run_id} ({trainer.tracker.tracking_uri})", flush=True)
-    bar = tqdm(total=config.total_steps, initial=trainer.step, unit="step", dynamic_ncols=True)
+    print(f"training {config.problem} on {trainer.device}: {config.iterations} steps of {config.batch_size} wholes, "
+          f"MLflow run {trainer.tracker.run_id} ({trainer.tracker.tracking_uri})", flush=True)
+    bar = tqdm(total=config.iterations, initial=trainer.step, unit="step", dynamic_ncols=True)
 
     def on_log(step: int, metrics: dict[str, float]) -> None:
         bar.update(step - bar.n)
         if "loss/elbo_bits" in metrics:
             bar.set_postfix(w=f"{metrics['loss/w_bits']:.1f}", z=f"{metrics['loss/z_bits']:.1f}",
                             x=f"{metrics['loss/x_bits']:.0f}", k_max=int(metrics["k_max"]), refresh=False)
-        elif "loss/prior_fit_bits" in metrics:
-            bar.set_postfix(prior_fit=f"{metrics['loss/prior_fit_bits']:.1f}", refresh=False)
 
     result = trainer.run(on_log)
     bar.close()
@@ -180,7 +166,7 @@ def run_train(args: argparse.Namespace) -> int:
         print(f"interrupted at step {result.step}; checkpoint saved: {result.checkpoint}\n"
               f"continue with: compvae-geo train --resume {result.checkpoint}")
         return INTERRUPTED_EXIT_CODE
-    _write_artifacts(trainer, out_dir)
+    write_artifacts(trainer, out_dir)
     trainer.tracker.end("FINISHED")
     minutes = (time.monotonic() - started) / 60
     last = trainer.history[-1] if trainer.history else {}
@@ -195,21 +181,12 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_artifacts(trainer: Trainer, out_dir: Path) -> None:
-    config_path = out_dir / "config.json"
-    config_path.write_text(json.dumps({"train": trainer.config.to_dict(), "model": trainer.model.config.to_dict()},
-                                      indent=2))
-    figures = model_figures(trainer.model, trainer.problem, trainer.config.seed, trainer.history)
-    for name, figure in figures.items():
-        figure.savefig(out_dir / name, dpi=120)
-        trainer.tracker.log_artifact(out_dir / name, "figures")
-    trainer.tracker.log_artifact(config_path)
-    trainer.tracker.log_artifact(trainer.checkpoint_path)
-
-
 # ----- generate ------------------------------------------------------------------------------
 
 def run_generate(args: argparse.Namespace) -> int:
+    """Generates wholes for one multiset and writes them with a plot."""
+    from .evaluation.figures import samples_figure
+
     model = load_model(args.checkpoint).eval()
     parts = torch.tensor(args.parts, dtype=torch.long)
     part_attr = None if args.part_attr is None else torch.tensor(args.part_attr, dtype=torch.float32)
@@ -235,7 +212,9 @@ def run_generate(args: argparse.Namespace) -> int:
         raise ValueError(f"--out must end in .csv, .pt or .npy, got {args.out}")
     plot = args.out.with_suffix(".png")
     title = f"{args.num_samples} wholes generated for parts {list(args.parts)}"
-    samples_figure(samples, title + (" (grey: true)" if reference is not None else ""), reference).savefig(plot, dpi=120)
+    figure = samples_figure(samples, title + (" (grey: true)" if reference is not None else ""),
+                            model.config.observation, reference)
+    figure.savefig(plot, dpi=120)
     print(f"wrote {args.out} ({tuple(samples.shape)}) and {plot}")
     return 0
 
@@ -252,121 +231,30 @@ def _parse_baselines(items: list[str]) -> dict[str, Path]:
     return baselines
 
 
-def _model_label(model) -> str:
-    """The evaluated checkpoint's name in the tables: its model's name (``compvae``, ``count_cvae``);
-    name the baselines with ``--baseline NAME=CHECKPOINT``."""
-    return model.model_name
-
-
-def _format_flag_value(value) -> str:
-    return ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
-
-
-def training_command(payload: dict) -> str | None:
-    """The ``compvae-geo train`` command that made a training checkpoint: the flags whose values
-    differ from the CPU preset of its problem (None for a bare model file)."""
-    state = payload.get("training")
-    if not state:
-        return None
-    train = state["config"]
-    problem = train.get("problem", TrainConfig.problem)
-    preset_train, preset_model = preset("cpu", problem)
-    defaults = {**preset_train.to_dict(), **model_config_for(make_problem(problem), **preset_model).to_dict()}
-    flags = [f"--problem {problem}"]
-    # Through the config classes, so that fields added after the checkpoint was written count
-    # with the value it was trained with (their default), not the current preset's.
-    used = {**TrainConfig.from_dict(train).to_dict(), **CompVAEConfig.from_dict(payload["config"]).to_dict()}
-    for key, value in used.items():
-        if key in DATA_DEFINED_MODEL_FIELDS or key == "problem" or value == defaults.get(key):
-            continue
-        flags.append(f"--{key.replace('_', '-')} {_format_flag_value(value)}")
-    return "compvae-geo train " + " ".join(flags)
-
-
-def _evaluation_tracker(args: argparse.Namespace, payload: dict, problem_name: str) -> Tracker | None:
-    if args.no_mlflow:
-        return None
-    uri = resolve_tracking_uri(args.tracking_uri)
-    if args.run_id is not None:
-        return Tracker(problem_name, uri, run_id=args.run_id)
-    training_run = payload.get("training", {}).get("run_id")
-    if training_run is not None:
-        try:
-            return Tracker(problem_name, uri, run_id=training_run)
-        except TrackingUnavailable:
-            logging.warning("training run %s is not in %s; logging to a new evaluation run", training_run, uri)
-    return Tracker(f"{problem_name}-evaluation", uri, run_name="evaluation")
-
-
 def run_evaluate(args: argparse.Namespace) -> int:
-    payload = read_model_payload(args.checkpoint)
-    problem_name = (args.problem or payload.get("training", {}).get("config", {}).get("problem")
-                    or problem_of_model(payload["config"]))
-    problem = make_problem(problem_name)
-    models, checkpoints, trained_by = {}, {}, {}
-    for name, path in [(None, args.checkpoint), *_parse_baselines(args.baseline).items()]:
-        model_payload = payload if path == args.checkpoint else read_model_payload(path)
-        model = model_from_payload(model_payload, str(path))
-        label = name or _model_label(model)
-        if label in models or label in (NAIVE, TRUE):
-            raise ValueError(f"two sources are called {label!r}; name the baselines differently")
-        models[label], checkpoints[label] = model, str(path)
-        trained_by[label] = training_command(model_payload)
-    tracker = _evaluation_tracker(args, payload, problem_name)
-    out_dir = args.out_dir or args.checkpoint.parent / "evaluation"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    started = time.monotonic()
-    part_counts = args.part_counts or problem.evaluation_part_counts
-    evaluation = evaluate(models, problem, part_counts, args.num_samples, args.multisets,
-                          args.permutations, args.seed)
-    seconds = time.monotonic() - started
-    print(format_table(evaluation))
-    print(f"({args.multisets} multisets x {args.num_samples} wholes per K and source, {seconds:.0f} s)")
-    main_label = next(iter(models))
-    figures = model_figures(models[main_label], problem, args.seed, payload.get("training", {}).get("history"))
-    for name, figure in figures.items():
-        figure.savefig(out_dir / name, dpi=120)
-    document = {
-        "problem": problem_name,
-        "command": "compvae-geo " + shlex.join(args.argv),
-        "settings": {"part_counts": list(part_counts), "num_samples": args.num_samples,
-                     "multisets_per_k": args.multisets, "permutations": args.permutations, "seed": args.seed},
-        "models": checkpoints,
-        "training_commands": trained_by,
-        "seconds": seconds,
-        "figures": sorted(figures),
-        "per_k": as_json(evaluation),
-    }
-    json_path = out_dir / "evaluation.json"
-    json_path.write_text(json.dumps(document, indent=2))
-    if tracker is not None:
-        for metrics, k in as_metrics(evaluation):
-            tracker.log_metrics(metrics, step=k)
-        for path in [json_path, *(out_dir / name for name in figures)]:
-            tracker.log_artifact(path, "evaluation")
-        tracker.end("FINISHED")
-    where = f"; MLflow run {tracker.run_id} ({tracker.tracking_uri})" if tracker is not None else ""
-    print(f"wrote {json_path} and {len(figures)} figures in {out_dir}{where}")
+    """Evaluates a checkpoint (and baselines) and prints the per-K tables."""
+    from .evaluation.evaluate import format_table
+    from .evaluation.run import evaluate_checkpoints
+
+    config = EvalConfig(**_overrides(args, EvalConfig))
+    tracking = None if args.no_mlflow else (args.tracking_uri, args.run_id)
+    run = evaluate_checkpoints(args.checkpoint, _parse_baselines(args.baseline), config, args.problem, args.out_dir,
+                               tracking, "compvae-geo " + shlex.join(args.argv))
+    print(format_table(run.evaluation))
+    print(f"({config.multisets_per_k} multisets x {config.num_samples} wholes per K and source, {run.seconds:.0f} s)")
+    where = f"; MLflow run {run.tracker.run_id} ({run.tracker.tracking_uri})" if run.tracker is not None else ""
+    print(f"wrote {run.json_path} and {run.num_figures} figures in {run.json_path.parent}{where}")
     return 0
 
 
 # ----- report --------------------------------------------------------------------------------
 
 def run_report(args: argparse.Namespace) -> int:
-    document = json.loads(args.evaluation.read_text())
-    problem = document["problem"]
-    out = args.out or Path("docs") / f"{problem}_results.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    figure_dir = Path("figures") / problem  # relative to the document, as its links are
-    copied = []
-    for name in document.get("figures", []):
-        source = args.evaluation.parent / name
-        if source.exists():
-            (out.parent / figure_dir).mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, out.parent / figure_dir / name)
-            copied.append((figure_dir / name).as_posix())
-    out.write_text(results_markdown(document, copied, str(args.evaluation), str(out)))
-    print(f"wrote {out} ({len(copied)} figures in {out.parent / figure_dir})")
+    """Writes the results document of an evaluation."""
+    from .evaluation.report import write_report
+
+    out, num_figures = write_report(args.evaluation, args.out)
+    print(f"wrote {out} ({num_figures} figures in {out.parent / 'figures'})")
     return 0
 
 

@@ -5,7 +5,7 @@ from typing import Any
 
 from compvae_geo.datasets import PartsProblem, SineParts, SiteParts
 
-from .config import CompVAEConfig
+from .models.config import CompVAEConfig
 
 PROBLEMS: dict[str, type[PartsProblem]] = {
     "sine": SineParts,

@@ -1,14 +1,20 @@
-"""Checks that turn bad input into a clear ``ValueError`` before any computation."""
+"""Checks that turn bad input into a clear ``ValueError`` before any computation: the one place
+where parts, batch vectors, wholes and sample counts are validated (the datasets, the models and
+the command line all call these; :func:`check_batch` lives in :mod:`compvae_geo.layers`, which
+stands alone, and is re-exported here)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
+from torch_geometric.data import Data
 
-from compvae_geo.layers._wholes import check_batch
+from compvae_geo.layers import check_batch, resolve_batch
 
-from .config import CompVAEConfig
+from .models.config import CompVAEConfig
+
+__all__ = ["Wholes", "check_batch", "check_num_samples", "check_parts", "check_wholes"]
 
 
 @dataclass
@@ -22,21 +28,28 @@ class Wholes:
     num_wholes: int  # B
 
 
-def check_parts(part: Tensor, part_attr: Tensor | None, config: CompVAEConfig) -> None:
-    """Raise ``ValueError`` unless ``part`` / ``part_attr`` are valid parts for ``config``."""
+def check_num_samples(num_samples: int) -> None:
+    """Raise ``ValueError`` unless ``num_samples`` is a positive integer."""
+    if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
+        raise ValueError(f"num_samples must be an integer >= 1, got {num_samples!r}")
+
+
+def check_parts(part: Tensor, part_attr: Tensor | None, num_categories: int, part_attr_dim: int) -> None:
+    """Raise ``ValueError`` unless ``part`` ``[K]`` (categories in ``[0, num_categories)``) and
+    ``part_attr`` (``[K, part_attr_dim]`` finite values, or None when ``part_attr_dim`` is 0) are valid parts."""
     if not isinstance(part, Tensor) or part.dim() != 1 or part.dtype != torch.long:
-        shape = tuple(part.shape) if isinstance(part, Tensor) else type(part).__name__
+        shape = f"{part.dtype} of shape {tuple(part.shape)}" if isinstance(part, Tensor) else type(part).__name__
         raise ValueError(f"part must be a 1D LongTensor of categories, got {shape}")
-    if part.numel() and (int(part.min()) < 0 or int(part.max()) >= config.num_categories):
+    if part.numel() and (int(part.min()) < 0 or int(part.max()) >= num_categories):
         raise ValueError(
             f"part category out of range: got values in [{int(part.min())}, {int(part.max())}], "
-            f"the model knows categories 0..{config.num_categories - 1}"
+            f"the known categories are 0..{num_categories - 1}"
         )
-    if config.part_attr_dim == 0:
+    if part_attr_dim == 0:
         if part_attr is not None:
-            raise ValueError("this model takes no part_attr (config.part_attr_dim is 0)")
+            raise ValueError("this model or problem takes no part_attr (its part_attr_dim is 0)")
         return
-    expected = (part.numel(), config.part_attr_dim)
+    expected = (part.numel(), part_attr_dim)
     if part_attr is None or tuple(part_attr.shape) != expected:
         got = None if part_attr is None else tuple(part_attr.shape)
         raise ValueError(f"part_attr must have shape {expected}, got {got}")
@@ -44,14 +57,15 @@ def check_parts(part: Tensor, part_attr: Tensor | None, config: CompVAEConfig) -
         raise ValueError("part_attr contains NaN or inf")
 
 
-def check_wholes(data, config: CompVAEConfig) -> Wholes:
-    """Validates a PyG ``Data``/``Batch`` of wholes (``part``, ``whole``, optional ``part_attr``)."""
+def check_wholes(data: Data, config: CompVAEConfig) -> Wholes:
+    """Validates a PyG ``Data``/``Batch`` of wholes (``part``, ``whole``, optional ``part_attr``)
+    against a model's ``config``; with no ``batch`` vector it must hold one whole."""
     for key in ("part", "whole"):
         if getattr(data, key, None) is None:
             raise ValueError(f"the batch has no '{key}' attribute")
     part, whole = data.part, data.whole
     part_attr = getattr(data, "part_attr", None)
-    check_parts(part, part_attr, config)
+    check_parts(part, part_attr, config.num_categories, config.part_attr_dim)
     if whole.dim() != 1 + len(config.obs_shape) or tuple(whole.shape[1:]) != config.obs_shape:
         raise ValueError(
             f"whole must have shape [num_wholes, {', '.join(map(str, config.obs_shape))}], got {tuple(whole.shape)}"
@@ -59,10 +73,8 @@ def check_wholes(data, config: CompVAEConfig) -> Wholes:
     if not torch.isfinite(whole).all():
         raise ValueError("whole contains NaN or inf")
     num_wholes = whole.size(0)
-    batch = getattr(data, "batch", None)
-    if batch is None:
-        if num_wholes != 1:
-            raise ValueError(f"{num_wholes} wholes but no batch vector saying which parts belong to which")
-        batch = torch.zeros_like(part)
+    if getattr(data, "batch", None) is None and num_wholes != 1:
+        raise ValueError(f"{num_wholes} wholes but no batch vector saying which parts belong to which")
+    batch, _ = resolve_batch(getattr(data, "batch", None), part.numel(), part.device, num_wholes)
     check_batch(batch, part.numel(), num_wholes)
     return Wholes(part, part_attr, whole, batch, num_wholes)

@@ -8,6 +8,8 @@ from torch import Tensor
 from torch_geometric.data import Batch, Data
 from torch_geometric.utils import scatter
 
+from compvae_geo.validation import check_parts
+
 from .batching import batch_from_tensors
 
 
@@ -108,19 +110,8 @@ class PartsProblem(ABC):
         return self.sample_batch(num_wholes, max_parts, min_parts, generator).to_data_list()
 
     def check_parts(self, part: Tensor, part_attr: Tensor | None = None) -> None:
-        """Raise ``ValueError`` unless ``part`` (and ``part_attr``) describe valid parts."""
-        if part.dim() != 1 or part.dtype != torch.long:
-            raise ValueError(f"part must be a 1D LongTensor, got {part.dtype} of shape {tuple(part.shape)}")
-        if part.numel() and (int(part.min()) < 0 or int(part.max()) >= self.num_categories):
-            raise ValueError(
-                f"part categories must lie in [0, {self.num_categories}), got [{int(part.min())}, {int(part.max())}]"
-            )
-        if (part_attr is None) != (self.part_attr_dim == 0):
-            raise ValueError(f"this problem needs part_attr of width {self.part_attr_dim} (0 means none)")
-        if part_attr is not None and tuple(part_attr.shape) != (part.numel(), self.part_attr_dim):
-            raise ValueError(
-                f"part_attr must have shape ({part.numel()}, {self.part_attr_dim}), got {tuple(part_attr.shape)}"
-            )
+        """Raise ``ValueError`` unless ``part`` (and ``part_attr``) describe valid parts of this problem."""
+        check_parts(part, part_attr, self.num_categories, self.part_attr_dim)
 
     def _render_batch(
         self, counts: Tensor, part: Tensor, generator: torch.Generator | None, part_attr: Tensor | None = None,

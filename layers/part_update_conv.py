@@ -6,7 +6,7 @@ from torch import Tensor, nn
 from torch_geometric.nn import MLP, MessagePassing
 from torch_geometric.nn.inits import reset
 
-from ._wholes import count_wholes, resolve_batch
+from .wholes import count_wholes, resolve_batch
 
 
 class PartUpdateConv(MessagePassing):
@@ -69,7 +69,7 @@ class PartUpdateConv(MessagePassing):
     ) -> Tensor:
         message = self.g(x)
         if edge_index is None:
-            others = self.sum_over_others(message, resolve_batch(x.size(0), batch, x.device), num_wholes)
+            others = self.sum_over_others(message, *resolve_batch(batch, x.size(0), x.device, num_wholes))
         else:
             others = self.propagate(edge_index, x=message)
         return self.f(torch.cat([x, others], dim=-1))

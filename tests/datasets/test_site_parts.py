@@ -39,7 +39,7 @@ def test_empty_multiset_gives_a_black_image_and_locations_are_required():
     problem = SiteParts(size=8)
     black = problem.sample_wholes(torch.tensor([], dtype=torch.long), 2, torch.zeros(0, 2))
     assert torch.equal(black, torch.zeros(2, 3, 8, 8))
-    with pytest.raises(ValueError, match="part_attr of width 2"):
+    with pytest.raises(ValueError, match=r"part_attr must have shape \(1, 2\)"):
         problem.sample_wholes(torch.tensor([1]), 2)
 
 

@@ -1,0 +1,31 @@
+"""What an evaluation measures, shared by :func:`~compvae_geo.evaluation.evaluate.evaluate` and
+``compvae-geo evaluate`` (whose flags are generated from :class:`EvalConfig`)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..models.config import PlainDataConfig
+
+TRUE = "true"  # a second, independent true sample: the noise floor of every distance
+NAIVE = "naive"  # the Monte-Carlo simulator: each part through the non-linearity alone, summed
+
+
+@dataclass
+class EvalConfig(PlainDataConfig):
+    """The settings of one evaluation; written into every ``evaluation.json``."""
+
+    part_counts: tuple[int, ...] = ()  # K to evaluate (empty: the problem's evaluation_part_counts)
+    num_samples: int = 256  # wholes per multiset and source
+    multisets_per_k: int = 4  # random multisets per K
+    permutations: int = 200  # permutations for the MMD^2 p-value
+    seed: int = 0  # seeds the multisets, the true wholes and every sampler's draws
+
+    def __post_init__(self) -> None:
+        self.part_counts = tuple(int(k) for k in self.part_counts)
+        if any(k < 0 for k in self.part_counts):
+            raise ValueError(f"part_counts must be >= 0, got {self.part_counts}")
+        for name in ("num_samples", "multisets_per_k", "permutations"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.num_samples < 2:
+            raise ValueError(f"num_samples must be >= 2 (a two-sample distance), got {self.num_samples}")

@@ -1,0 +1,204 @@
+"""Generated wholes against the true generator and the baselines, per number of parts K."""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+from compvae_geo.datasets import PartsProblem
+
+from ..codecs import get_codec
+from ..models import LossTerms, SavableModel
+from .config import NAIVE, TRUE, EvalConfig
+from .metrics import energy_distance, median_distance, mmd2_permutation_test, spectrum_distance
+
+# (parts [K], part_attr [K, F] or None, num_samples) -> wholes [num_samples, *obs_shape]
+Sampler = Callable[[Tensor, "Tensor | None", int], Tensor]
+
+
+@dataclass
+class Distances:
+    """One source of wholes against the true generator at one K, averaged over the multisets."""
+
+    mmd2: float  # unbiased MMD^2, RBF kernel, bandwidth = median distance of the true wholes
+    mmd2_pvalue: float  # median over the multisets of the permutation p-value of MMD^2
+    energy: float  # energy distance
+    spectrum: float | None = None  # relative L1 distance of mean power spectra (curves only)
+    part_accuracy: float | None = None  # share of requested parts visible in the wholes (problems that define it)
+
+
+@dataclass
+class KEvaluation:
+    """Everything measured at one K."""
+
+    k: int
+    distances: dict[str, Distances]  # source name -> distances; TRUE is the noise floor
+    elbo_bits: dict[str, LossTerms[float]] = field(default_factory=dict)  # model name -> mean terms in bits
+
+
+def model_sampler(model: SavableModel) -> Sampler:
+    """A model's ``generate`` as a :data:`Sampler`."""
+    return lambda part, part_attr, n: model.generate(part, n, part_attr)
+
+
+def naive_sampler(problem: PartsProblem, generator: torch.Generator) -> Sampler:
+    """The problem's naive simulator as a :data:`Sampler`."""
+    return lambda part, part_attr, n: problem.naive_wholes(part, n, part_attr, generator)
+
+
+@torch.no_grad()
+def sample_distances(
+    problem: PartsProblem,
+    samplers: dict[str, Sampler],
+    part_counts: tuple[int, ...] | None = None,
+    num_samples: int = 256,
+    multisets_per_k: int = 4,
+    num_permutations: int = 200,
+    seed: int = 0,
+) -> dict[int, dict[str, Distances]]:
+    """For each K (default: the problem's ``evaluation_part_counts``), ``multisets_per_k`` random
+    multisets (uniform categories); for each, the same ``num_samples`` true wholes compared with
+    ``num_samples`` wholes of every sampler and of a second true sample (reported as :data:`TRUE`).
+    Averages over the multisets.
+
+    The multisets and their true wholes come from one stream seeded by ``seed``; each multiset
+    also draws a seed that reseeds the global RNG (the models' latent draws, the second true
+    sample) and a fresh permutation-test generator before every sampler. So a sampler's numbers
+    depend only on ``seed`` and the sampler, never on which other samplers are compared."""
+    data = torch.Generator().manual_seed(seed)
+    samplers = {TRUE: lambda part, part_attr, n: problem.sample_wholes(part, n, part_attr), **samplers}
+    curves = get_codec(problem.observation).curves
+    part_counts = part_counts or problem.evaluation_part_counts
+    out = {}
+    with torch.random.fork_rng(devices=[]):
+        for k in part_counts:
+            rows: dict[str, list[tuple[float, ...]]] = {name: [] for name in samplers}
+            for _ in range(multisets_per_k):
+                part = torch.randint(0, problem.num_categories, (k,), generator=data)
+                part_attr = problem.sample_part_attr(k, data, torch.device("cpu"))
+                true = problem.sample_wholes(part, num_samples, part_attr, data)
+                true_bandwidth = median_distance(true)
+                multiset_seed = int(torch.randint(torch.iinfo(torch.int64).max, (), generator=data))
+                for name, sampler in samplers.items():
+                    torch.manual_seed(multiset_seed)
+                    permutations = torch.Generator().manual_seed(multiset_seed)
+                    wholes = sampler(part, part_attr, num_samples).cpu()
+                    bandwidth = true_bandwidth if true_bandwidth > 0 else _pooled_bandwidth(true, wholes)
+                    mmd2, pvalue = mmd2_permutation_test(wholes, true, bandwidth, num_permutations, permutations)
+                    spectrum = float(spectrum_distance(wholes, true)) if curves else math.nan
+                    accuracy = problem.part_accuracy(wholes, part, part_attr) if k else None
+                    rows[name].append((float(mmd2), pvalue, float(energy_distance(wholes, true)), spectrum,
+                                       math.nan if accuracy is None else accuracy))
+            out[k] = {name: _average(values) for name, values in rows.items()}
+    return out
+
+
+def _pooled_bandwidth(true: Tensor, other: Tensor) -> Tensor:
+    """The bandwidth when all true wholes are equal (one site fills the whole image in the 2D
+    problem): the median distance of the pooled samples, or 1 if that is 0 too."""
+    bandwidth = median_distance(torch.cat([true, other]))
+    return bandwidth if bandwidth > 0 else torch.tensor(1.0)
+
+
+def _average(rows: list[tuple[float, ...]]) -> Distances:
+    """Means over the multisets (the median for the p-value); NaN columns (not measured) become None."""
+    columns = torch.tensor(rows, dtype=torch.float64)
+    mmd2, _, energy, spectrum, accuracy = columns.mean(0).tolist()
+    measured = lambda value: None if math.isnan(value) else value  # noqa: E731
+    return Distances(mmd2, float(columns[:, 1].median()), energy, measured(spectrum), measured(accuracy))
+
+
+@torch.no_grad()
+def heldout_elbo_bits(
+    model: SavableModel, problem: PartsProblem, part_counts: tuple[int, ...], num_wholes: int = 256, seed: int = 0,
+    device: torch.device | str = "cpu",
+) -> dict[int, LossTerms[float]]:
+    """Mean L_w, L_z and L_x in bits per whole on ``num_wholes`` held-out wholes with exactly K
+    parts, for each K. Fixed data and latent noise for a given ``seed``; the global RNG is untouched."""
+    device = torch.device(device)
+    generator = torch.Generator(device).manual_seed(seed)
+    was_training = model.training
+    model.eval()
+    out = {}
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        for k in part_counts:
+            batch = problem.sample_batch(num_wholes, k, min_parts=k, generator=generator, device=device)
+            out[k] = model.loss(batch).mean_bits()
+    model.train(was_training)
+    return out
+
+
+def evaluate(
+    models: dict[str, SavableModel], problem: PartsProblem, config: EvalConfig | None = None
+) -> list[KEvaluation]:
+    """Every learned model in ``models`` (name -> model) and the naive simulator against the true
+    generator (:func:`sample_distances`), plus each model's held-out ELBO terms per K."""
+    config = config or EvalConfig()
+    part_counts = config.part_counts or problem.evaluation_part_counts
+    samplers = {name: model_sampler(model.eval()) for name, model in models.items()}
+    samplers[NAIVE] = naive_sampler(problem, torch.Generator().manual_seed(config.seed + 1))
+    distances = sample_distances(problem, samplers, part_counts, config.num_samples, config.multisets_per_k,
+                                 config.permutations, config.seed)
+    elbos = {name: heldout_elbo_bits(model, problem, part_counts, config.num_samples, config.seed)
+             for name, model in models.items()}
+    return [KEvaluation(k, distances[k], {name: elbos[name][k] for name in models}) for k in part_counts]
+
+
+def format_table(evaluation: list[KEvaluation]) -> str:
+    """The terminal report: MMD^2 (p-value), energy distance and spectrum per source, then ELBO terms."""
+    sources = list(evaluation[0].distances)
+    has_spectrum = evaluation[0].distances[TRUE].spectrum is not None
+    lines = ["MMD^2 against the true generator (median permutation p-value); 'true' is the noise floor"]
+    lines.append(f"{'K':>4} " + " ".join(f"{name:>20}" for name in sources))
+    for row in evaluation:
+        cells = [f"{d.mmd2:>10.4f} (p={d.mmd2_pvalue:.3f})" for d in row.distances.values()]
+        lines.append(f"{row.k:>4} " + " ".join(f"{cell:>20}" for cell in cells))
+    lines.append("")
+    lines.append("energy distance" + (" | relative power-spectrum distance" if has_spectrum else ""))
+    lines.append(f"{'K':>4} " + " ".join(f"{name:>20}" for name in sources))
+    for row in evaluation:
+        cells = [f"{d.energy:>9.4f}" + (f" | {d.spectrum:.3f}" if has_spectrum else "") for d in row.distances.values()]
+        lines.append(f"{row.k:>4} " + " ".join(f"{cell:>20}" for cell in cells))
+    if evaluation[-1].distances[TRUE].part_accuracy is not None:
+        lines.append("")
+        lines.append("part accuracy: share of the requested parts visible in the wholes ('true': the generator itself)")
+        lines.append(f"{'K':>4} " + " ".join(f"{name:>20}" for name in sources))
+        for row in evaluation:
+            cells = [f"{d.part_accuracy:.3f}" if d.part_accuracy is not None else "-" for d in row.distances.values()]
+            lines.append(f"{row.k:>4} " + " ".join(f"{cell:>20}" for cell in cells))
+    if evaluation[0].elbo_bits:
+        lines.append("")
+        lines.append("held-out loss terms in bits per whole: L_w / L_z / L_x")
+        models = list(evaluation[0].elbo_bits)
+        lines.append(f"{'K':>4} " + " ".join(f"{name:>26}" for name in models))
+        for row in evaluation:
+            cells = [f"{e.w:.1f} / {e.z:.1f} / {e.x:.1f}" for e in row.elbo_bits.values()]
+            lines.append(f"{row.k:>4} " + " ".join(f"{cell:>26}" for cell in cells))
+    return "\n".join(lines)
+
+
+def as_json(evaluation: list[KEvaluation]) -> list[dict]:
+    """Plain values: one dictionary per K."""
+    return [{"k": row.k,
+             "distances": {name: asdict(d) for name, d in row.distances.items()},
+             "elbo_bits": {name: {**asdict(e), "elbo": e.elbo} for name, e in row.elbo_bits.items()}}
+            for row in evaluation]
+
+
+def as_metrics(evaluation: list[KEvaluation]) -> list[tuple[dict[str, float], int]]:
+    """``(metrics, step)`` pairs for MLflow, with the step = K so that MLflow plots each metric
+    against K: ``eval/<source>/mmd2``, ``.../energy``, ``.../elbo_bits``, ..."""
+    out = []
+    for row in evaluation:
+        metrics = {}
+        for name, d in row.distances.items():
+            metrics.update({f"eval/{name}/{key}": value for key, value in asdict(d).items() if value is not None})
+        for name, e in row.elbo_bits.items():
+            metrics.update({f"eval/{name}/{key}_bits": value for key, value in
+                            {"w": e.w, "z": e.z, "x": e.x, "elbo": e.elbo}.items()})
+        out.append((metrics, row.k))
+    return out

@@ -1,0 +1,206 @@
+"""The paper's figures, drawn with matplotlib's object API (no global pyplot state)."""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from torch import Tensor
+from torch_geometric.data import Batch
+
+from compvae_geo.datasets import PartsProblem
+
+from ..codecs import get_codec
+from ..models import CompVAE, SavableModel
+
+RECOMPOSITION_PARTS = 5  # parts in the recomposition figures (paper Fig. 5 and Fig. 7)
+SIZE_GENERALITY_PART_COUNTS = (8, 16, 32, 64)  # K of the size-generality figure (within the problem's evaluation range)
+SIZE_GENERALITY_SAMPLES = 6  # generated and true wholes per K in that figure
+RECONSTRUCTED_WHOLES = 6  # held-out wholes in the reconstruction figure
+
+LOSS_LABELS = {"w": "$L_w$ (parts)", "z": "$L_z$ (whole)", "x": "$L_x$ (reconstruction)", "elbo": "ELBO"}
+
+
+def plot_whole(ax: Axes, whole: Tensor, observation: str, **style: Any) -> None:
+    """Draws one whole of the ``observation`` family: a curve ``[T]`` as a line, an image ``[3, H, W]`` as a picture."""
+    whole = whole.detach().float().cpu()
+    if get_codec(observation).curves:
+        ax.plot(whole.numpy(), **style)
+    else:
+        ax.imshow(whole.permute(1, 2, 0).clamp(0, 1).numpy())
+        ax.set_xticks([])
+        ax.set_yticks([])
+
+
+def loss_curves_figure(history: list[dict[str, float]]) -> Figure:
+    """Paper Fig. 4: the loss terms in bits over training, on a (symmetric) log scale."""
+    figure = Figure(figsize=(7, 4), layout="constrained")
+    ax = figure.add_subplot()
+    steps = [entry["step"] for entry in history]
+    for key, label in LOSS_LABELS.items():
+        ax.plot(steps, [entry[key] for entry in history], label=label)
+    ax.set_yscale("symlog")  # L_x may fall below zero: a density, not a probability
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("bits per whole")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    return figure
+
+
+def _sum_parts(model: CompVAE, w: Tensor, parts: Tensor, part_attr: Tensor | None, chosen: slice) -> Tensor:
+    """w~ ``[1, ...]`` of the chosen parts of one multiset."""
+    return model.sum_parts(w[chosen], part=parts[chosen], part_attr=None if part_attr is None else part_attr[chosen])
+
+
+@torch.no_grad()
+def recomposition_figure(model: CompVAE, parts: Tensor, part_attr: Tensor | None = None, seed: int = 0) -> Figure:
+    """Paper Fig. 5: each row shows part i alone (left) and the whole of parts 1..i (right)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        w = model.prior_latents(parts, 1, part_attr)[0]  # [K, w_dim]
+        alone = model.decode(torch.cat([_sum_parts(model, w, parts, part_attr, slice(i, i + 1))
+                                        for i in range(len(w))])).mean
+        wholes = model.decode(torch.cat([_sum_parts(model, w, parts, part_attr, slice(0, i + 1))
+                                         for i in range(len(w))])).mean
+    k = parts.numel()
+    figure = Figure(figsize=(8, 1.4 * k), layout="constrained")
+    axes = figure.subplots(k, 2, squeeze=False)
+    for i in range(k):
+        plot_whole(axes[i, 0], alone[i], model.config.observation)
+        plot_whole(axes[i, 1], wholes[i], model.config.observation)
+        axes[i, 0].set_ylabel(f"part {i + 1}: {int(parts[i])}")
+    axes[0, 0].set_title("part alone")
+    axes[0, 1].set_title("whole of parts 1..i")
+    return figure
+
+
+def samples_figure(samples: Tensor, title: str, observation: str, reference: Tensor | None = None) -> Figure:
+    """Generated wholes (and, for curves, true ones in grey) for one multiset."""
+    figure = Figure(figsize=(8, 3.5), layout="constrained")
+    if get_codec(observation).curves:
+        ax = figure.add_subplot()
+        if reference is not None:
+            for whole in reference:
+                plot_whole(ax, whole, observation, color="0.7", linewidth=0.8)
+        for whole in samples:
+            plot_whole(ax, whole, observation, linewidth=1.0)
+        ax.set_title(title)
+        return figure
+    axes = figure.subplots(1, samples.size(0), squeeze=False)[0]
+    for ax, whole in zip(axes, samples, strict=True):
+        plot_whole(ax, whole, observation)
+    figure.suptitle(title)
+    return figure
+
+
+def size_generality_figure(samples: dict[int, Tensor], truth: dict[int, Tensor], observation: str) -> Figure:
+    """Generated wholes next to true ones for one multiset per K (K may exceed the training range):
+    for curves one panel per K with the true wholes in grey; for images one row per K, true on the left."""
+    ks = sorted(samples)
+    if get_codec(observation).curves:
+        figure = Figure(figsize=(8, 2.2 * len(ks)), layout="constrained")
+        axes = figure.subplots(len(ks), 1, squeeze=False)[:, 0]
+        for ax, k in zip(axes, ks, strict=True):
+            for whole in truth[k]:
+                plot_whole(ax, whole, observation, color="0.7", linewidth=0.8)
+            for whole in samples[k]:
+                plot_whole(ax, whole, observation, linewidth=1.0)
+            ax.set_title(f"K = {k}: generated (colour) and true (grey)", fontsize=9)
+        return figure
+    columns = next(iter(samples.values())).size(0)
+    figure = Figure(figsize=(1.2 * 2 * columns, 1.3 * len(ks)), layout="constrained")
+    axes = figure.subplots(len(ks), 2 * columns, squeeze=False)
+    for row, k in enumerate(ks):
+        for col in range(columns):
+            plot_whole(axes[row, col], truth[k][col], observation)
+            plot_whole(axes[row, columns + col], samples[k][col], observation)
+        axes[row, 0].set_ylabel(f"K = {k}")
+    axes[0, 0].set_title("true")
+    axes[0, columns].set_title("generated")
+    return figure
+
+
+@torch.no_grad()
+def incremental_figure(model: SavableModel, problem: PartsProblem, parts: Tensor, part_attr: Tensor | None = None,
+                       num_generated: int = 4, seed: int = 0) -> Figure:
+    """Paper Fig. 7: column i is about parts 1..i. First row: part i alone (true generator);
+    second row: the true whole of parts 1..i; then ``num_generated`` rows generated by the model."""
+    k = parts.numel()
+    generator = torch.Generator().manual_seed(seed)
+    rows = 2 + num_generated
+    figure = Figure(figsize=(1.6 * k, 1.4 * rows), layout="constrained")
+    axes = figure.subplots(rows, k, squeeze=False)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for i in range(k):
+            attr_i = None if part_attr is None else part_attr[i:i + 1]
+            attr_upto = None if part_attr is None else part_attr[:i + 1]
+            observation = problem.observation
+            plot_whole(axes[0, i], problem.sample_wholes(parts[i:i + 1], 1, attr_i, generator)[0], observation)
+            plot_whole(axes[1, i], problem.sample_wholes(parts[:i + 1], 1, attr_upto, generator)[0], observation)
+            for row, whole in enumerate(model.generate(parts[:i + 1], num_generated, attr_upto), start=2):
+                plot_whole(axes[row, i], whole, observation)
+            axes[0, i].set_title(f"+ part {int(parts[i])}", fontsize=8)
+    axes[0, 0].set_ylabel("part alone", fontsize=8)
+    axes[1, 0].set_ylabel("true", fontsize=8)
+    for row in range(2, rows):
+        axes[row, 0].set_ylabel("generated", fontsize=8)
+    return figure
+
+
+@torch.no_grad()
+def reconstruction_figure(model: CompVAE, batch: Batch, num_wholes: int = 6, seed: int = 0) -> Figure:
+    """Held-out wholes (top), their reconstructions through q (middle) and wholes generated from
+    the same parts (bottom). ``batch`` holds at least ``num_wholes`` wholes."""
+    data = batch.to_data_list()[:num_wholes]
+    batch = Batch.from_data_list(data)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        posterior = model.encode(batch)
+        w_tilde = model.sum_parts(posterior.w_dist.rsample(), batch.batch, len(data), batch.part,
+                                  getattr(batch, "part_attr", None))
+        reconstructed = model.decode(w_tilde, posterior.z).mean
+        generated = [model.generate(d.part, 1, getattr(d, "part_attr", None))[0] for d in data]
+    figure = Figure(figsize=(1.6 * len(data), 4.5), layout="constrained")
+    axes = figure.subplots(3, len(data), squeeze=False)
+    for i, d in enumerate(data):
+        plot_whole(axes[0, i], d.whole[0], model.config.observation)
+        plot_whole(axes[1, i], reconstructed[i], model.config.observation)
+        plot_whole(axes[2, i], generated[i], model.config.observation)
+        axes[0, i].set_title(f"K = {d.part.numel()}", fontsize=8)
+    for row, label in enumerate(("true", "reconstructed", "generated")):
+        axes[row, 0].set_ylabel(label, fontsize=8)
+    return figure
+
+
+def model_figures(
+    model: SavableModel, problem: PartsProblem, seed: int = 0, history: list[dict[str, float]] | None = None
+) -> dict[str, Figure]:
+    """Every figure of a trained model, by file name: the loss curves (Fig. 4, given the training
+    ``history``), for a CompVAE the recomposition (Fig. 5) and reconstructions, the incremental
+    figure (Fig. 7) and the size-generality figure (generated next to true wholes at large K)."""
+    figures = {}
+    if history:
+        figures["loss_curves.png"] = loss_curves_figure(history)
+    generator = torch.Generator().manual_seed(seed)
+    parts = torch.randint(0, problem.num_categories, (RECOMPOSITION_PARTS,), generator=generator)
+    part_attr = problem.sample_part_attr(RECOMPOSITION_PARTS, generator, torch.device("cpu"))
+    model = model.cpu().eval()
+    if isinstance(model, CompVAE):
+        figures["recomposition.png"] = recomposition_figure(model, parts, part_attr, seed=seed)
+        within_training = max(problem.evaluation_part_counts[:4])  # the first four K: 1, 2, 4, 8 for both problems
+        held_out = problem.sample_batch(RECONSTRUCTED_WHOLES, within_training, generator=generator)
+        figures["reconstruction.png"] = reconstruction_figure(model, held_out, RECONSTRUCTED_WHOLES, seed)
+    figures["incremental.png"] = incremental_figure(model, problem, parts, part_attr, seed=seed)
+    samples, truth = {}, {}
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for k in (k for k in SIZE_GENERALITY_PART_COUNTS if k <= max(problem.evaluation_part_counts)):
+            parts = torch.randint(0, problem.num_categories, (k,), generator=generator)
+            part_attr = problem.sample_part_attr(k, generator, torch.device("cpu"))
+            samples[k] = model.generate(parts, SIZE_GENERALITY_SAMPLES, part_attr)
+            truth[k] = problem.sample_wholes(parts, SIZE_GENERALITY_SAMPLES, part_attr, generator)
+    if samples:
+        figures["size_generality.png"] = size_generality_figure(samples, truth, problem.observation)
+    return figures

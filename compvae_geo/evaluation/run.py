@@ -1,0 +1,106 @@
+"""Evaluating checkpoints as ``compvae-geo evaluate`` does: each checkpoint read once, the
+evaluation written to ``evaluation.json`` with the model's figures, and logged to MLflow."""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..checkpoint import read_model_payload
+from ..models import SavableModel, model_from_payload
+from ..problems import make_problem, problem_of_model
+from ..training.launch import training_command
+from ..training.tracking import Tracker, TrackingUnavailable
+from .config import NAIVE, TRUE, EvalConfig
+from .evaluate import KEvaluation, as_json, as_metrics, evaluate
+from .figures import model_figures
+
+
+@dataclass
+class EvaluationRun:
+    """What :func:`evaluate_checkpoints` measured and where it wrote it."""
+
+    evaluation: list[KEvaluation]
+    json_path: Path
+    num_figures: int
+    seconds: float
+    tracker: Tracker | None
+
+
+def evaluation_tracker(payload: dict[str, Any], problem_name: str, tracking_uri: str | None,
+                       run_id: str | None) -> Tracker:
+    """The MLflow run to log an evaluation into: ``run_id``, else the checkpoint's training run if
+    the store has it, else a new run in the experiment ``<problem>-evaluation``."""
+    if run_id is not None:
+        return Tracker(problem_name, tracking_uri, run_id=run_id)
+    training_run = payload.get("training", {}).get("run_id")
+    if training_run is not None:
+        try:
+            return Tracker(problem_name, tracking_uri, run_id=training_run)
+        except TrackingUnavailable:
+            logging.warning("training run %s is not in the tracking store; logging to a new evaluation run",
+                            training_run)
+    return Tracker(f"{problem_name}-evaluation", tracking_uri, run_name="evaluation")
+
+
+def evaluate_checkpoints(
+    checkpoint: Path,
+    baselines: dict[str, Path],
+    config: EvalConfig,
+    problem_name: str | None = None,
+    out_dir: Path | None = None,
+    tracking: tuple[str | None, str | None] | None = (None, None),
+    command: str | None = None,
+) -> EvaluationRun:
+    """Evaluates ``checkpoint`` beside the named ``baselines`` on its problem.
+
+    Args:
+        checkpoint: the model to evaluate (a training checkpoint or a bare model file).
+        baselines: other models to compare, by the name the tables give them.
+        config: what to measure.
+        problem_name: default: the checkpoint's training problem, or for a bare model file the
+            problem whose data its config fits.
+        out_dir: where ``evaluation.json`` and the figures go (default ``<checkpoint dir>/evaluation``).
+        tracking: ``(tracking_uri, run_id)`` for :func:`evaluation_tracker`, or None for no MLflow.
+        command: the command line that asked for it, recorded in the document.
+    """
+    payload = read_model_payload(checkpoint)
+    problem_name = (problem_name or payload.get("training", {}).get("config", {}).get("problem")
+                    or problem_of_model(payload["config"]))
+    problem = make_problem(problem_name)
+    models: dict[str, SavableModel] = {}
+    paths, trained_by = {}, {}
+    for name, path in [(None, checkpoint), *baselines.items()]:
+        model_payload = payload if name is None else read_model_payload(path)
+        model = model_from_payload(model_payload, str(path))
+        label = name or model.model_name
+        if label in models or label in (NAIVE, TRUE):
+            raise ValueError(f"two sources are called {label!r}; name the baselines differently")
+        models[label], paths[label] = model, str(path)
+        trained_by[label] = training_command(model_payload)
+    tracker = None if tracking is None else evaluation_tracker(payload, problem_name, *tracking)
+    out_dir = out_dir or checkpoint.parent / "evaluation"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    evaluation = evaluate(models, problem, config)
+    seconds = time.monotonic() - started
+    main_label = next(iter(models))
+    figures = model_figures(models[main_label], problem, config.seed, payload.get("training", {}).get("history"))
+    for name, figure in figures.items():
+        figure.savefig(out_dir / name, dpi=120)
+    settings = {**config.to_dict(), "part_counts": [row.k for row in evaluation]}
+    document = {"problem": problem_name, "command": command, "settings": settings, "models": paths,
+                "training_commands": trained_by, "seconds": seconds, "figures": sorted(figures),
+                "per_k": as_json(evaluation)}
+    json_path = out_dir / "evaluation.json"
+    json_path.write_text(json.dumps(document, indent=2))
+    if tracker is not None:
+        for metrics, k in as_metrics(evaluation):
+            tracker.log_metrics(metrics, step=k)
+        for path in [json_path, *(out_dir / name for name in figures)]:
+            tracker.log_artifact(path, "evaluation")
+        tracker.end("FINISHED")
+    return EvaluationRun(evaluation, json_path, len(figures), seconds, tracker)

@@ -1,0 +1,244 @@
+"""The Compositional Variational Auto-Encoder (Berger & Sebag), on PyG batches of wholes."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+from torch.distributions import Normal, kl_divergence
+from torch_geometric.data import Data
+from torch_geometric.nn import MLP
+
+from compvae_geo.layers import (CorrelatedPartNormal, PartGroupDiagonalFactorNormal, PartNormal, PartSum,
+                                PartUpdateStack, resolve_batch)
+
+from ..codecs import get_codec
+from ..validation import Wholes, check_num_samples, check_parts, check_wholes
+from .config import CompVAEConfig
+from .gaussian import floored_scale, normal, normal_from_params, split_loc_scale
+from .loss_terms import LossTerms
+from .part_embedding import PartEmbedding
+from .part_prior import PartPrior
+from .savable import SavableModel
+
+
+@dataclass
+class LatentNoise:
+    """The standard-normal draws of one pass through the model, to reuse them on purpose."""
+
+    z: Tensor  # [B, z_dim] for z ~ q(z | x)
+    node: Tensor  # [N, part_embed_dim] added (scaled) to e(l_i) in the node initialisation
+    w: Tensor  # [N, w_dim] for {w_i} ~ q({w_i} | x, z, {l_i})
+
+    @classmethod
+    def sample(
+        cls, config: CompVAEConfig, num_wholes: int, num_parts: int, device: torch.device | None = None
+    ) -> LatentNoise:
+        """Fresh draws for ``num_wholes`` wholes of ``num_parts`` parts in all."""
+        return cls(
+            z=torch.randn(num_wholes, config.z_dim, device=device),
+            node=torch.randn(num_parts, config.part_embed_dim, device=device),
+            w=torch.randn(num_parts, config.w_dim, device=device),
+        )
+
+
+@dataclass
+class Posterior:
+    """The approximate posterior of a batch of wholes."""
+
+    z_dist: Normal  # q(z | x), [B, z_dim]
+    z: Tensor  # a sample of it, [B, z_dim]
+    w_dist: CorrelatedPartNormal  # q({w_i} | x, z, {l_i}) given that z, over [N, w_dim]
+
+
+class CompVAE(SavableModel):
+    r"""Learns :math:`p(x \mid \{l_i\})`, a whole x generated from a multiset of parts.
+
+    Generative model (paper eq. 1):
+    :math:`p(x, z, \{w_i\} \mid \{l_i\}) = p(x \mid z, \tilde{w})\, p(z \mid \tilde{w}) \prod_i p(w_i \mid l_i)`,
+    :math:`\tilde{w} = \sum_i w_i`. Inference: :math:`q(z \mid x)`, then the correlated Gaussian
+    :math:`q(\{w_i\} \mid x, z, \{l_i\})` from a stack of :class:`PartUpdateConv` over the parts
+    of each whole. Batches are PyG disjoint unions: wholes of different K share a batch.
+
+    Args:
+        config (CompVAEConfig): sizes and constants. (default: the 1D sine problem)
+    """
+
+    model_name = "compvae"
+
+    def __init__(self, config: CompVAEConfig | None = None) -> None:
+        super().__init__(config or CompVAEConfig())
+        c = self.config
+        codec = get_codec(c.observation)
+        self.x_encoder, self.x_decoder = codec.build(c.obs_shape, c.x_feature_dim, c.z_dim + c.whole_latent_dim,
+                                                     c.hidden_dim, c.render_channels, c.render_hidden_dim)
+        self.z_posterior = MLP([c.x_feature_dim, c.hidden_dim, 2 * c.z_dim], norm=None)
+        self.node_embedding = PartEmbedding(c.num_categories, c.part_attr_dim, c.part_embed_dim)
+        self.node_gate = nn.Linear(c.part_embed_dim, c.x_feature_dim) if c.gated_node_features else None
+        gated_dim = c.x_feature_dim if c.gated_node_features else 0
+        node_dims = [c.x_feature_dim + c.z_dim + c.part_embed_dim + gated_dim] + [c.hidden_dim] * c.num_update_layers
+        self.part_updates = PartUpdateStack(node_dims)
+        self.w_posterior = nn.Linear(node_dims[-1], 3 * c.w_dim)  # mean, log-variance, correlation logit
+        self.part_prior = PartPrior(c)
+        self.z_prior = MLP([c.whole_latent_dim, c.hidden_dim, 2 * c.z_dim], norm=None)
+        self.part_sum = PartSum()
+        self.render_embedding, self.part_renderer = None, None
+        if c.render_channels:
+            self.render_embedding = PartEmbedding(c.num_categories, c.part_attr_dim, c.part_embed_dim)
+            self.part_renderer = codec.build_renderer(c.obs_shape, c.w_dim + c.part_embed_dim,
+                                                      c.render_hidden_dim, c.render_channels)
+
+    # ----- the distributions of the model -----------------------------------------------------
+
+    def sum_parts(
+        self,
+        w: Tensor,
+        batch: Tensor | None = None,
+        num_wholes: int | None = None,
+        part: Tensor | None = None,
+        part_attr: Tensor | None = None,
+    ) -> Tensor:
+        r""":math:`\tilde{w}` of each whole from part latents ``w`` ``[N, w_dim]``: the sum over its parts
+        of :math:`w_i`, with ``count_channel`` of a constant 1 (the number of parts K), and with
+        ``render_channels`` of the rendering :math:`r(w_i, l_i)` of each part on the whole's grid
+        (flattened), which needs the parts' categories ``part`` ``[N]`` (and ``part_attr``).
+        ``[B, whole_latent_dim (+ rendered size)]``; with no ``batch``, all parts form one whole.
+        Pass any subset of parts to recompose."""
+        batch, num_wholes = resolve_batch(batch, w.size(0), w.device, num_wholes)
+        per_part = [w]
+        if self.config.count_channel:
+            per_part.append(w.new_ones(w.size(0), 1))
+        if self.part_renderer is not None:
+            if part is None:
+                raise ValueError("this model renders its parts (render_channels > 0): pass their categories "
+                                 "(and part_attr) to sum_parts")
+            features = torch.cat([w, self.render_embedding(part, part_attr)], dim=-1)
+            per_part.append(self.part_renderer(features).flatten(1))
+        return self.part_sum(torch.cat(per_part, dim=-1), batch, dim_size=num_wholes)
+
+    def split_whole_latent(self, w_tilde: Tensor) -> tuple[Tensor, Tensor | None]:
+        r"""The vector part ``[B, whole_latent_dim]`` of :math:`\tilde{w}` and its rendered sum
+        ``[B, render_channels, *grid]`` (None without ``render_channels``)."""
+        vector = w_tilde[:, : self.config.whole_latent_dim]
+        if self.part_renderer is None:
+            return vector, None
+        rendered = w_tilde[:, self.config.whole_latent_dim:]
+        return vector, rendered.reshape(w_tilde.size(0), self.config.render_channels, *self.part_renderer.grid_shape)
+
+    def z_prior_dist(self, w_tilde: Tensor) -> Normal:
+        r""":math:`p(z \mid \tilde{w})` over ``[B, z_dim]``; it reads the vector part of :math:`\tilde{w}`."""
+        vector, _ = self.split_whole_latent(w_tilde)
+        return normal_from_params(self.z_prior(vector), self.config.prior_scale_floor)
+
+    def decode(self, w_tilde: Tensor, z: Tensor | None = None) -> Normal:
+        r""":math:`p(x \mid z, \tilde{w})` over ``[B, *obs_shape]``; with no ``z``, one is drawn
+        from :math:`p(z \mid \tilde{w})`. Build ``w_tilde`` with :meth:`sum_parts` from any subset
+        of part latents to recompose a whole from chosen parts."""
+        if z is None:
+            z = self.z_prior_dist(w_tilde).rsample()
+        vector, rendered = self.split_whole_latent(w_tilde)
+        loc, raw_scale = self.x_decoder(torch.cat([z, vector], dim=-1), rendered)
+        return normal(loc, floored_scale(raw_scale, self.config.observation_scale_floor).expand_as(loc))
+
+    def encode(self, data: Data, noise: LatentNoise | None = None) -> Posterior:
+        r"""The posterior of a ``Data``/``Batch`` of wholes: :math:`q(z \mid x)`, a sample of z,
+        and :math:`q(\{w_i\} \mid x, z, \{l_i\})`."""
+        return self._posterior(check_wholes(data, self.config), noise)
+
+    def _posterior(self, wholes: Wholes, noise: LatentNoise | None) -> Posterior:
+        c = self.config
+        if noise is None:
+            noise = LatentNoise.sample(c, wholes.num_wholes, wholes.part.numel(), wholes.whole.device)
+        features = self.x_encoder(wholes.whole)
+        z_loc, z_scale = split_loc_scale(self.z_posterior(features), c.posterior_scale_floor)
+        z = z_loc + z_scale * noise.z
+        node_part = self.node_embedding(wholes.part, wholes.part_attr) + c.node_noise_std * noise.node
+        node_features = features.index_select(0, wholes.batch)
+        h = [node_features, z.index_select(0, wholes.batch), node_part]
+        if self.node_gate is not None:
+            h.append(node_features * self.node_gate(node_part))
+        h = torch.cat(h, dim=-1)
+        h = self.part_updates(h, wholes.batch, wholes.num_wholes)  # residual: keeps x reachable at depth
+        loc, log_var, logit = self.w_posterior(h).chunk(3, dim=-1)
+        w_dist = CorrelatedPartNormal(loc, log_var, logit, wholes.batch, wholes.num_wholes, validate_args=False)
+        return Posterior(normal(z_loc, z_scale), z, w_dist)
+
+    # ----- training objective -----------------------------------------------------------------
+
+    def loss(self, data: Data, noise: LatentNoise | None = None) -> LossTerms[Tensor]:
+        """L_w, L_z and L_x (paper eq. 4, one-sample estimate) of each whole, in nats.
+
+        Args:
+            data: a ``Data`` or ``Batch`` with ``part`` [N], ``whole`` [B, *obs_shape] and,
+                for several wholes, ``batch`` [N]; ``part_attr`` [N, F] if the parts have it.
+            noise: standard-normal draws to use instead of fresh ones (common random numbers).
+
+        Returns:
+            The three terms, each ``[B]``. L_w is in closed form (the KL of the correlated
+            posterior to the part prior, registered in :mod:`compvae_geo.layers.distributions.kl`).
+        """
+        wholes = check_wholes(data, self.config)
+        if noise is None:
+            noise = LatentNoise.sample(self.config, wholes.num_wholes, wholes.part.numel(), wholes.whole.device)
+        posterior = self._posterior(wholes, noise)
+        w = posterior.w_dist.reparameterize(noise.w)
+        w_tilde = self.sum_parts(w, wholes.batch, wholes.num_wholes, wholes.part, wholes.part_attr)
+        prior = self.part_prior(wholes.part, wholes.part_attr, wholes.batch, wholes.num_wholes)
+        loss_w = kl_divergence(posterior.w_dist, prior)
+        loss_z = (posterior.z_dist.log_prob(posterior.z) - self.z_prior_dist(w_tilde).log_prob(posterior.z)).sum(-1)
+        loss_x = -self.decode(w_tilde, posterior.z).log_prob(wholes.whole).flatten(1).sum(-1)
+        return LossTerms(w=loss_w, z=loss_z, x=loss_x)
+
+    def forward(self, data: Data, noise: LatentNoise | None = None) -> LossTerms[Tensor]:
+        """:meth:`loss`."""
+        return self.loss(data, noise)
+
+    # ----- generation -------------------------------------------------------------------------
+
+    def prior_latents(self, parts: Tensor, num_samples: int = 1, part_attr: Tensor | None = None) -> Tensor:
+        r"""Draws the latents of the K parts of one multiset from the part prior
+        (:math:`p(w_i \mid l_i)` in the paper): ``[num_samples, K, w_dim]``.
+        Sum any subset over dim 1 and :meth:`decode` it."""
+        check_num_samples(num_samples)
+        check_parts(parts, part_attr, self.config.num_categories, self.config.part_attr_dim)
+        return self.part_prior(parts, part_attr).sample((num_samples,))
+
+    @torch.no_grad()
+    def generate(
+        self,
+        parts: Tensor | list[Tensor],
+        num_samples: int = 1,
+        part_attr: Tensor | list[Tensor] | None = None,
+        observation_noise: bool = False,
+    ) -> Tensor | list[Tensor]:
+        r"""Wholes generated from a multiset of parts: :math:`w_i \sim p(w_i \mid l_i)` (the part
+        prior), :math:`z \sim p(z \mid \tilde{w})`, then the mean of :math:`p(x \mid z, \tilde{w})`
+        (or a draw from it with ``observation_noise=True``).
+
+        Args:
+            parts: categories ``[K]`` of one multiset (K = 0 allowed), or a list of them.
+            num_samples: wholes to draw per multiset.
+            part_attr: continuous descriptors ``[K, F]`` (or a list), if the model uses them.
+            observation_noise: add the observation model's Gaussian noise.
+
+        Returns:
+            ``[num_samples, *obs_shape]``, or a list of them for a list of multisets.
+            Memory and time are linear in K.
+        """
+        if isinstance(parts, (list, tuple)):
+            attrs = part_attr if part_attr is not None else [None] * len(parts)
+            if len(attrs) != len(parts):
+                raise ValueError(f"{len(parts)} multisets but {len(attrs)} part_attr tensors")
+            return [self.generate(p, num_samples, a, observation_noise) for p, a in zip(parts, attrs, strict=True)]
+        w = self.prior_latents(parts, num_samples, part_attr)  # [S, K, w_dim]
+        batch = torch.arange(num_samples, device=w.device).repeat_interleave(parts.numel())
+        repeated_attr = None if part_attr is None else part_attr.repeat(num_samples, 1)
+        # w~ = 0 (and K = 0) for no parts
+        w_tilde = self.sum_parts(w.flatten(0, 1), batch, num_samples, parts.repeat(num_samples), repeated_attr)
+        x_dist = self.decode(w_tilde)
+        return x_dist.sample() if observation_noise else x_dist.mean
+
+    def extra_repr(self) -> str:
+        c = self.config
+        return f"obs_shape={c.obs_shape}, num_categories={c.num_categories}, w_dim={c.w_dim}, z_dim={c.z_dim}"
+

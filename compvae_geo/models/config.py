@@ -1,0 +1,75 @@
+"""Configuration of the CompVAE model."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+
+class PlainDataConfig:
+    """Conversion of a config dataclass to and from plain Python values (lists for tuples), the
+    form that ``torch.load(weights_only=True)``, JSON and MLflow params accept."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {key: list(value) if isinstance(value, tuple) else value for key, value in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]):
+        unknown = set(values) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown {cls.__name__} fields: {sorted(unknown)}")
+        return cls(**values)
+
+
+@dataclass
+class CompVAEConfig(PlainDataConfig):
+    """Sizes and constants of a :class:`~compvae_geo.CompVAE`; saved inside every checkpoint."""
+
+    num_categories: int = 10  # number of part categories (the 1D problem: 10 frequencies)
+    obs_shape: tuple[int, ...] = (200,)  # shape of one whole x (the 1D problem: T = 200 samples)
+    part_attr_dim: int = 0  # continuous descriptors per part (0: parts are categories only)
+    observation: str = "curve"  # x-encoder/x-decoder family, a key of compvae_geo.codecs.CODECS
+    w_dim: int = 32  # size of each part latent w_i (and of their sum w~)
+    z_dim: int = 16  # size of the global latent z (0: no z, x from w~ alone: the ablation of paper 3.1)
+    prior_sees_count: bool = False  # p(w_i | l_i, K): the prior also reads 1/K, K the number of parts of the whole
+    # p(w_i | l_i, m_i): the parts of a whole that share a category (m_i of them) also share a factor per
+    # coordinate (PartGroupDiagonalFactorNormal), so equal parts are drawn together; L_w stays in closed form
+    prior_group_factor: bool = False
+    # > 0: p(w_i | l_i, {l_j}): the part prior also reads the rest of its multiset through this many
+    # residual PartUpdateConv layers on the prior's part embeddings (0: each part alone, the paper)
+    prior_context_layers: int = 0
+    hidden_dim: int = 128  # width of the hidden layers of every network
+    x_feature_dim: int = 64  # size of pre(x), the summary of x fed to q(z|x) and the part nodes
+    part_embed_dim: int = 32  # size of the part embedding e(l)
+    num_update_layers: int = 3  # eq. (5) message-passing layers in q({w_i} | x, z, {l_i})
+    # > 0: w~ also holds the parts' rendered sum, each part's (w_i, e(l_i)) drawn on the whole's grid
+    # (time steps, pixels) in this many channels by a per-part network, then summed (0: the paper's w~)
+    render_channels: int = 0
+    render_hidden_dim: int = 32  # width of the part renderer and of the decoder's pointwise head
+    count_channel: bool = True  # w~ also holds the number of parts K (a constant 1 summed over parts)
+    gated_node_features: bool = True  # add pre(x) * G e(l_i) to the node state: lets part i read its own share of x
+    node_noise_std: float = 1.0  # std of the noise added to e(l_i) so that equal parts can differ
+    prior_scale_floor: float = 1e-2  # smooth lower bound of the stds of p(w|l) and p(z|w~) (paper 3.3)
+    observation_scale_floor: float = 1e-2  # smooth lower bound of the std of p(x | z, w~)
+    posterior_scale_floor: float = 1e-4  # keeps the std of q(z|x) away from 0 (log 0)
+
+    @property
+    def whole_latent_dim(self) -> int:
+        """Size of the vector part of w~ (what p(z | w~) reads): ``w_dim``, plus one for the part
+        count with ``count_channel``; the rendered sum, with ``render_channels``, comes after it."""
+        return self.w_dim + int(self.count_channel)
+
+    def __post_init__(self) -> None:
+        self.obs_shape = tuple(int(size) for size in self.obs_shape)
+        for name in ("num_categories", "w_dim", "hidden_dim", "x_feature_dim", "part_embed_dim"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if min(self.part_attr_dim, self.num_update_layers, self.z_dim, self.render_channels,
+               self.prior_context_layers) < 0:
+            raise ValueError("part_attr_dim, num_update_layers, z_dim, render_channels and prior_context_layers "
+                             "must be >= 0")
+        if self.render_hidden_dim < 1:
+            raise ValueError(f"render_hidden_dim must be >= 1, got {self.render_hidden_dim}")
+        if not self.obs_shape or min(self.obs_shape) < 1:
+            raise ValueError(f"obs_shape must be non-empty with positive sizes, got {self.obs_shape}")
+        if min(self.prior_scale_floor, self.observation_scale_floor, self.posterior_scale_floor) <= 0:
+            raise ValueError("scale floors must be > 0")

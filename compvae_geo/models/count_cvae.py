@@ -1,0 +1,80 @@
+"""The standard alternative to CompVAE: a conditional VAE on the vector of category counts."""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+from torch.distributions import Normal, kl_divergence
+from torch_geometric.data import Data
+from torch_geometric.nn import MLP
+from torch_geometric.utils import scatter
+
+from ..codecs import get_codec
+from ..validation import check_num_samples, check_parts, check_wholes
+from .config import CompVAEConfig
+from .gaussian import floored_scale, normal, normal_from_params, split_loc_scale
+from .loss_terms import LossTerms
+from .savable import SavableModel
+
+
+class CountCVAE(SavableModel):
+    r"""A CVAE conditioned on :math:`c`, the number of parts of each category:
+    :math:`p(x \mid c) = \int p(x \mid z, c)\, p(z \mid c)\, dz`, :math:`q(z \mid x, c)`.
+
+    It is order-invariant like CompVAE but has no per-part latents, so it cannot recompose a
+    whole from chosen parts, nor take parts with continuous descriptors. Same interface as
+    :class:`~compvae_geo.CompVAE` (``loss``, ``generate``, ``save``/``load``); ``L_w`` is 0.
+    Its latent z has ``z_dim`` coordinates (give it ``w_dim + z_dim`` for a fair comparison).
+    """
+
+    model_name = "count_cvae"
+
+    def __init__(self, config: CompVAEConfig | None = None) -> None:
+        super().__init__(config or CompVAEConfig())
+        c = self.config
+        if c.part_attr_dim:
+            raise ValueError("CountCVAE conditions on category counts only: it takes no part_attr")
+        self.x_encoder, self.x_decoder = get_codec(c.observation).build(
+            c.obs_shape, c.x_feature_dim, c.z_dim + c.num_categories, c.hidden_dim
+        )
+        self.z_posterior = MLP([c.x_feature_dim + c.num_categories, c.hidden_dim, 2 * c.z_dim], norm=None)
+        self.z_prior = MLP([c.num_categories, c.hidden_dim, 2 * c.z_dim], norm=None)
+
+    def category_counts(self, part: Tensor, batch: Tensor, num_wholes: int) -> Tensor:
+        """``[B, num_categories]``: how many parts of each category every whole has."""
+        one_hot = torch.nn.functional.one_hot(part, self.config.num_categories).float()
+        return scatter(one_hot, batch, dim=0, dim_size=num_wholes, reduce="sum")
+
+    def z_prior_dist(self, counts: Tensor) -> Normal:
+        return normal_from_params(self.z_prior(counts), self.config.prior_scale_floor)
+
+    def decode(self, counts: Tensor, z: Tensor) -> Normal:
+        loc, raw_scale = self.x_decoder(torch.cat([z, counts], dim=-1))
+        return normal(loc, floored_scale(raw_scale, self.config.observation_scale_floor).expand_as(loc))
+
+    def loss(self, data: Data, noise: None = None) -> LossTerms[Tensor]:
+        """L_w = 0, L_z = KL(q(z|x,c) || p(z|c)) (closed form), L_x: nats per whole."""
+        wholes = check_wholes(data, self.config)
+        counts = self.category_counts(wholes.part, wholes.batch, wholes.num_wholes)
+        features = torch.cat([self.x_encoder(wholes.whole), counts], dim=-1)
+        z_loc, z_scale = split_loc_scale(self.z_posterior(features), self.config.posterior_scale_floor)
+        z_dist = normal(z_loc, z_scale)
+        z = z_dist.rsample()
+        loss_z = kl_divergence(z_dist, self.z_prior_dist(counts)).sum(-1)
+        loss_x = -self.decode(counts, z).log_prob(wholes.whole).flatten(1).sum(-1)
+        return LossTerms(w=torch.zeros_like(loss_z), z=loss_z, x=loss_x)
+
+    def forward(self, data: Data, noise: None = None) -> LossTerms[Tensor]:
+        """:meth:`loss`."""
+        return self.loss(data, noise)
+
+    @torch.no_grad()
+    def generate(self, parts: Tensor, num_samples: int = 1, part_attr: Tensor | None = None,
+                 observation_noise: bool = False) -> Tensor:
+        """``[num_samples, *obs_shape]`` wholes for the multiset ``parts``: z ~ p(z|c), then the mean
+        of p(x|z,c) (or a draw with ``observation_noise``)."""
+        check_num_samples(num_samples)
+        check_parts(parts, part_attr, self.config.num_categories, self.config.part_attr_dim)
+        batch = torch.zeros_like(parts)
+        counts = self.category_counts(parts, batch, 1).expand(num_samples, -1)
+        x_dist = self.decode(counts, self.z_prior_dist(counts).sample())
+        return x_dist.sample() if observation_noise else x_dist.mean

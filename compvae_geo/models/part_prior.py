@@ -1,0 +1,75 @@
+"""The part prior of CompVAE: the distribution the part latents are drawn from, given the multiset."""
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.nn import MLP
+
+from compvae_geo.layers import PartGroupDiagonalFactorNormal, PartNormal, PartUpdateStack, groups_of_equal_parts
+from compvae_geo.layers import resolve_batch
+
+from .config import CompVAEConfig
+from .gaussian import split_loc_scale
+from .part_embedding import PartEmbedding
+
+
+class PartPrior(nn.Module):
+    r"""The prior over the part latents of each whole, :math:`(|V|, D)` in all.
+
+    The paper's prior is :math:`\prod_i p(w_i \mid l_i)`, a :class:`~compvae_geo.layers.PartNormal`
+    from an MLP of the part embedding :math:`e(l_i)`. Three options of :class:`CompVAEConfig`
+    let it read more of the multiset (each measured in ``docs/design.md``):
+
+    - ``prior_sees_count``: each part also reads :math:`1/K`, K the number of parts of its whole;
+    - ``prior_group_factor``: the parts of a whole that share a category (:math:`m_i` of them)
+      also share a factor per coordinate, a
+      :class:`~compvae_geo.layers.PartGroupDiagonalFactorNormal`, and each part reads :math:`1/m_i`;
+    - ``prior_context_layers``: each part's embedding passes through a residual
+      :class:`~compvae_geo.layers.PartUpdateStack` over the parts of its whole,
+      :math:`p(w_i \mid l_i, \{l_j\})` (permutation-equivariant, :math:`O(|V|)`).
+
+    Args:
+        config (CompVAEConfig): uses ``num_categories``, ``part_attr_dim``, ``part_embed_dim``,
+            ``hidden_dim``, ``w_dim``, ``prior_scale_floor`` and the three options above.
+    """
+
+    def __init__(self, config: CompVAEConfig) -> None:
+        super().__init__()
+        c = self.config = config
+        self.embedding = PartEmbedding(c.num_categories, c.part_attr_dim, c.part_embed_dim)
+        self.count = nn.Linear(1, c.part_embed_dim, bias=False) if c.prior_sees_count else None
+        self.group_size = nn.Linear(1, c.part_embed_dim, bias=False) if c.prior_group_factor else None
+        # per coordinate: a mean and a std, and with prior_group_factor the loading of the shared factor
+        outputs = (3 if c.prior_group_factor else 2) * c.w_dim
+        self.head = MLP([c.part_embed_dim, c.hidden_dim, outputs], norm=None)
+        self.context = None
+        if c.prior_context_layers:
+            self.context = PartUpdateStack([c.part_embed_dim] * (c.prior_context_layers + 1))
+
+    def forward(
+        self,
+        part: Tensor,
+        part_attr: Tensor | None = None,
+        batch: Tensor | None = None,
+        num_wholes: int | None = None,
+    ) -> PartNormal | PartGroupDiagonalFactorNormal:
+        """The prior of parts ``[N]`` (and ``part_attr`` ``[N, F]``) grouped into wholes by
+        ``batch`` (default: one whole). Its arguments are not validated (a non-finite network
+        output must give a non-finite loss, which training skips)."""
+        batch, num_wholes = resolve_batch(batch, part.numel(), part.device, num_wholes)
+        embedding = self.embedding(part, part_attr)
+        if self.count is not None:  # 1/K of each part's whole: bounded, so K beyond training stays in range
+            counts = torch.bincount(batch, minlength=num_wholes).index_select(0, batch)
+            embedding = embedding + self.count(counts.to(embedding.dtype).reciprocal().unsqueeze(-1))
+        if self.group_size is not None:
+            group, size = groups_of_equal_parts(part, batch)
+            embedding = embedding + self.group_size(size.to(embedding.dtype).reciprocal().unsqueeze(-1))
+        if self.context is not None:
+            embedding = self.context(embedding, batch, num_wholes)
+        params = self.head(embedding)
+        if self.group_size is None:
+            loc, scale = split_loc_scale(params, self.config.prior_scale_floor)
+            return PartNormal(loc, scale, batch, num_wholes, validate_args=False)
+        params, loading = params.split([2 * self.config.w_dim, self.config.w_dim], dim=-1)
+        loc, scale = split_loc_scale(params, self.config.prior_scale_floor)
+        return PartGroupDiagonalFactorNormal(loc, scale, loading, group, batch, num_wholes, validate_args=False)

@@ -1,0 +1,67 @@
+"""Configuration of a training run."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..models.config import PlainDataConfig
+
+
+@dataclass
+class TrainConfig(PlainDataConfig):
+    """How to train a CompVAE (paper section 4.3); saved in every checkpoint and logged to MLflow."""
+
+    problem: str = "sine"  # which problem to learn, a key of compvae_geo.problems.PROBLEMS
+    model: str = "compvae"  # which model: "compvae", or the baseline "count_cvae" (compvae_geo.models.MODELS)
+    iterations: int = 30_000  # optimisation steps (one fresh batch each)
+    batch_size: int = 128  # wholes per batch (the paper: 256)
+    lr: float = 3e-3  # initial Adam learning rate (the paper: 1e-4 over 500,000 steps)
+    lr_halving_every: int = 6_000  # the learning rate is halved every this many steps...
+    lr_floor: float = 1e-6  # ...down to this floor
+    beta1: float = 0.5  # Adam beta1 (the paper's value)
+    beta2: float = 0.9  # Adam beta2 (the paper's value)
+    kl_warmup_steps: int = 3_000  # L_w + L_z weighted 0 -> 1 over these steps against posterior collapse (0: off, the paper)
+    k_start: int = 2  # curriculum: largest K at step 0 (K uniform in [1, K_max] per whole)
+    k_grow_every: int = 300  # curriculum: K_max grows by 1 every this many steps...
+    k_max: int = 16  # ...up to this many parts (the paper: 16 in 1D, 8 in 2D)
+    seed: int = 0  # seeds the weights, the data and the latent noise (a CPU run is reproducible)
+    device: str = "auto"  # "auto" (CUDA when present), "cpu", "cuda", "cuda:1", ...
+    bf16: bool = False  # bfloat16 autocast on CUDA
+    log_every: int = 50  # steps between metric logs (metrics are sent in one batch each time)
+    eval_every: int = 2_000  # steps between held-out evaluations
+    eval_part_counts: tuple[int, ...] = (1, 2, 4, 8, 12, 16, 24, 32)  # K of the held-out sets
+    eval_wholes: int = 256  # held-out wholes per K
+    checkpoint_minutes: float = 5.0  # wall-clock minutes between checkpoints (and one at the end)
+    # After this many skipped (non-finite) steps in a row, the weights and optimizer state go back to
+    # those of the last log interval that had a finite step, and training goes on (0: never)
+    restore_after_skips: int = 100
+
+    def __post_init__(self) -> None:
+        self.eval_part_counts = tuple(int(k) for k in self.eval_part_counts)
+        positive = ("iterations", "batch_size", "lr_halving_every", "k_start", "k_grow_every", "k_max",
+                    "log_every", "eval_every", "eval_wholes")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0 < self.lr_floor <= self.lr:
+            raise ValueError(f"need 0 < lr_floor <= lr, got {self.lr_floor} and {self.lr}")
+        if self.k_start > self.k_max:
+            raise ValueError(f"k_start ({self.k_start}) must not exceed k_max ({self.k_max})")
+        if self.kl_warmup_steps < 0:
+            raise ValueError(f"kl_warmup_steps must be >= 0, got {self.kl_warmup_steps}")
+        if self.checkpoint_minutes <= 0:
+            raise ValueError("checkpoint_minutes must be > 0")
+        if self.restore_after_skips < 0:
+            raise ValueError(f"restore_after_skips must be >= 0, got {self.restore_after_skips}")
+
+    def learning_rate_at(self, step: int) -> float:
+        """Halved every ``lr_halving_every`` steps, never below ``lr_floor``."""
+        return max(self.lr * 0.5 ** (step // self.lr_halving_every), self.lr_floor)
+
+    def kl_weight_at(self, step: int) -> float:
+        """Weight of L_w + L_z in the training gradient: rises linearly from 0 to 1 over
+        ``kl_warmup_steps`` (the logged ELBO is always the true, unweighted one)."""
+        return min(1.0, step / self.kl_warmup_steps) if self.kl_warmup_steps else 1.0
+
+    def max_parts_at(self, step: int) -> int:
+        """The curriculum's K_max: ``k_start``, +1 every ``k_grow_every`` steps, up to ``k_max``."""
+        return min(self.k_start + step // self.k_grow_every, self.k_max)

@@ -1,0 +1,52 @@
+"""The training presets: named (training, model) overrides on top of the dataclass defaults.
+
+Each preset's choices were measured: see ``docs/design.md`` (why each option) and the generated
+``docs/<problem>_results.md`` (what the preset reaches).
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from .config import TrainConfig
+
+# Each preset: (training overrides, model overrides) on top of the dataclass defaults.
+PRESETS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+    # Fits in 20 minutes on 2 CPU cores (measured: README, Presets). Rendered part sums and no z:
+    # the whole then follows from its parts. The group-factor prior draws equal parts together, as the
+    # posterior encodes them (docs/design.md).
+    "cpu": (dict(iterations=24_000, lr_halving_every=4_800),
+            dict(render_channels=4, z_dim=0, prior_group_factor=True)),
+    # The paper's schedule (section 4.3), for a GPU: about a day on a GTX 1080 in the paper.
+    "paper": (
+        dict(iterations=500_000, batch_size=256, lr=1e-4, lr_halving_every=20_000, lr_floor=1e-6,
+             k_grow_every=3_000, kl_warmup_steps=0, eval_every=10_000, log_every=100),
+        dict(hidden_dim=512, w_dim=32, z_dim=32, x_feature_dim=256, part_embed_dim=64, num_update_layers=4),
+    ),
+}
+
+
+# Per problem, further (training, model) overrides on top of PRESETS.
+PROBLEM_PRESETS: dict[str, dict[str, tuple[dict[str, Any], dict[str, Any]]]] = {
+    "sites": {
+        # Fits in 30 minutes on 2 CPU cores (measured: README, Presets).
+        "cpu": (dict(iterations=15_000, batch_size=64, lr_halving_every=4_000, k_max=8,
+                     eval_part_counts=(1, 2, 4, 8, 12, 16), eval_every=2_500),
+                # No z and a count-aware prior: z took the colors (docs/experiments.md). Rendered part
+                # sums; the prior reads the rest of the multiset, sites compete for pixels (docs/design.md).
+                dict(w_dim=64, z_dim=0, prior_sees_count=True, x_feature_dim=128, render_channels=8,
+                     prior_context_layers=2)),
+        # The paper: K up to 8 in 2D.
+        "paper": (dict(k_max=8, eval_part_counts=(1, 2, 4, 8, 12, 16)), dict(w_dim=128, x_feature_dim=256)),
+    },
+}
+
+
+def preset(name: str, problem: str = "sine") -> tuple[TrainConfig, dict[str, Any]]:
+    """The training config and model-config overrides of preset ``name`` for ``problem``."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; known: {sorted(PRESETS)}")
+    train_overrides, model_overrides = PRESETS[name]
+    problem_train, problem_model = PROBLEM_PRESETS.get(problem, {}).get(name, ({}, {}))
+    config = replace(TrainConfig(problem=problem), **{**train_overrides, **problem_train})
+    return config, {**model_overrides, **problem_model}

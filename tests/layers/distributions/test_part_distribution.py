@@ -1,0 +1,35 @@
+import pytest
+import torch
+
+from compvae_geo.layers import CorrelatedPartNormal, PartDistribution, PartGroupDiagonalFactorNormal, PartNormal
+from helpers import batch_vector
+
+COUNTS = [2, 0, 3]  # the middle whole has no parts
+
+
+def part_distributions():
+    torch.manual_seed(0)
+    batch, loc = batch_vector(COUNTS), torch.randn(5, 4)
+    return [
+        PartNormal(loc, torch.rand(5, 4) + 0.1, batch, len(COUNTS)),
+        CorrelatedPartNormal(loc, torch.randn(5, 4), torch.randn(5, 4), batch, len(COUNTS)),
+        PartGroupDiagonalFactorNormal(loc, torch.rand(5, 4) + 0.1, torch.randn(5, 4), torch.tensor([0, 0, 1, 2, 1]),
+                                      batch, len(COUNTS)),
+    ]
+
+
+@pytest.mark.parametrize("dist", part_distributions(), ids=lambda d: type(d).__name__)
+def test_every_part_distribution_shares_the_ragged_layout(dist):
+    assert isinstance(dist, PartDistribution)
+    assert dist.batch_shape == (len(COUNTS),) and dist.num_wholes == len(COUNTS)
+    torch.testing.assert_close(dist.num_parts(), torch.tensor(COUNTS, dtype=torch.float))
+    assert dist.log_prob(dist.sample((6,))).shape == (6, len(COUNTS))
+
+
+def test_sum_per_whole_sums_the_parts_of_each_whole_along_any_dim():
+    dist = part_distributions()[0]
+    per_part = torch.arange(5.0)
+    torch.testing.assert_close(dist.sum_per_whole(per_part), torch.tensor([0.0 + 1, 0, 2 + 3 + 4]))
+    rows = torch.arange(10.0).reshape(5, 2)
+    torch.testing.assert_close(dist.sum_per_whole(rows, dim=-2), torch.tensor([[2.0, 4], [0, 0], [18, 21]]))
+    assert dist.standard_normal((7,)).shape == (7, 5, 4)

@@ -1,0 +1,97 @@
+"""The baselines of the evaluation: the count-vector CVAE and CompVAE without z."""
+import pytest
+import torch
+from torch.distributions import Normal
+from torch_geometric.data import Batch, Data
+
+from compvae_geo import CompVAE, CompVAEConfig
+from compvae_geo.models import CountCVAE
+from compvae_geo.datasets import SineParts
+from compvae_geo.models import build_model, load_model
+
+PROBLEM = SineParts(length=20)
+CONFIG = CompVAEConfig(obs_shape=PROBLEM.obs_shape, w_dim=4, z_dim=3, hidden_dim=16, x_feature_dim=8,
+                       part_embed_dim=5, num_update_layers=1)
+
+
+def batch(parts: list[list[int]], seed: int = 0) -> Batch:
+    generator = torch.Generator().manual_seed(seed)
+    data = []
+    for categories in parts:
+        part = torch.tensor(categories, dtype=torch.long)
+        data.append(Data(part=part, whole=PROBLEM.sample_wholes(part, 1, generator=generator), num_nodes=part.numel()))
+    return Batch.from_data_list(data)
+
+
+def test_count_cvae_counts_categories_and_is_order_invariant():
+    torch.manual_seed(0)
+    model = CountCVAE(CONFIG)
+    data = batch([[3, 1, 3], [0], []])
+    counts = model.category_counts(data.part, data.batch, 3)
+    expected = torch.zeros(3, CONFIG.num_categories)
+    expected[0, 3], expected[0, 1], expected[1, 0] = 2, 1, 1
+    torch.testing.assert_close(counts, expected)
+    reordered = data.clone()
+    reordered.part = data.part[[0, 2, 1, 3]]  # parts 3, 3, 1 of the same first whole
+    torch.manual_seed(1)
+    first = model.loss(data)
+    torch.manual_seed(1)
+    second = model.loss(reordered)
+    torch.testing.assert_close(first.elbo, second.elbo)
+    assert torch.equal(first.w, torch.zeros(3))
+
+
+def test_count_cvae_loss_matches_its_definition():
+    torch.manual_seed(0)
+    model = CountCVAE(CONFIG)
+    data = batch([[2, 7], [5, 5, 5, 1]], seed=3)
+    torch.manual_seed(4)
+    terms = model.loss(data)
+    # the same computation written out: q(z|x,c), KL to p(z|c) by Monte-Carlo over many draws, and L_x
+    counts = model.category_counts(data.part, data.batch, 2)
+    loc, raw = model.z_posterior(torch.cat([model.x_encoder(data.whole), counts], -1)).chunk(2, -1)
+    q = Normal(loc, CONFIG.posterior_scale_floor + torch.nn.functional.softplus(raw))
+    prior_loc, prior_raw = model.z_prior(counts).chunk(2, -1)
+    p = Normal(prior_loc, CONFIG.prior_scale_floor + torch.nn.functional.softplus(prior_raw))
+    draws = q.sample((200_000,))
+    monte_carlo = (q.log_prob(draws) - p.log_prob(draws)).sum(-1).mean(0)
+    torch.testing.assert_close(terms.z, monte_carlo, rtol=0.05, atol=0.05)
+    assert terms.x.shape == (2,) and torch.isfinite(terms.x).all()
+
+
+def test_count_cvae_generates_refuses_descriptors_and_round_trips(tmp_path):
+    torch.manual_seed(0)
+    model = CountCVAE(CONFIG)
+    assert model.generate(torch.tensor([1, 1, 4]), 5).shape == (5, 20)
+    assert model.generate(torch.tensor([], dtype=torch.long), 2).shape == (2, 20)
+    with pytest.raises(ValueError, match="out of range"):
+        model.generate(torch.tensor([10]), 1)
+    with pytest.raises(ValueError, match="no part_attr"):
+        CountCVAE(CompVAEConfig(part_attr_dim=2))
+    path = tmp_path / "cvae.pt"
+    model.save(path)
+    loaded = load_model(path)
+    assert isinstance(loaded, CountCVAE)
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(tensor, loaded.state_dict()[name]), name
+    with pytest.raises(ValueError, match="holds a 'count_cvae' model"):
+        CompVAE.load(path)
+
+
+def test_compvae_without_z_has_zero_l_z_and_decodes_from_w_tilde_alone():
+    torch.manual_seed(0)
+    model = CompVAE(CompVAEConfig(**{**CONFIG.to_dict(), "z_dim": 0}))
+    data = batch([[3, 1, 3], [0], []])
+    terms = model.loss(data)
+    assert torch.equal(terms.z, torch.zeros(3)) and torch.isfinite(terms.elbo).all()
+    terms.elbo.mean().backward()
+    w_tilde = torch.randn(2, CONFIG.whole_latent_dim)
+    torch.testing.assert_close(model.decode(w_tilde).mean, model.decode(w_tilde, torch.zeros(2, 0)).mean)
+    assert model.generate(torch.tensor([2, 2]), 4).shape == (4, 20)
+
+
+def test_build_model_names_the_known_models():
+    assert isinstance(build_model("count_cvae", CONFIG), CountCVAE)
+    assert isinstance(build_model("compvae", CONFIG), CompVAE)
+    with pytest.raises(ValueError, match="unknown model 'gan'"):
+        build_model("gan", CONFIG)

@@ -1,0 +1,305 @@
+import json
+import math
+import shutil
+import time
+
+import pytest
+import torch
+from mlflow.tracking import MlflowClient
+
+from compvae_geo import CompVAE
+from compvae_geo.cli import main
+from compvae_geo.models import CountCVAE
+from compvae_geo.models import load_model
+from compvae_geo.problems import make_problem, model_config_for
+from compvae_geo.training.tracking import Tracker, TrackingUnavailable
+from compvae_geo.training import TrainConfig, preset
+
+TINY_MODEL = dict(w_dim=4, z_dim=3, hidden_dim=16, x_feature_dim=8, part_embed_dim=4, num_update_layers=1)
+TINY_TRAIN = ["--iterations", "6", "--batch-size", "8", "--log-every", "2", "--eval-every", "4",
+              "--eval-wholes", "4", "--eval-part-counts", "1,3", "--k-max", "3"]
+TINY_MODEL_ARGS = [arg for key, value in TINY_MODEL.items() for arg in (f"--{key.replace('_', '-')}", str(value))]
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    """One SQLite MLflow store for the module (creating one costs seconds)."""
+    return f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
+
+
+@pytest.fixture(scope="module")
+def trained_run(store, tmp_path_factory):
+    out_dir = tmp_path_factory.mktemp("run")
+    code = main(["train", "--tracking-uri", store, "--out-dir", str(out_dir), *TINY_TRAIN, *TINY_MODEL_ARGS])
+    assert code == 0
+    return out_dir
+
+
+def test_run_is_tracked_with_params_metrics_and_artifacts(store, trained_run):
+    client = MlflowClient(tracking_uri=store)
+    runs = client.search_runs([client.get_experiment_by_name("sine").experiment_id])
+    run = next(r for r in runs if r.info.run_name == trained_run.name)
+    assert run.info.status == "FINISHED"
+    params = run.data.params
+    assert params["iterations"] == "6" and params["batch_size"] == "8" and params["lr"] == str(TrainConfig().lr)
+    assert params["model.w_dim"] == "4" and params["model.obs_shape"] == "[200]"
+    for key in ("loss/w_bits", "loss/z_bits", "loss/x_bits", "loss/elbo_bits", "lr", "k_max", "kl_weight",
+                "datapoints_per_s", "skipped_steps"):
+        assert [m.step for m in client.get_metric_history(run.info.run_id, key)] == [2, 4, 6], key
+    heldout = client.get_metric_history(run.info.run_id, "heldout_elbo_bits/K003")
+    assert [m.step for m in heldout] == [4, 6] and all(math.isfinite(m.value) for m in heldout)
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+    figures = {a.path for a in client.list_artifacts(run.info.run_id, "figures")}
+    database_dir = store[len("sqlite:///"):].rsplit("/", 1)[0]
+    assert run.info.artifact_uri.startswith(f"file://{database_dir}/mlruns/")
+    assert {"checkpoint.pt", "config.json"} <= artifacts
+    assert figures == {f"figures/{name}.png" for name in
+                       ("loss_curves", "recomposition", "reconstruction", "incremental", "size_generality")}
+
+
+def test_checkpoint_loads_and_generates(trained_run):
+    model = CompVAE.load(trained_run / "checkpoint.pt")
+    assert model.config.w_dim == TINY_MODEL["w_dim"]
+    curves = model.generate(torch.tensor([0, 5, 5]), num_samples=3)
+    assert curves.shape == (3, 200) and torch.isfinite(curves).all()
+
+
+def test_resume_continues_the_same_run_and_step_count(store, trained_run):
+    checkpoint = trained_run / "checkpoint.pt"
+    state = torch.load(checkpoint, weights_only=True)["training"]
+    assert state["step"] == 6
+    assert main(["train", "--resume", str(checkpoint), "--tracking-uri", store, "--iterations", "10"]) == 0
+    resumed = torch.load(checkpoint, weights_only=True)["training"]
+    assert resumed["step"] == 10 and resumed["run_id"] == state["run_id"]
+    assert resumed["config"]["lr"] == state["config"]["lr"]
+    history = MlflowClient(tracking_uri=store).get_metric_history(state["run_id"], "loss/elbo_bits")
+    assert [m.step for m in history] == [2, 4, 6, 8, 10]
+
+
+def test_resumed_training_matches_uninterrupted_training(tmp_path):
+    config = TrainConfig(iterations=6, batch_size=8, log_every=3, eval_every=6, eval_wholes=4,
+                         eval_part_counts=(2,), k_max=3)
+    model_config = model_config_for(make_problem("sine"), **TINY_MODEL)
+    from compvae_geo.training import Trainer
+
+    straight = Trainer(config, model_config, tmp_path / "a.pt")
+    straight.run()
+    first = Trainer(TrainConfig(**{**config.to_dict(), "iterations": 3}), model_config, tmp_path / "b.pt")
+    first.run()
+    second = Trainer.resume(tmp_path / "b.pt", iterations=6)
+    second.run()
+    for a, b in zip(straight.model.parameters(), second.model.parameters()):
+        torch.testing.assert_close(a, b)
+
+
+def test_non_finite_loss_is_skipped_and_counted(tmp_path):
+    from compvae_geo.training import Trainer
+
+    config = TrainConfig(iterations=4, batch_size=4, log_every=2, eval_every=4, eval_wholes=2,
+                         eval_part_counts=(1,), k_max=2)
+    trainer = Trainer(config, model_config_for(make_problem("sine"), **TINY_MODEL), tmp_path / "c.pt")
+    real_loss, calls = trainer.model.loss, []
+
+    def sometimes_nan(batch, noise=None):
+        calls.append(1)
+        terms = real_loss(batch, noise)
+        if len(calls) == 2:
+            terms.x = terms.x * float("nan")
+        return terms
+
+    trainer.model.loss = sometimes_nan
+    before = {name: p.clone() for name, p in trainer.model.named_parameters()}
+    trainer.train_step()
+    after_good = {name: p.clone() for name, p in trainer.model.named_parameters()}
+    assert trainer.train_step() is None and trainer.skipped_steps == 1 and trainer.step == 2
+    assert all(torch.equal(after_good[n], p) for n, p in trainer.model.named_parameters())  # not applied
+    assert any(not torch.equal(before[n], after_good[n]) for n in before)
+    result = trainer.run()
+    assert result.skipped_steps == 1 and result.step == 4
+
+
+def test_ctrl_c_saves_a_checkpoint_and_stops(tmp_path):
+    from compvae_geo.training import Trainer
+
+    config = TrainConfig(iterations=100, batch_size=4, log_every=2, eval_every=100, eval_wholes=2,
+                         eval_part_counts=(1,), k_max=2)
+    trainer = Trainer(config, model_config_for(make_problem("sine"), **TINY_MODEL), tmp_path / "d.pt")
+
+    def press_ctrl_c(step, metrics):
+        if step >= 4:
+            raise KeyboardInterrupt
+
+    result = trainer.run(on_log=press_ctrl_c)
+    assert result.interrupted and result.step == 4
+    assert torch.load(tmp_path / "d.pt", weights_only=True)["training"]["step"] == 4
+
+
+def test_unreachable_tracking_server_fails_fast():
+    started = time.monotonic()
+    with pytest.raises(TrackingUnavailable, match="cannot use the MLflow tracking store"):
+        Tracker("sine", "http://127.0.0.1:9")  # nothing listens on the discard port
+    assert time.monotonic() - started < 30
+
+
+def test_tracking_failure_mid_run_is_reported_not_raised(store):
+    tracker = Tracker("sine", store, run_name="drops")
+    tracker.client.log_batch = lambda *args, **kwargs: (_ for _ in ()).throw(ConnectionError("gone"))
+    tracker.log_metrics({"a": 1.0}, step=1)
+    tracker.log_metrics({"a": 2.0}, step=2)
+    assert not tracker.available and "gone" in tracker.failure
+
+
+def test_generate_command_writes_curves_and_plot(trained_run, tmp_path, capsys):
+    out = tmp_path / "gen" / "curves.csv"
+    assert main(["generate", "--checkpoint", str(trained_run / "checkpoint.pt"), "--parts", "1,1,4",
+                 "--num-samples", "5", "--problem", "sine", "--out", str(out)]) == 0
+    rows = out.read_text().strip().splitlines()
+    assert len(rows) == 5 and len(rows[0].split(",")) == 200
+    assert out.with_suffix(".png").stat().st_size > 0
+    assert main(["generate", "--checkpoint", str(trained_run / "checkpoint.pt"), "--parts", "12"]) == 2
+    assert "category out of range" in capsys.readouterr().err
+
+
+def test_presets_and_schedules():
+    cpu, _ = preset("cpu")
+    paper, paper_model = preset("paper")
+    assert (paper.lr, paper.batch_size, paper.lr_halving_every, paper.k_grow_every, paper.iterations) == (
+        1e-4, 256, 20_000, 3_000, 500_000)
+    assert paper_model["hidden_dim"] > TrainConfig().batch_size // 2
+    assert paper.learning_rate_at(0) == 1e-4 and paper.learning_rate_at(20_000) == 5e-5
+    assert paper.learning_rate_at(10**7) == 1e-6
+    assert [paper.max_parts_at(s) for s in (0, 2_999, 3_000, 10**6)] == [2, 2, 3, 16]
+    assert paper.kl_weight_at(0) == 1.0  # the paper has no warm-up
+    assert [cpu.kl_weight_at(s) for s in (0, cpu.kl_warmup_steps // 2, cpu.kl_warmup_steps, 10**6)] == [0, 0.5, 1, 1]
+    with pytest.raises(ValueError, match="unknown preset"):
+        preset("huge")
+    with pytest.raises(ValueError, match="k_start"):
+        TrainConfig(k_start=5, k_max=4)
+
+
+def test_nan_weights_give_skipped_steps_not_exceptions(tmp_path):
+    from compvae_geo.training import Trainer
+
+    config = TrainConfig(iterations=2, batch_size=4, log_every=1, eval_every=2, eval_wholes=2,
+                         eval_part_counts=(1,), k_max=2)
+    trainer = Trainer(config, model_config_for(make_problem("sine"), **TINY_MODEL), tmp_path / "e.pt")
+    with torch.no_grad():
+        trainer.model.z_prior.lins[0].bias.fill_(float("nan"))
+    assert trainer.train_step() is None and trainer.skipped_steps == 1
+
+
+def test_count_cvae_baseline_trains_through_the_same_command(store, tmp_path):
+    out_dir = tmp_path / "cvae"
+    assert main(["train", "--tracking-uri", store, "--out-dir", str(out_dir), "--model", "count_cvae",
+                 *TINY_TRAIN, *TINY_MODEL_ARGS]) == 0
+    assert isinstance(load_model(out_dir / "checkpoint.pt"), CountCVAE)
+
+
+def test_evaluate_command_compares_baselines_logs_to_the_training_run_and_feeds_the_report(
+        store, trained_run, tmp_path, capsys):
+    out_dir = tmp_path / "evaluation"
+    checkpoint = str(trained_run / "checkpoint.pt")
+    assert main(["evaluate", "--checkpoint", checkpoint, "--baseline", f"again={checkpoint}", "--part-counts", "1,3",
+                 "--num-samples", "16", "--multisets", "1", "--permutations", "10", "--out-dir", str(out_dir),
+                 "--tracking-uri", store]) == 0
+    document = json.loads((out_dir / "evaluation.json").read_text())
+    assert document["problem"] == "sine" and [row["k"] for row in document["per_k"]] == [1, 3]
+    assert set(document["per_k"][0]["distances"]) == {"true", "compvae", "again", "naive"}
+    assert document["command"].startswith("compvae-geo evaluate --checkpoint")
+    trained_by = document["training_commands"]["compvae"]  # only what differs from the CPU preset
+    assert trained_by.startswith("compvae-geo train --problem sine") and "--iterations " in trained_by
+    assert "--w-dim 4" in trained_by and "--eval-part-counts 1,3" in trained_by and "--lr " not in trained_by
+    assert set(document["figures"]) == {f"{name}.png" for name in
+                                        ("loss_curves", "recomposition", "reconstruction", "incremental", "size_generality")}
+    assert all((out_dir / name).stat().st_size > 0 for name in document["figures"])
+    assert "L_w / L_z / L_x" in capsys.readouterr().out
+    # logged into the checkpoint's training run, one step per K
+    client = MlflowClient(tracking_uri=store)
+    run_id = torch.load(checkpoint, weights_only=True)["training"]["run_id"]
+    history = client.get_metric_history(run_id, "eval/compvae/mmd2")
+    assert [m.step for m in history] == [1, 3]
+    assert history[0].value == document["per_k"][0]["distances"]["compvae"]["mmd2"]
+    assert {a.path for a in client.list_artifacts(run_id, "evaluation")} >= {"evaluation/evaluation.json"}
+    results = tmp_path / "docs" / "results.md"
+    assert main(["report", "--evaluation", str(out_dir / "evaluation.json"), "--out", str(results)]) == 0
+    assert (tmp_path / "docs" / "figures" / "sine" / "size_generality.png").exists()
+    assert "| 3 |" in results.read_text() and "](figures/sine/size_generality.png)" in results.read_text()
+
+
+def test_reports_of_two_problems_keep_their_own_documents_and_figures(store, trained_run, tmp_path, monkeypatch):
+    sine_dir = tmp_path / "sine_eval"
+    assert main(["evaluate", "--checkpoint", str(trained_run / "checkpoint.pt"), "--part-counts", "1",
+                 "--num-samples", "8", "--multisets", "1", "--permutations", "5", "--out-dir", str(sine_dir),
+                 "--no-mlflow"]) == 0
+    other_dir = tmp_path / "other_eval"  # the same files, labelled as another problem's evaluation
+    shutil.copytree(sine_dir, other_dir)
+    document = json.loads((other_dir / "evaluation.json").read_text())
+    (other_dir / "evaluation.json").write_text(json.dumps({**document, "problem": "sites"}))
+    (other_dir / "incremental.png").write_bytes(b"not the sine figure")
+    monkeypatch.chdir(tmp_path)
+    assert main(["report", "--evaluation", str(sine_dir / "evaluation.json")]) == 0
+    assert main(["report", "--evaluation", str(other_dir / "evaluation.json")]) == 0
+    docs = tmp_path / "docs"
+    assert (docs / "sine_results.md").exists() and (docs / "sites_results.md").exists()
+    assert (docs / "figures" / "sine" / "incremental.png").read_bytes() == (sine_dir / "incremental.png").read_bytes()
+    assert (docs / "figures" / "sites" / "incremental.png").read_bytes() == b"not the sine figure"
+    assert "--out docs/sites_results.md" in (docs / "sites_results.md").read_text()
+
+
+def test_evaluate_rejects_a_badly_named_baseline(trained_run, capsys):
+    checkpoint = str(trained_run / "checkpoint.pt")
+    assert main(["evaluate", "--checkpoint", checkpoint, "--baseline", checkpoint, "--no-mlflow"]) == 2
+    assert "NAME=CHECKPOINT" in capsys.readouterr().err
+
+
+def test_sites_problem_has_its_own_presets_and_trains_through_the_same_command(store, tmp_path):
+    config, model_overrides = preset("cpu", "sites")
+    assert config.k_max == 8 and config.problem == "sites" and model_overrides["w_dim"] == 64
+    assert preset("paper", "sites")[0].k_max == 8 and preset("cpu", "sine")[0].k_max == 16
+    assert model_overrides["render_channels"] > 0
+    assert preset("cpu", "sine")[1]["render_channels"] > 0 and "render_channels" not in preset("paper", "sine")[1]
+    out_dir = tmp_path / "sites"
+    assert main(["train", "--problem", "sites", "--tracking-uri", store, "--out-dir", str(out_dir),
+                 *TINY_TRAIN, *TINY_MODEL_ARGS, "--prior-context-layers", "1"]) == 0
+    model = CompVAE.load(out_dir / "checkpoint.pt")
+    assert model.config.observation == "image" and model.config.part_attr_dim == 2
+    assert model.part_renderer is not None and model.part_prior.context is not None
+    assert torch.load(out_dir / "checkpoint.pt", weights_only=True)["training"]["step"] == 6
+    assert all((out_dir / f"{name}.png").exists() for name in ("incremental", "reconstruction", "recomposition"))
+    image = tmp_path / "generated.npy"
+    assert main(["generate", "--checkpoint", str(out_dir / "checkpoint.pt"), "--parts", "0,4",
+                 "--part-attr", "0.1,0.5;-0.4,0", "--num-samples", "2", "--out", str(image)]) == 0
+    assert image.exists() and image.with_suffix(".png").exists()
+
+
+def test_diverged_weights_go_back_to_the_last_good_state_and_training_goes_on(tmp_path):
+    from compvae_geo.training import Trainer
+
+    config = TrainConfig(iterations=12, batch_size=4, log_every=2, eval_every=100, eval_wholes=2,
+                         eval_part_counts=(1,), k_max=2, restore_after_skips=3)
+    trainer = Trainer(config, model_config_for(make_problem("sine"), **TINY_MODEL), tmp_path / "r.pt")
+    config.iterations = 4
+    trainer.run()  # logs at steps 2 and 4: the state of step 4 is kept
+    kept = {name: p.clone() for name, p in trainer.model.named_parameters()}
+    with torch.no_grad():  # the weights diverge: every batch from now on is non-finite
+        trainer.model.z_prior.lins[0].bias.fill_(float("nan"))
+    config.iterations = 12
+    result = trainer.run()
+    assert trainer.restores == 1 and result.skipped_steps == 3  # steps 5-7 skipped, then back to step 4's weights
+    moved = [not torch.equal(kept[n], p) for n, p in trainer.model.named_parameters()]
+    assert all(torch.isfinite(p).all() for p in trainer.model.parameters()) and any(moved)  # steps 8-12 applied
+    assert Trainer.resume(result.checkpoint).restores == 1
+
+
+def test_without_restoring_diverged_weights_stay_skipped(tmp_path):
+    from compvae_geo.training import Trainer
+
+    config = TrainConfig(iterations=4, batch_size=4, log_every=2, eval_every=100, eval_wholes=2,
+                         eval_part_counts=(1,), k_max=2, restore_after_skips=0)
+    trainer = Trainer(config, model_config_for(make_problem("sine"), **TINY_MODEL), tmp_path / "s.pt")
+    trainer.run()
+    with torch.no_grad():
+        trainer.model.z_prior.lins[0].bias.fill_(float("nan"))
+    config.iterations = 10
+    result = trainer.run()
+    assert trainer.restores == 0 and result.skipped_steps == 6
