@@ -14,7 +14,7 @@ import argparse
 from preset_steps import report, step_times
 
 # The model fields each problem's preset had before rendered part sums.
-WITHOUT_RENDERING = {"sine": dict(render_channels=0, z_dim=16), "sites": dict(render_channels=0, fitted_prior=False)}
+WITHOUT_RENDERING = {"sine": dict(render_channels=0, z_dim=16), "sites": dict(render_channels=0)}
 
 
 def main() -> None:

@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from compvae_geo.problems import make_problem, model_config_for
-from compvae_geo.training import preset
-from compvae_geo.training import Trainer
+from compvae_geo.training import Trainer, preset
 
 WARM_UP_STEPS = 3
 
@@ -18,7 +17,7 @@ WARM_UP_STEPS = 3
 def trainer_for(problem: str, folder: Path, **model_changes) -> Trainer:
     """A trainer of ``problem``'s CPU preset with ``model_changes``, already at its largest K."""
     train, model = preset("cpu", problem)
-    train = replace(train, k_start=train.k_max, prior_fit_steps=0, checkpoint_minutes=1e6)
+    train = replace(train, k_start=train.k_max, checkpoint_minutes=1e6)
     return Trainer(train, model_config_for(make_problem(problem), **{**model, **model_changes}), folder / "b.pt")
 
 
