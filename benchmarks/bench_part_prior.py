@@ -1,6 +1,7 @@
-"""What the part-prior options cost a training step: each problem's CPU preset with the paper's
-independent prior, with ``prior_group_factor``, and with ``prior_group_factor`` plus
-``prior_context_layers`` (the prior reads the rest of the multiset).
+"""What the part-prior options cost a training step.
+
+Each problem's CPU preset with the paper's independent prior, with ``prior_group_factor``, and with
+``prior_group_factor`` plus ``prior_context_layers`` (the prior reads the rest of the multiset).
 
     python benchmarks/bench_part_prior.py [--steps 40] [--rounds 3] [--problems sine,sites] [--context-layers 2]
 

@@ -12,7 +12,6 @@ import statistics
 import time
 
 import torch
-
 from compvae_geo.layers import PartUpdateConv
 
 
@@ -53,8 +52,8 @@ def main() -> None:
         x = torch.randn(sum(counts), args.channels, requires_grad=True)
         batch = torch.repeat_interleave(torch.arange(args.wholes), torch.tensor(counts))
         edge_index = complete_graph(counts)
-        implicit = median_seconds(lambda: layer(x, batch).sum().backward(), args.repeats)
-        explicit = median_seconds(lambda: layer(x, edge_index=edge_index).sum().backward(), args.repeats)
+        implicit = median_seconds(lambda x=x, batch=batch: layer(x, batch).sum().backward(), args.repeats)
+        explicit = median_seconds(lambda x=x, e=edge_index: layer(x, edge_index=e).sum().backward(), args.repeats)
         print(f"{k:>6} {sum(counts):>7} {1e3 * implicit:>12.2f} {1e3 * explicit:>14.2f} {explicit / implicit:>6.1f}x")
 
 

@@ -1,5 +1,7 @@
-"""What rendering the parts costs a training step: each problem's CPU preset against the same
-preset without rendered part sums (``render_channels 0``; in 1D also with the old z of 16).
+"""What rendering the parts costs a training step.
+
+Each problem's CPU preset against the same preset without rendered part sums (``render_channels 0``; in 1D also with the
+old z of 16).
 
     python benchmarks/bench_rendered_parts.py [--steps 40] [--rounds 3] [--problems sine,sites]
 

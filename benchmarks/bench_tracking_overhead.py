@@ -13,9 +13,8 @@ import time
 from pathlib import Path
 
 from compvae_geo.problems import make_problem, model_config_for
+from compvae_geo.training import TrainConfig, Trainer
 from compvae_geo.training.tracking import Tracker
-from compvae_geo.training import TrainConfig
-from compvae_geo.training import Trainer
 
 
 def steps_per_second(config: TrainConfig, folder: Path, tracker: Tracker | None) -> float:

@@ -1,5 +1,7 @@
-"""Training-step timing of a problem's CPU preset against variants of it, in one process: the
-shared core of the benchmarks that measure what a model feature costs a step."""
+"""Training-step timing of a problem's CPU preset against variants of it, in one process.
+
+The shared core of the benchmarks that measure what a model feature costs a step.
+"""
 from __future__ import annotations
 
 import tempfile
@@ -29,9 +31,12 @@ def ms_per_step(trainer: Trainer, steps: int) -> float:
 
 
 def step_times(problem: str, variants: dict[str, dict[str, Any]], steps: int, rounds: int) -> dict[str, float]:
-    """Mean ms per step of each variant (model changes to the preset; ``{}`` for the preset itself),
+    """Mean ms per step of each variant, measured in alternating rounds.
+
+    Mean ms per step of each variant (model changes to the preset; ``{}`` for the preset itself),
     the models alternating in ``rounds`` of ``steps`` steps, in reversed order every other round,
-    so that all see the same machine state."""
+    so that all see the same machine state.
+    """
     with tempfile.TemporaryDirectory() as folder:
         trainers = {name: trainer_for(problem, Path(folder), **changes) for name, changes in variants.items()}
         for trainer in trainers.values():

@@ -10,9 +10,10 @@ import logging
 import shlex
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import fields
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 
@@ -64,6 +65,7 @@ def _overrides(args: argparse.Namespace, config_cls: type, skip: frozenset[str] 
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The parser of every ``compvae-geo`` command."""
     parser = argparse.ArgumentParser(prog="compvae-geo", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -84,7 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--parts", type=_parse_ints, required=True, metavar="L1,L2,...",
                           help="categories of the parts, e.g. 0,3,3,7")
     generate.add_argument("--part-attr", type=_parse_rows, default=None, metavar="A,B;C,D;...",
-                          help="descriptors of each part, one row per part (sites: x,y locations, e.g. '0.1,0.5;-0.4,0')")
+                          help="descriptors of each part, one row per part "
+                               "(sites: x,y locations, e.g. '0.1,0.5;-0.4,0')")
     generate.add_argument("--num-samples", type=int, default=8)
     generate.add_argument("--seed", type=int, default=0)
     generate.add_argument("--problem", choices=sorted(PROBLEMS), default=None,
@@ -119,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Runs ``compvae-geo`` with ``argv`` (default: the process arguments); returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     args.argv = argv  # to record how a result was made

@@ -14,6 +14,7 @@ PROBLEMS: dict[str, type[PartsProblem]] = {
 
 
 def make_problem(name: str) -> PartsProblem:
+    """A fresh problem of the name ``name`` (a key of :data:`PROBLEMS`)."""
     if name not in PROBLEMS:
         raise ValueError(f"unknown problem {name!r}; known: {sorted(PROBLEMS)}")
     return PROBLEMS[name]()
@@ -24,8 +25,11 @@ DATA_DEFINED_MODEL_FIELDS = frozenset({"num_categories", "obs_shape", "part_attr
 
 
 def problem_of_model(model_config: dict[str, Any]) -> str:
-    """The name of the known problem whose data a model with config ``model_config`` (plain values,
-    as in a checkpoint) was built for: the one whose data-defined fields it matches."""
+    """The name of the known problem a model config was built for.
+
+    The name of the known problem whose data a model with config ``model_config`` (plain values,
+    as in a checkpoint) was built for: the one whose data-defined fields it matches.
+    """
     matches = [name for name, problem in PROBLEMS.items()
                if all(model_config_for(problem()).to_dict()[key] == model_config.get(key)
                       for key in DATA_DEFINED_MODEL_FIELDS)]

@@ -1,7 +1,9 @@
-"""Checks that turn bad input into a clear ``ValueError`` before any computation: the one place
-where parts, batch vectors, wholes and sample counts are validated (the datasets, the models and
-the command line all call these; :func:`check_batch` lives in :mod:`compvae_geo.layers`, which
-stands alone, and is re-exported here)."""
+"""Checks that turn bad input into a clear ``ValueError`` before any computation.
+
+The one place where parts, batch vectors, wholes and sample counts are validated (the datasets, the models and the
+command line all call these; :func:`check_batch` lives in :mod:`compvae_geo.layers`, which stands alone, and is
+re-exported here).
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -35,8 +37,11 @@ def check_num_samples(num_samples: int) -> None:
 
 
 def check_parts(part: Tensor, part_attr: Tensor | None, num_categories: int, part_attr_dim: int) -> None:
-    """Raise ``ValueError`` unless ``part`` ``[K]`` (categories in ``[0, num_categories)``) and
-    ``part_attr`` (``[K, part_attr_dim]`` finite values, or None when ``part_attr_dim`` is 0) are valid parts."""
+    """Raise ``ValueError`` unless ``part`` and ``part_attr`` are valid parts.
+
+    Raise ``ValueError`` unless ``part`` ``[K]`` (categories in ``[0, num_categories)``) and
+    ``part_attr`` (``[K, part_attr_dim]`` finite values, or None when ``part_attr_dim`` is 0) are valid parts.
+    """
     if not isinstance(part, Tensor) or part.dim() != 1 or part.dtype != torch.long:
         shape = f"{part.dtype} of shape {tuple(part.shape)}" if isinstance(part, Tensor) else type(part).__name__
         raise ValueError(f"part must be a 1D LongTensor of categories, got {shape}")
@@ -58,8 +63,11 @@ def check_parts(part: Tensor, part_attr: Tensor | None, num_categories: int, par
 
 
 def check_wholes(data: Data, config: CompVAEConfig) -> Wholes:
-    """Validates a PyG ``Data``/``Batch`` of wholes (``part``, ``whole``, optional ``part_attr``)
-    against a model's ``config``; with no ``batch`` vector it must hold one whole."""
+    """Validates a PyG ``Data``/``Batch`` of wholes against a model's ``config``.
+
+    Validates a PyG ``Data``/``Batch`` of wholes (``part``, ``whole``, optional ``part_attr``)
+    against a model's ``config``; with no ``batch`` vector it must hold one whole.
+    """
     for key in ("part", "whole"):
         if getattr(data, key, None) is None:
             raise ValueError(f"the batch has no '{key}' attribute")

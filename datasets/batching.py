@@ -7,7 +7,9 @@ from torch_geometric.data import Batch
 
 
 def batch_from_tensors(counts: Tensor, part: Tensor, whole: Tensor, part_attr: Tensor | None = None) -> Batch:
-    """The :class:`~torch_geometric.data.Batch` that ``Batch.from_data_list`` would build from
+    """A Batch of wholes built from tensors, as ``Batch.from_data_list`` would build it.
+
+    The :class:`~torch_geometric.data.Batch` that ``Batch.from_data_list`` would build from
     Data objects with ``counts[b]`` parts each, in O(total parts) with no Python loop.
 
     Args:

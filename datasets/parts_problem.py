@@ -33,7 +33,9 @@ class PartsProblem(ABC):
         """Shape of one whole."""
 
     @abstractmethod
-    def sample_part_attr(self, num_parts: int, generator: torch.Generator | None, device: torch.device) -> Tensor | None:
+    def sample_part_attr(
+        self, num_parts: int, generator: torch.Generator | None, device: torch.device
+    ) -> Tensor | None:
         """Continuous descriptors ``[num_parts, part_attr_dim]``, or None if parts have none."""
 
     @abstractmethod
@@ -54,8 +56,11 @@ class PartsProblem(ABC):
         generator: torch.Generator | None = None,
         device: torch.device | str = "cpu",
     ) -> Batch:
-        """``batch_size`` fresh wholes, each with K uniform in ``[min_parts, max_parts]`` parts of
-        uniform categories, as one Batch (the layout of ``Batch.from_data_list``)."""
+        """``batch_size`` fresh wholes with mixed numbers of parts, as one Batch.
+
+        ``batch_size`` fresh wholes, each with K uniform in ``[min_parts, max_parts]`` parts of
+        uniform categories, as one Batch (the layout of ``Batch.from_data_list``).
+        """
         if not 0 <= min_parts <= max_parts:
             raise ValueError(f"need 0 <= min_parts <= max_parts, got {min_parts} and {max_parts}")
         if batch_size < 0:
@@ -73,8 +78,11 @@ class PartsProblem(ABC):
         part_attr: Tensor | None = None,
         generator: torch.Generator | None = None,
     ) -> Tensor:
-        """``num_samples`` independent wholes ``[num_samples, *obs_shape]`` of one fixed multiset
-        (only the hidden intrinsic variation is redrawn)."""
+        """``num_samples`` independent wholes of one fixed multiset.
+
+        ``num_samples`` independent wholes ``[num_samples, *obs_shape]`` of one fixed multiset
+        (only the hidden intrinsic variation is redrawn).
+        """
         return self._fixed_multiset(part, num_samples, part_attr, generator, self.render).whole
 
     def naive_wholes(
@@ -84,22 +92,30 @@ class PartsProblem(ABC):
         part_attr: Tensor | None = None,
         generator: torch.Generator | None = None,
     ) -> Tensor:
-        """What the Monte-Carlo simulator CompVAE is contrasted with makes of one fixed multiset
-        (see :meth:`naive_render`), ``[num_samples, *obs_shape]``."""
+        """The naive simulator's wholes of one fixed multiset.
+
+        What the Monte-Carlo simulator CompVAE is contrasted with makes of one fixed multiset
+        (see :meth:`naive_render`), ``[num_samples, *obs_shape]``.
+        """
         return self._fixed_multiset(part, num_samples, part_attr, generator, self.naive_render).whole
 
     def naive_render(
         self, part: Tensor, part_attr: Tensor | None, intrinsics: Tensor, batch: Tensor, num_wholes: int
     ) -> Tensor:
-        """The naive compositional simulator: parts generated independently and aggregated. By
-        default each part is rendered as a whole on its own (through the non-linearity alone) and
-        the renders are summed; a problem may define its own aggregation."""
+        """The naive compositional simulator: parts generated independently and aggregated.
+
+        By default each part is rendered as a whole on its own (through the non-linearity alone) and the renders are
+        summed; a problem may define its own aggregation.
+        """
         singles = self.render(part, part_attr, intrinsics, torch.arange(part.numel(), device=part.device), part.numel())
         return scatter(singles, batch, dim=0, dim_size=num_wholes, reduce="sum")
 
     def part_accuracy(self, wholes: Tensor, part: Tensor, part_attr: Tensor | None) -> float | None:
-        """Share of the requested parts that ``wholes`` ``[S, *obs_shape]`` visibly show, for
-        problems where a part can be read off the whole; None where it cannot (the default)."""
+        """Share of the requested parts that ``wholes`` visibly show, where a part can be read off the whole.
+
+        Share of the requested parts that ``wholes`` ``[S, *obs_shape]`` visibly show, for
+        problems where a part can be read off the whole; None where it cannot (the default).
+        """
         return None
 
     def data_list(
@@ -130,7 +146,8 @@ class PartsProblem(ABC):
         """``num_samples`` wholes of one multiset through ``renderer`` (fresh intrinsics for each)."""
         self.check_parts(part, part_attr)
         counts = torch.full((num_samples,), part.numel(), dtype=torch.long, device=part.device)
-        return self._render_batch(counts, part.repeat(num_samples), generator, _repeat(part_attr, num_samples), renderer)
+        repeated_attr = _repeat(part_attr, num_samples)
+        return self._render_batch(counts, part.repeat(num_samples), generator, repeated_attr, renderer)
 
 
 def _repeat(part_attr: Tensor | None, num_samples: int) -> Tensor | None:

@@ -37,9 +37,11 @@ class SineParts(PartsProblem):
 
     @property
     def obs_shape(self) -> tuple[int, ...]:
+        """``(length,)``: one curve of ``length`` samples."""
         return (self.length,)
 
     def sample_part_attr(self, num_parts: int, generator: torch.Generator | None, device: torch.device) -> None:
+        """None: sine parts have no continuous descriptors."""
         return None
 
     def sample_intrinsics(self, num_parts: int, generator: torch.Generator | None, device: torch.device) -> Tensor:
@@ -59,6 +61,7 @@ class SineParts(PartsProblem):
     def render(
         self, part: Tensor, part_attr: Tensor | None, intrinsics: Tensor, batch: Tensor, num_wholes: int
     ) -> Tensor:
+        """The wholes: the sum of each whole's sines through the problem's non-linearity."""
         total = scatter(self.part_curves(part, intrinsics), batch, dim=0, dim_size=num_wholes, reduce="sum")
         num_parts = torch.bincount(batch, minlength=num_wholes).to(total.dtype).clamp_min(1).unsqueeze(-1)
         return num_parts * torch.tanh(self.nonlinearity / num_parts * total)

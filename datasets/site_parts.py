@@ -21,7 +21,8 @@ class SiteParts(PartsProblem):
     Pixel :math:`p` (on a grid over :math:`[-1, 1]^2`) of a whole with sites :math:`k = 1..K`:
 
     .. math::
-        x(p) = \mathrm{clip}\Big(\big(\textstyle\sum_k \mathrm{softmax}_k(-s_k \|p - u_k\|^2)\, c_k\big)^{1/\gamma}, 0, 1\Big)
+        x(p) = \mathrm{clip}\Big(\big(\textstyle\sum_k \mathrm{softmax}_k(-s_k \|p - u_k\|^2)\, c_k\big)^{1/\gamma},
+        0, 1\Big)
 
     with site color :math:`c_k`, location :math:`u_k \sim U[-0.9, 0.9]^2` (seen by the model)
     and intensity :math:`s_k \sim U[5, 10]` (hidden). Sites compete for each pixel, so the whole is
@@ -41,6 +42,7 @@ class SiteParts(PartsProblem):
 
     @property
     def obs_shape(self) -> tuple[int, ...]:
+        """``(3, size, size)``: one RGB image."""
         return (3, self.size, self.size)
 
     def colors(self, device: torch.device | None = None) -> Tensor:
@@ -73,16 +75,21 @@ class SiteParts(PartsProblem):
     def render(
         self, part: Tensor, part_attr: Tensor | None, intrinsics: Tensor, batch: Tensor, num_wholes: int
     ) -> Tensor:
+        """The wholes: each pixel blends the colors of its sites, weighted by a softmax over the sites."""
         logits = -intrinsics.unsqueeze(-1) * self._squared_distances(part_attr)  # [N, H, W]
-        weights = softmax(logits, batch, num_nodes=num_wholes, dim=0)  # each pixel: a softmax over the sites of its whole
+        # each pixel: a softmax over the sites of its whole
+        weights = softmax(logits, batch, num_nodes=num_wholes, dim=0)
         colored = weights.unsqueeze(1) * self.colors(part.device)[part][:, :, None, None]  # [N, 3, H, W]
         return self._gamma(scatter(colored, batch, dim=0, dim_size=num_wholes, reduce="sum"))
 
     def naive_render(
         self, part: Tensor, part_attr: Tensor | None, intrinsics: Tensor, batch: Tensor, num_wholes: int
     ) -> Tensor:
-        """Additive light: each site alone as its color times exp(-intensity * squared distance),
-        the lights summed with no competition between sites, then gamma-corrected and clipped."""
+        """Additive light.
+
+        Each site alone as its color times exp(-intensity * squared distance), the lights summed with no competition
+        between sites, then gamma-corrected and clipped.
+        """
         light = torch.exp(-intrinsics.unsqueeze(-1) * self._squared_distances(part_attr))
         colored = light.unsqueeze(1) * self.colors(part.device)[part][:, :, None, None]
         return self._gamma(scatter(colored, batch, dim=0, dim_size=num_wholes, reduce="sum"))
@@ -93,9 +100,12 @@ class SiteParts(PartsProblem):
         return index[:, 1], index[:, 0]
 
     def part_accuracy(self, wholes: Tensor, part: Tensor, part_attr: Tensor | None) -> float:
-        """Site-color accuracy: the share of (whole, site) pairs where the pixel at the site's
-        location is closer to the site's own (gamma-corrected) color than to any other color.
-        ``wholes`` ``[S, 3, H, W]`` are all made of the multiset ``part`` at ``part_attr``."""
+        """Site-color accuracy.
+
+        The share of (whole, site) pairs where the pixel at the site's location is closer to the site's own
+        (gamma-corrected) color than to any other color. ``wholes`` ``[S, 3, H, W]`` are all made of the multiset
+        ``part`` at ``part_attr``.
+        """
         self.check_parts(part, part_attr)
         if part.numel() == 0:
             raise ValueError("site-color accuracy needs at least one site")

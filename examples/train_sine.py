@@ -1,7 +1,7 @@
 """Train CompVAE on the paper's 1D problem (sums of sines under a tanh), tracked in MLflow.
 
-    python examples/train_sine.py                  # the CPU preset (or the paper's with a GPU)
-    python examples/train_sine.py --iterations 500 # any option of `compvae-geo train --help`
+python examples/train_sine.py                  # the CPU preset (or the paper's with a GPU)
+python examples/train_sine.py --iterations 500 # any option of `compvae-geo train --help`
 """
 import sys
 

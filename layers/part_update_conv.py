@@ -56,6 +56,7 @@ class PartUpdateConv(MessagePassing):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Re-initialises :math:`f` and :math:`g`."""
         super().reset_parameters()
         reset(self.f)
         reset(self.g)
@@ -67,6 +68,7 @@ class PartUpdateConv(MessagePassing):
         edge_index: Tensor | None = None,
         num_wholes: int | None = None,
     ) -> Tensor:
+        """Updated part states :math:`(|V|, F_{out})`; see the class docstring."""
         message = self.g(x)
         if edge_index is None:
             others = self.sum_over_others(message, *resolve_batch(batch, x.size(0), x.device, num_wholes))
@@ -80,6 +82,7 @@ class PartUpdateConv(MessagePassing):
         return total.index_select(0, batch) - message
 
     def message(self, x_j: Tensor) -> Tensor:
+        r"""The message of neighbour :math:`j` is :math:`g(\mathbf{h}_j)`, computed before propagation."""
         return x_j
 
     def __repr__(self) -> str:

@@ -9,11 +9,12 @@ from .part_update_conv import PartUpdateConv
 
 
 class PartUpdateStack(nn.ModuleList):
-    r""":class:`PartUpdateConv` layers of widths ``channels[0] -> channels[1] -> ...`` applied in
-    turn: :math:`\mathbf{h} \leftarrow \mathbf{h} + \mathrm{layer}(\mathbf{h})` where a layer keeps
-    the size, :math:`\mathbf{h} \leftarrow \mathrm{layer}(\mathbf{h})` where it changes it. The
-    residual keeps the input reachable at depth (with default initialisation its signal otherwise
-    fades layer by layer). Still :math:`O(|V|)` and permutation-equivariant within each whole.
+    r""":class:`PartUpdateConv` layers of widths ``channels[0] -> channels[1] -> ...`` applied in turn.
+
+    :math:`\mathbf{h} \leftarrow \mathbf{h} + \mathrm{layer}(\mathbf{h})` where a layer keeps the size,
+    :math:`\mathbf{h} \leftarrow \mathrm{layer}(\mathbf{h})` where it changes it. The residual keeps the input reachable
+    at depth (with default initialisation its signal otherwise fades layer by layer). Still :math:`O(|V|)` and
+    permutation-equivariant within each whole.
 
     Args:
         channels (Sequence[int]): the part-state sizes, input first; ``len(channels) - 1`` layers.
@@ -23,6 +24,7 @@ class PartUpdateStack(nn.ModuleList):
         super().__init__(PartUpdateConv(c_in, c_out) for c_in, c_out in zip(channels, channels[1:]))
 
     def forward(self, x: Tensor, batch: Tensor | None = None, num_wholes: int | None = None) -> Tensor:
+        """Part states :math:`(|V|, F_0)` to :math:`(|V|, F_L)`, layer by layer."""
         for layer in self:
             update = layer(x, batch, num_wholes=num_wholes)
             x = x + update if update.shape == x.shape else update

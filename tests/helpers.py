@@ -41,8 +41,11 @@ def sine_batch(problem, num_categories: int, counts: list[int], seed: int = 0) -
 
 
 def assert_loss_permutation_invariant_and_batched_like_one_by_one(model, data: Batch, noise) -> None:
-    """``model.loss`` of ``data`` with ``noise``: unchanged when the parts of each whole are listed in
-    reverse (noise permuted alike), and each whole's terms equal those of the whole alone."""
+    """``model.loss`` of ``data`` with ``noise``.
+
+    Unchanged when the parts of each whole are listed in reverse (noise permuted alike), and each whole's terms equal
+    those of the whole alone.
+    """
     terms = model.loss(data, noise)
     order = torch.cat([torch.arange(s, e).flip(0) for s, e in zip(data.ptr[:-1], data.ptr[1:])])
     permuted = data.clone()

@@ -1,5 +1,8 @@
-"""Checkpoints: format 1 files (written by the code before the package split, commit cfa6fe9) still
-load and compute what they computed then; files that cannot be upgraded are refused by name."""
+"""Checkpoints.
+
+Format 1 files (written by the code before the package split, commit cfa6fe9) still load and compute what they computed
+then; files that cannot be upgraded are refused by name.
+"""
 from pathlib import Path
 
 import pytest
@@ -39,7 +42,7 @@ def test_a_format_1_checkpoint_of_a_removed_option_is_refused_by_name(tmp_path):
     payload = torch.load(DATA / "format1_model.pt", weights_only=True)
     payload["config"]["fitted_prior"] = True
     torch.save(payload, tmp_path / "fitted.pt")
-    with pytest.raises(ValueError, match="format-1 checkpoint that uses fitted_prior=True, an option removed in format 2"):
+    with pytest.raises(ValueError, match="uses fitted_prior=True, an option removed in format 2"):
         load_model(tmp_path / "fitted.pt")
     payload["format"] = 7
     torch.save(payload, tmp_path / "future.pt")

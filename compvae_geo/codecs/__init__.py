@@ -1,5 +1,7 @@
-"""The observation families a model can be configured with: an x-encoder, an x-decoder and a
-part renderer per family, chosen by name (``CompVAEConfig.observation``, ``PartsProblem.observation``).
+"""The observation families a model can be configured with.
+
+An x-encoder, an x-decoder and a part renderer per family, chosen by name (``CompVAEConfig.observation``,
+``PartsProblem.observation``).
 
 The family of a whole is told here and only here (:func:`get_codec`).
 """
@@ -36,8 +38,10 @@ class Codec:
         self, obs_shape: tuple[int, ...], feature_dim: int, latent_dim: int, hidden_dim: int,
         render_channels: int = 0, render_hidden_dim: int = 0,
     ) -> tuple[nn.Module, nn.Module]:
-        """The (x-encoder, x-decoder) pair; the decoder also reads a rendered sum of
-        ``render_channels`` channels when that is > 0."""
+        """The (x-encoder, x-decoder) pair.
+
+        The decoder also reads a rendered sum of ``render_channels`` channels when that is > 0.
+        """
         return (self.encoder(obs_shape, feature_dim, hidden_dim),
                 self.decoder(latent_dim, obs_shape, hidden_dim, render_channels, render_hidden_dim))
 

@@ -19,6 +19,7 @@ class CurveEncoder(nn.Module):
         self.net = MLP([math.prod(obs_shape), hidden_dim, hidden_dim, out_dim], norm=None)
 
     def forward(self, whole: Tensor) -> Tensor:
+        """Curves ``[B, T]`` to features ``[B, out_dim]``."""
         return self.net(whole.flatten(1))
 
 
@@ -27,7 +28,8 @@ class CurveDecoder(nn.Module):
 
     With ``render_channels > 0`` it also reads the parts' rendered sum ``[B, render_channels, T]``
     (:class:`CurvePartRenderer`): the MLP then gives ``render_channels`` features per time step,
-    and a :class:`PointwiseHead` maps them, with the rendered sum, to the mean and std."""
+    and a :class:`PointwiseHead` maps them, with the rendered sum, to the mean and std.
+    """
 
     def __init__(self, in_dim: int, obs_shape: tuple[int, ...], hidden_dim: int,
                  render_channels: int = 0, render_hidden_dim: int = 0) -> None:
@@ -35,9 +37,12 @@ class CurveDecoder(nn.Module):
         self.obs_shape = tuple(obs_shape)
         self.channels = render_channels or OUTPUTS
         self.net = MLP([in_dim, hidden_dim, hidden_dim, self.channels * math.prod(obs_shape)], norm=None)
-        self.head = PointwiseHead(render_channels, render_channels, render_hidden_dim, OUTPUTS) if render_channels else None
+        self.head = None
+        if render_channels:
+            self.head = PointwiseHead(render_channels, render_channels, render_hidden_dim, OUTPUTS)
 
     def forward(self, latent: Tensor, rendered: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """The mean and raw std of x, each ``[B, T]``."""
         out = self.net(latent).reshape(latent.size(0), self.channels, *self.obs_shape)
         if self.head is not None:
             out = self.head(out, rendered)
@@ -46,8 +51,11 @@ class CurveDecoder(nn.Module):
 
 
 class CurvePartRenderer(nn.Module):
-    """One part's features ``[N, in_dim]`` (its latent and embedding) to its own curve-shaped
-    feature map ``[N, channels, T]``, to be summed over the parts of each whole."""
+    """Draws each part on the time axis of its whole.
+
+    One part's features ``[N, in_dim]`` (its latent and embedding) to its own curve-shaped
+    feature map ``[N, channels, T]``, to be summed over the parts of each whole.
+    """
 
     def __init__(self, in_dim: int, obs_shape: tuple[int, ...], hidden_dim: int, channels: int) -> None:
         super().__init__()
@@ -56,4 +64,5 @@ class CurvePartRenderer(nn.Module):
         self.net = MLP([in_dim, hidden_dim, channels * math.prod(obs_shape)], norm=None)
 
     def forward(self, features: Tensor) -> Tensor:
+        """Part features ``[N, in_dim]`` to ``[N, channels, T]``."""
         return self.net(features).reshape(features.size(0), self.channels, *self.grid_shape)

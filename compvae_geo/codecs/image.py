@@ -39,19 +39,23 @@ class ImageEncoder(nn.Module):
             layers += [nn.Conv2d(previous, width_out, KERNEL, STRIDE, PADDING), nn.ReLU()]
             previous = width_out
         factor = 2**NUM_RESOLUTIONS
-        self.net = nn.Sequential(*layers, nn.Flatten(), nn.Linear(previous * (height // factor) * (width // factor), out_dim))
+        flat = previous * (height // factor) * (width // factor)
+        self.net = nn.Sequential(*layers, nn.Flatten(), nn.Linear(flat, out_dim))
 
     def forward(self, whole: Tensor) -> Tensor:
+        """Images ``[B, C, H, W]`` to features ``[B, out_dim]``."""
         return self.net(whole)
 
 
 class ImageDecoder(nn.Module):
-    """A latent ``[B, in_dim]`` to the mean ``[B, C, H, W]`` and the raw std ``[B, 1, H, W]`` of the
-    image: one std per pixel, shared by the channels (paper section 4.2).
+    """A latent ``[B, in_dim]`` to the mean ``[B, C, H, W]`` and the raw std ``[B, 1, H, W]`` of the image.
+
+    One std per pixel, shared by the channels (paper section 4.2).
 
     With ``render_channels > 0`` it also reads the parts' rendered sum ``[B, render_channels, H, W]``
     (:class:`ImagePartRenderer`): the convolutions then give ``render_channels`` feature maps, and
-    a :class:`PointwiseHead` maps them, with the rendered sum, to the mean and std of each pixel."""
+    a :class:`PointwiseHead` maps them, with the rendered sum, to the mean and std of each pixel.
+    """
 
     def __init__(self, in_dim: int, obs_shape: tuple[int, ...], hidden_dim: int,
                  render_channels: int = 0, render_hidden_dim: int = 0) -> None:
@@ -67,9 +71,12 @@ class ImageDecoder(nn.Module):
         outputs = self.channels + 1  # the mean of each channel, one raw std
         layers.append(nn.ConvTranspose2d(widths[-1], render_channels or outputs, KERNEL, STRIDE, PADDING))
         self.net = nn.Sequential(*layers)
-        self.head = PointwiseHead(render_channels, render_channels, render_hidden_dim, outputs) if render_channels else None
+        self.head = None
+        if render_channels:
+            self.head = PointwiseHead(render_channels, render_channels, render_hidden_dim, outputs)
 
     def forward(self, latent: Tensor, rendered: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """The mean ``[B, C, H, W]`` and raw std ``[B, 1, H, W]`` of x."""
         out = self.net(latent)
         if self.head is not None:
             out = self.head(out, F.interpolate(rendered, size=out.shape[2:], mode="bilinear", align_corners=True))
@@ -77,13 +84,16 @@ class ImageDecoder(nn.Module):
 
 
 class ImagePartRenderer(nn.Module):
-    """One part's features ``[N, in_dim]`` (its latent and embedding) to its own feature maps
+    """Draws each part on the pixel grid of its whole (spatial broadcast).
+
+    One part's features ``[N, in_dim]`` (its latent and embedding) to its own feature maps
     ``[N, channels, H / RENDER_DOWNSCALE, W / RENDER_DOWNSCALE]``, to be summed over the parts of
     each whole (:class:`ImageDecoder` upsamples the sum to the image size).
 
     Spatial broadcast: at each pixel, an MLP of the part's features and the pixel's coordinates
     (in [-1, 1], corners included); the first layer is split into a per-part and a per-pixel term,
-    so the cost is one small MLP per (part, pixel) pair, linear in the number of parts."""
+    so the cost is one small MLP per (part, pixel) pair, linear in the number of parts.
+    """
 
     def __init__(self, in_dim: int, obs_shape: tuple[int, ...], hidden_dim: int, channels: int) -> None:
         super().__init__()
@@ -98,5 +108,6 @@ class ImagePartRenderer(nn.Module):
         self.net = MLP([hidden_dim, hidden_dim, channels], norm=None)
 
     def forward(self, features: Tensor) -> Tensor:
+        """Part features ``[N, in_dim]`` to ``[N, channels, *grid_shape]``."""
         hidden = torch.relu(self.part_term(features).unsqueeze(1) + self.pixel_term(self.pixels))  # [N, HW, hidden]
         return self.net(hidden).transpose(1, 2).reshape(features.size(0), self.channels, *self.grid_shape)

@@ -7,16 +7,20 @@ from torch_geometric.nn import MLP
 
 
 class PointwiseHead(nn.Module):
-    """At every position of the whole's grid (a time step, a pixel), an MLP over the channels of
+    """An MLP at every time step or pixel over the decoder's features and the parts' rendered sum.
+
+    At every position of the whole's grid (a time step, a pixel), an MLP over the channels of
     the decoder's features and of the parts' rendered sum: ``[B, C_f, *grid]`` and
     ``[B, C_r, *grid]`` to ``[B, out_channels, *grid]``. Non-linear after the sum, so the
-    whole is not the sum of its parts."""
+    whole is not the sum of its parts.
+    """
 
     def __init__(self, feature_channels: int, rendered_channels: int, hidden_dim: int, out_channels: int) -> None:
         super().__init__()
         self.net = MLP([feature_channels + rendered_channels, hidden_dim, out_channels], norm=None)
 
     def forward(self, features: Tensor, rendered: Tensor) -> Tensor:
+        """``[B, C_f, *grid]`` features and ``[B, C_r, *grid]`` rendered sum to ``[B, out_channels, *grid]``."""
         if features.shape[2:] != rendered.shape[2:]:
             raise ValueError(f"features {tuple(features.shape)} and rendered parts {tuple(rendered.shape)} "
                              "must share the grid")

@@ -1,5 +1,7 @@
-"""Measuring models against the true generator: two-sample metrics, the per-K evaluation, the
-paper's figures and the generated results documents."""
+"""Measuring models against the true generator.
+
+Two-sample metrics, the per-K evaluation, the paper's figures and the generated results documents.
+"""
 from .config import NAIVE, TRUE, EvalConfig
 from .evaluate import KEvaluation, evaluate, heldout_elbo_bits, sample_distances
 

@@ -1,5 +1,8 @@
-"""What an evaluation measures, shared by :func:`~compvae_geo.evaluation.evaluate.evaluate` and
-``compvae-geo evaluate`` (whose flags are generated from :class:`EvalConfig`)."""
+"""What an evaluation measures.
+
+What an evaluation measures, shared by :func:`~compvae_geo.evaluation.evaluate.evaluate` and
+``compvae-geo evaluate`` (whose flags are generated from :class:`EvalConfig`).
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass

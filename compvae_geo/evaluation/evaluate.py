@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Callable
 
 import torch
 from torch import Tensor
@@ -59,7 +59,9 @@ def sample_distances(
     num_permutations: int = 200,
     seed: int = 0,
 ) -> dict[int, dict[str, Distances]]:
-    """For each K (default: the problem's ``evaluation_part_counts``), ``multisets_per_k`` random
+    """Distances of every sampler's wholes to the true ones, per K, averaged over random multisets.
+
+    For each K (default: the problem's ``evaluation_part_counts``), ``multisets_per_k`` random
     multisets (uniform categories); for each, the same ``num_samples`` true wholes compared with
     ``num_samples`` wholes of every sampler and of a second true sample (reported as :data:`TRUE`).
     Averages over the multisets.
@@ -67,7 +69,8 @@ def sample_distances(
     The multisets and their true wholes come from one stream seeded by ``seed``; each multiset
     also draws a seed that reseeds the global RNG (the models' latent draws, the second true
     sample) and a fresh permutation-test generator before every sampler. So a sampler's numbers
-    depend only on ``seed`` and the sampler, never on which other samplers are compared."""
+    depend only on ``seed`` and the sampler, never on which other samplers are compared.
+    """
     data = torch.Generator().manual_seed(seed)
     samplers = {TRUE: lambda part, part_attr, n: problem.sample_wholes(part, n, part_attr), **samplers}
     curves = get_codec(problem.observation).curves
@@ -97,8 +100,10 @@ def sample_distances(
 
 
 def _pooled_bandwidth(true: Tensor, other: Tensor) -> Tensor:
-    """The bandwidth when all true wholes are equal (one site fills the whole image in the 2D
-    problem): the median distance of the pooled samples, or 1 if that is 0 too."""
+    """The bandwidth when all true wholes are equal (one site fills the whole image in the 2D problem).
+
+    The median distance of the pooled samples, or 1 if that is 0 too.
+    """
     bandwidth = median_distance(torch.cat([true, other]))
     return bandwidth if bandwidth > 0 else torch.tensor(1.0)
 
@@ -116,8 +121,10 @@ def heldout_elbo_bits(
     model: SavableModel, problem: PartsProblem, part_counts: tuple[int, ...], num_wholes: int = 256, seed: int = 0,
     device: torch.device | str = "cpu",
 ) -> dict[int, LossTerms[float]]:
-    """Mean L_w, L_z and L_x in bits per whole on ``num_wholes`` held-out wholes with exactly K
-    parts, for each K. Fixed data and latent noise for a given ``seed``; the global RNG is untouched."""
+    """Mean L_w, L_z and L_x in bits per whole on ``num_wholes`` held-out wholes with exactly K parts, for each K.
+
+    Fixed data and latent noise for a given ``seed``; the global RNG is untouched.
+    """
     device = torch.device(device)
     generator = torch.Generator(device).manual_seed(seed)
     was_training = model.training
@@ -135,8 +142,11 @@ def heldout_elbo_bits(
 def evaluate(
     models: dict[str, SavableModel], problem: PartsProblem, config: EvalConfig | None = None
 ) -> list[KEvaluation]:
-    """Every learned model in ``models`` (name -> model) and the naive simulator against the true
-    generator (:func:`sample_distances`), plus each model's held-out ELBO terms per K."""
+    """The per-K evaluation of learned models and the naive simulator against the true generator.
+
+    Every learned model in ``models`` (name -> model) and the naive simulator against the true
+    generator (:func:`sample_distances`), plus each model's held-out ELBO terms per K.
+    """
     config = config or EvalConfig()
     part_counts = config.part_counts or problem.evaluation_part_counts
     samplers = {name: model_sampler(model.eval()) for name, model in models.items()}
@@ -190,8 +200,10 @@ def as_json(evaluation: list[KEvaluation]) -> list[dict]:
 
 
 def as_metrics(evaluation: list[KEvaluation]) -> list[tuple[dict[str, float], int]]:
-    """``(metrics, step)`` pairs for MLflow, with the step = K so that MLflow plots each metric
-    against K: ``eval/<source>/mmd2``, ``.../energy``, ``.../elbo_bits``, ..."""
+    """``(metrics, step)`` pairs for MLflow, with the step = K so that MLflow plots each metric against K.
+
+    ``eval/<source>/mmd2``, ``.../energy``, ``.../elbo_bits``, ...
+    """
     out = []
     for row in evaluation:
         metrics = {}

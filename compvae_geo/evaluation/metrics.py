@@ -25,8 +25,11 @@ def _check_two_samples(x: Tensor, y: Tensor) -> None:
 
 
 def _mmd2_from_kernel(kernel: Tensor, in_x: Tensor) -> Tensor:
-    """Unbiased MMD^2 from the pooled kernel matrix ``[N, N]`` for each labelling ``in_x``
-    ``[P, N]`` (1.0 where a sample counts as x, 0.0 for y); returns ``[P]``."""
+    """Unbiased MMD^2 of every labelling of the pooled samples at once.
+
+    Unbiased MMD^2 from the pooled kernel matrix ``[N, N]`` for each labelling ``in_x``
+    ``[P, N]`` (1.0 where a sample counts as x, 0.0 for y); returns ``[P]``.
+    """
     in_y = 1 - in_x
     n, m = in_x[0].sum(), in_y[0].sum()
     diagonal = kernel.diagonal()
@@ -47,8 +50,11 @@ def _rbf_kernel(pooled: Tensor, bandwidth: float | Tensor) -> Tensor:
 
 
 def mmd2_unbiased(x: Tensor, y: Tensor, bandwidth: float | Tensor) -> Tensor:
-    r"""Unbiased MMD^2 (Gretton et al. 2012) with the RBF kernel
-    :math:`k(a, b) = \exp(-\|a - b\|^2 / (2\,\mathrm{bandwidth}^2))`; ``x`` ``[n, ...]``, ``y`` ``[m, ...]``."""
+    r"""Unbiased MMD^2 with an RBF kernel.
+
+    Unbiased MMD^2 (Gretton et al. 2012) with the RBF kernel
+    :math:`k(a, b) = \exp(-\|a - b\|^2 / (2\,\mathrm{bandwidth}^2))`; ``x`` ``[n, ...]``, ``y`` ``[m, ...]``.
+    """
     _check_two_samples(x, y)
     pooled = torch.cat([_flat(x), _flat(y)])
     return _mmd2_from_kernel(_rbf_kernel(pooled, bandwidth), _first_n(x.size(0), pooled.size(0)).to(pooled.device))[0]
@@ -58,10 +64,12 @@ def mmd2_permutation_test(
     x: Tensor, y: Tensor, bandwidth: float | Tensor, num_permutations: int = 200,
     generator: torch.Generator | None = None,
 ) -> tuple[Tensor, float]:
-    """Unbiased MMD^2 and its permutation p-value: the share of random relabellings of the pooled
-    samples whose MMD^2 is at least the observed one, counting the observed labelling
-    (``(1 + #{>=}) / (1 + num_permutations)``, never 0). The kernel matrix is computed once and all
-    permutations are scored in one matrix product."""
+    """Unbiased MMD^2 and its permutation p-value.
+
+    The share of random relabellings of the pooled samples whose MMD^2 is at least the observed one, counting the
+    observed labelling (``(1 + #{>=}) / (1 + num_permutations)``, never 0). The kernel matrix is computed once and all
+    permutations are scored in one matrix product.
+    """
     _check_two_samples(x, y)
     if num_permutations < 1:
         raise ValueError(f"num_permutations must be >= 1, got {num_permutations}")
@@ -78,8 +86,11 @@ def mmd2_permutation_test(
 
 
 def energy_distance(x: Tensor, y: Tensor) -> Tensor:
-    r"""Energy distance (Székely & Rizzo) :math:`2E\|X-Y\| - E\|X-X'\| - E\|Y-Y'\|`, with the
-    within-sample means over distinct pairs (unbiased). No bandwidth; 0 for equal distributions."""
+    r"""Energy distance between two samples.
+
+    Energy distance (Székely & Rizzo) :math:`2E\|X-Y\| - E\|X-X'\| - E\|Y-Y'\|`, with the
+    within-sample means over distinct pairs (unbiased). No bandwidth; 0 for equal distributions.
+    """
     _check_two_samples(x, y)
     x, y = _flat(x), _flat(y)
     n, m = x.size(0), y.size(0)
@@ -89,14 +100,16 @@ def energy_distance(x: Tensor, y: Tensor) -> Tensor:
 
 
 def mean_power_spectrum(curves: Tensor) -> Tensor:
-    """Mean over curves ``[n, T]`` of the periodogram :math:`|\\mathrm{rfft}(x)|^2 / T`, ``[T // 2 + 1]``."""
+    r"""Mean over curves ``[n, T]`` of the periodogram :math:`|\mathrm{rfft}(x)|^2 / T`, ``[T // 2 + 1]``."""
     if curves.dim() != 2:
         raise ValueError(f"curves must be [n, T], got shape {tuple(curves.shape)}")
     return torch.fft.rfft(curves.double(), dim=-1).abs().pow(2).mean(0) / curves.size(-1)
 
 
 def spectrum_distance(x: Tensor, y: Tensor) -> Tensor:
-    """Relative L1 distance between the mean power spectra of curves ``x`` and the reference
-    ``y``: :math:`\\sum_f |P_x(f) - P_y(f)| / \\sum_f P_y(f)` (0: same spectrum; 2: disjoint)."""
+    r"""Relative L1 distance between the mean power spectra of curves ``x`` and the reference ``y``.
+
+    :math:`\sum_f |P_x(f) - P_y(f)| / \sum_f P_y(f)` (0: same spectrum; 2: disjoint).
+    """
     px, py = mean_power_spectrum(x), mean_power_spectrum(y)
     return (px - py).abs().sum() / py.sum()

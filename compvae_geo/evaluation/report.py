@@ -26,9 +26,12 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def results_markdown(document: dict[str, Any], figures: list[str], evaluation_path: str, out_path: str) -> str:
-    """Markdown for one evaluation: per-K tables of MMD^2 (with p-values), energy distance,
-    spectrum distance, part accuracy and held-out loss terms, then the ``figures`` (paths relative
-    to the document). ``evaluation_path`` and ``out_path`` go into the command that reproduces it."""
+    """Markdown for one evaluation.
+
+    Per-K tables of MMD^2 (with p-values), energy distance, spectrum distance, part accuracy and held-out loss terms,
+    then the ``figures`` (paths relative to the document). ``evaluation_path`` and ``out_path`` go into the command that
+    reproduces it.
+    """
     per_k = document["per_k"]
     sources = _sources(per_k)
     settings = document["settings"]
@@ -68,7 +71,8 @@ def results_markdown(document: dict[str, Any], figures: list[str], evaluation_pa
         lines += _table(["K"] + sources, rows)
     if per_k[-1]["distances"][TRUE].get("part_accuracy") is not None:
         lines += ["", "## Part accuracy: share of the requested parts visible in the wholes", "",
-                  f"`{TRUE}` is the true generator itself: neighbouring parts hide each other, so it is the ceiling.", ""]
+                  f"`{TRUE}` is the true generator itself: neighbouring parts hide each other, "
+                  "so it is the ceiling.", ""]
         rows = [[str(row["k"])] + [_maybe(row["distances"][n].get("part_accuracy"), ".3f") for n in sources]
                 for row in per_k]
         lines += _table(["K"] + sources, rows)
@@ -87,9 +91,12 @@ def results_markdown(document: dict[str, Any], figures: list[str], evaluation_pa
 
 
 def write_report(evaluation_path: Path, out: Path | None = None) -> tuple[Path, int]:
-    """Writes the results document of an ``evaluation.json`` (default ``docs/<problem>_results.md``)
+    """Writes the results document of an ``evaluation.json`` and copies its figures beside it.
+
+    Writes the results document of an ``evaluation.json`` (default ``docs/<problem>_results.md``)
     and copies its figures to ``figures/<problem>/`` beside it, so that the problems never overwrite
-    each other's; returns the document's path and the number of figures copied."""
+    each other's; returns the document's path and the number of figures copied.
+    """
     document = json.loads(evaluation_path.read_text())
     problem = document["problem"]
     out = out or Path("docs") / f"{problem}_results.md"

@@ -1,5 +1,7 @@
-"""Evaluating checkpoints as ``compvae-geo evaluate`` does: each checkpoint read once, the
-evaluation written to ``evaluation.json`` with the model's figures, and logged to MLflow."""
+"""Evaluating checkpoints as ``compvae-geo evaluate`` does.
+
+Each checkpoint read once, the evaluation written to ``evaluation.json`` with the model's figures, and logged to MLflow.
+"""
 from __future__ import annotations
 
 import json
@@ -32,8 +34,11 @@ class EvaluationRun:
 
 def evaluation_tracker(payload: dict[str, Any], problem_name: str, tracking_uri: str | None,
                        run_id: str | None) -> Tracker:
-    """The MLflow run to log an evaluation into: ``run_id``, else the checkpoint's training run if
-    the store has it, else a new run in the experiment ``<problem>-evaluation``."""
+    """The MLflow run to log an evaluation into.
+
+    ``run_id``, else the checkpoint's training run if the store has it, else a new run in the experiment
+    ``<problem>-evaluation``.
+    """
     if run_id is not None:
         return Tracker(problem_name, tracking_uri, run_id=run_id)
     training_run = payload.get("training", {}).get("run_id")

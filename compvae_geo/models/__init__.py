@@ -1,5 +1,8 @@
-"""The models: CompVAE, its part prior, the count-vector CVAE baseline, their shared loss terms and
-savable base, and the registry the trainer and the command line build them from by name."""
+"""The models and the registry that builds them by name.
+
+The models: CompVAE, its part prior, the count-vector CVAE baseline, their shared loss terms and
+savable base, and the registry the trainer and the command line build them from by name.
+"""
 from __future__ import annotations
 
 import os

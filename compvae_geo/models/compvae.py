@@ -9,8 +9,12 @@ from torch.distributions import Normal, kl_divergence
 from torch_geometric.data import Data
 from torch_geometric.nn import MLP
 
-from compvae_geo.layers import (CorrelatedPartNormal, PartGroupDiagonalFactorNormal, PartNormal, PartSum,
-                                PartUpdateStack, resolve_batch)
+from compvae_geo.layers import (
+    CorrelatedPartNormal,
+    PartSum,
+    PartUpdateStack,
+    resolve_batch,
+)
 
 from ..codecs import get_codec
 from ..validation import Wholes, check_num_samples, check_parts, check_wholes
@@ -98,12 +102,13 @@ class CompVAE(SavableModel):
         part: Tensor | None = None,
         part_attr: Tensor | None = None,
     ) -> Tensor:
-        r""":math:`\tilde{w}` of each whole from part latents ``w`` ``[N, w_dim]``: the sum over its parts
-        of :math:`w_i`, with ``count_channel`` of a constant 1 (the number of parts K), and with
-        ``render_channels`` of the rendering :math:`r(w_i, l_i)` of each part on the whole's grid
-        (flattened), which needs the parts' categories ``part`` ``[N]`` (and ``part_attr``).
-        ``[B, whole_latent_dim (+ rendered size)]``; with no ``batch``, all parts form one whole.
-        Pass any subset of parts to recompose."""
+        r""":math:`\tilde{w}` of each whole from part latents ``w`` ``[N, w_dim]``.
+
+        The sum over its parts of :math:`w_i`, with ``count_channel`` of a constant 1 (the number of parts K), and with
+        ``render_channels`` of the rendering :math:`r(w_i, l_i)` of each part on the whole's grid (flattened), which
+        needs the parts' categories ``part`` ``[N]`` (and ``part_attr``). ``[B, whole_latent_dim (+ rendered size)]``;
+        with no ``batch``, all parts form one whole. Pass any subset of parts to recompose.
+        """
         batch, num_wholes = resolve_batch(batch, w.size(0), w.device, num_wholes)
         per_part = [w]
         if self.config.count_channel:
@@ -117,8 +122,11 @@ class CompVAE(SavableModel):
         return self.part_sum(torch.cat(per_part, dim=-1), batch, dim_size=num_wholes)
 
     def split_whole_latent(self, w_tilde: Tensor) -> tuple[Tensor, Tensor | None]:
-        r"""The vector part ``[B, whole_latent_dim]`` of :math:`\tilde{w}` and its rendered sum
-        ``[B, render_channels, *grid]`` (None without ``render_channels``)."""
+        r"""Splits :math:`\tilde{w}` into its vector part and its rendered sum.
+
+        The vector part ``[B, whole_latent_dim]`` of :math:`\tilde{w}` and its rendered sum
+        ``[B, render_channels, *grid]`` (None without ``render_channels``).
+        """
         vector = w_tilde[:, : self.config.whole_latent_dim]
         if self.part_renderer is None:
             return vector, None
@@ -131,9 +139,11 @@ class CompVAE(SavableModel):
         return normal_from_params(self.z_prior(vector), self.config.prior_scale_floor)
 
     def decode(self, w_tilde: Tensor, z: Tensor | None = None) -> Normal:
-        r""":math:`p(x \mid z, \tilde{w})` over ``[B, *obs_shape]``; with no ``z``, one is drawn
-        from :math:`p(z \mid \tilde{w})`. Build ``w_tilde`` with :meth:`sum_parts` from any subset
-        of part latents to recompose a whole from chosen parts."""
+        r""":math:`p(x \mid z, \tilde{w})` over ``[B, *obs_shape]``.
+
+        With no ``z``, one is drawn from :math:`p(z \mid \tilde{w})`. Build ``w_tilde`` with :meth:`sum_parts` from any
+        subset of part latents to recompose a whole from chosen parts.
+        """
         if z is None:
             z = self.z_prior_dist(w_tilde).rsample()
         vector, rendered = self.split_whole_latent(w_tilde)
@@ -141,8 +151,10 @@ class CompVAE(SavableModel):
         return normal(loc, floored_scale(raw_scale, self.config.observation_scale_floor).expand_as(loc))
 
     def encode(self, data: Data, noise: LatentNoise | None = None) -> Posterior:
-        r"""The posterior of a ``Data``/``Batch`` of wholes: :math:`q(z \mid x)`, a sample of z,
-        and :math:`q(\{w_i\} \mid x, z, \{l_i\})`."""
+        r"""The posterior of a ``Data``/``Batch`` of wholes.
+
+        :math:`q(z \mid x)`, a sample of z, and :math:`q(\{w_i\} \mid x, z, \{l_i\})`.
+        """
         return self._posterior(check_wholes(data, self.config), noise)
 
     def _posterior(self, wholes: Wholes, noise: LatentNoise | None) -> Posterior:
@@ -196,9 +208,10 @@ class CompVAE(SavableModel):
     # ----- generation -------------------------------------------------------------------------
 
     def prior_latents(self, parts: Tensor, num_samples: int = 1, part_attr: Tensor | None = None) -> Tensor:
-        r"""Draws the latents of the K parts of one multiset from the part prior
-        (:math:`p(w_i \mid l_i)` in the paper): ``[num_samples, K, w_dim]``.
-        Sum any subset over dim 1 and :meth:`decode` it."""
+        r"""Draws the latents of the K parts of one multiset from the part prior (:math:`p(w_i \mid l_i)` in the paper).
+
+        ``[num_samples, K, w_dim]``. Sum any subset over dim 1 and :meth:`decode` it.
+        """
         check_num_samples(num_samples)
         check_parts(parts, part_attr, self.config.num_categories, self.config.part_attr_dim)
         return self.part_prior(parts, part_attr).sample((num_samples,))
@@ -211,9 +224,10 @@ class CompVAE(SavableModel):
         part_attr: Tensor | list[Tensor] | None = None,
         observation_noise: bool = False,
     ) -> Tensor | list[Tensor]:
-        r"""Wholes generated from a multiset of parts: :math:`w_i \sim p(w_i \mid l_i)` (the part
-        prior), :math:`z \sim p(z \mid \tilde{w})`, then the mean of :math:`p(x \mid z, \tilde{w})`
-        (or a draw from it with ``observation_noise=True``).
+        r"""Wholes generated from a multiset of parts.
+
+        :math:`w_i \sim p(w_i \mid l_i)` (the part prior), :math:`z \sim p(z \mid \tilde{w})`, then the mean of
+        :math:`p(x \mid z, \tilde{w})` (or a draw from it with ``observation_noise=True``).
 
         Args:
             parts: categories ``[K]`` of one multiset (K = 0 allowed), or a list of them.
@@ -239,6 +253,7 @@ class CompVAE(SavableModel):
         return x_dist.sample() if observation_noise else x_dist.mean
 
     def extra_repr(self) -> str:
+        """The sizes shown by ``repr``."""
         c = self.config
         return f"obs_shape={c.obs_shape}, num_categories={c.num_categories}, w_dim={c.w_dim}, z_dim={c.z_dim}"
 

@@ -6,14 +6,19 @@ from typing import Any
 
 
 class PlainDataConfig:
-    """Conversion of a config dataclass to and from plain Python values (lists for tuples), the
-    form that ``torch.load(weights_only=True)``, JSON and MLflow params accept."""
+    """Conversion of a config dataclass to and from plain Python values.
+
+    Conversion of a config dataclass to and from plain Python values (lists for tuples), the
+    form that ``torch.load(weights_only=True)``, JSON and MLflow params accept.
+    """
 
     def to_dict(self) -> dict[str, Any]:
+        """The fields as plain values (tuples become lists)."""
         return {key: list(value) if isinstance(value, tuple) else value for key, value in asdict(self).items()}
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]):
+        """The config of plain ``values``; unknown fields are a ``ValueError``."""
         unknown = set(values) - {f.name for f in fields(cls)}
         if unknown:
             raise ValueError(f"unknown {cls.__name__} fields: {sorted(unknown)}")
@@ -54,8 +59,11 @@ class CompVAEConfig(PlainDataConfig):
 
     @property
     def whole_latent_dim(self) -> int:
-        """Size of the vector part of w~ (what p(z | w~) reads): ``w_dim``, plus one for the part
-        count with ``count_channel``; the rendered sum, with ``render_channels``, comes after it."""
+        """Size of the vector part of w~ (what p(z | w~) reads).
+
+        ``w_dim``, plus one for the part count with ``count_channel``; the rendered sum, with ``render_channels``, comes
+        after it.
+        """
         return self.w_dim + int(self.count_channel)
 
     def __post_init__(self) -> None:

@@ -17,7 +17,8 @@ from .savable import SavableModel
 
 
 class CountCVAE(SavableModel):
-    r"""A CVAE conditioned on :math:`c`, the number of parts of each category:
+    r"""A CVAE conditioned on :math:`c`, the number of parts of each category.
+
     :math:`p(x \mid c) = \int p(x \mid z, c)\, p(z \mid c)\, dz`, :math:`q(z \mid x, c)`.
 
     It is order-invariant like CompVAE but has no per-part latents, so it cannot recompose a
@@ -45,9 +46,11 @@ class CountCVAE(SavableModel):
         return scatter(one_hot, batch, dim=0, dim_size=num_wholes, reduce="sum")
 
     def z_prior_dist(self, counts: Tensor) -> Normal:
+        r""":math:`p(z \mid c)` over ``[B, z_dim]`` from the category counts ``[B, num_categories]``."""
         return normal_from_params(self.z_prior(counts), self.config.prior_scale_floor)
 
     def decode(self, counts: Tensor, z: Tensor) -> Normal:
+        r""":math:`p(x \mid z, c)` over ``[B, *obs_shape]``."""
         loc, raw_scale = self.x_decoder(torch.cat([z, counts], dim=-1))
         return normal(loc, floored_scale(raw_scale, self.config.observation_scale_floor).expand_as(loc))
 
@@ -70,8 +73,10 @@ class CountCVAE(SavableModel):
     @torch.no_grad()
     def generate(self, parts: Tensor, num_samples: int = 1, part_attr: Tensor | None = None,
                  observation_noise: bool = False) -> Tensor:
-        """``[num_samples, *obs_shape]`` wholes for the multiset ``parts``: z ~ p(z|c), then the mean
-        of p(x|z,c) (or a draw with ``observation_noise``)."""
+        """``[num_samples, *obs_shape]`` wholes for the multiset ``parts``.
+
+        Z ~ p(z|c), then the mean of p(x|z,c) (or a draw with ``observation_noise``).
+        """
         check_num_samples(num_samples)
         check_parts(parts, part_attr, self.config.num_categories, self.config.part_attr_dim)
         batch = torch.zeros_like(parts)

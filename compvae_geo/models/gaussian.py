@@ -18,8 +18,10 @@ def split_loc_scale(params: Tensor, floor: float) -> tuple[Tensor, Tensor]:
 
 
 def normal(loc: Tensor, scale: Tensor) -> Normal:
-    """A diagonal Normal that does not validate its arguments: a non-finite network output must
-    give a non-finite loss (which training skips and counts), not an exception."""
+    """A diagonal Normal that does not validate its arguments.
+
+    A non-finite network output must give a non-finite loss (which training skips and counts), not an exception.
+    """
     return Normal(loc, scale, validate_args=False)
 
 

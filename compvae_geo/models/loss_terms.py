@@ -14,8 +14,11 @@ Value = TypeVar("Value", Tensor, float)
 
 @dataclass
 class LossTerms(Generic[Value]):
-    """L_w, L_z and L_x: per whole ``[B]`` tensors in nats from a model's ``loss``, or their
-    means in bits per whole (:meth:`mean_bits`, what logs and evaluations report)."""
+    """L_w, L_z and L_x.
+
+    Per whole ``[B]`` tensors in nats from a model's ``loss``, or their means in bits per whole (:meth:`mean_bits`, what
+    logs and evaluations report).
+    """
 
     w: Value  # L_w = KL(q({w_i} | x, z, {l_i}) || p({w_i} | {l_i})) (0 for a model without part latents)
     z: Value  # L_z = log q(z | x) - log p(z | w~), at the sampled z

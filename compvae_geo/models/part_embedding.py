@@ -13,6 +13,7 @@ class PartEmbedding(nn.Module):
         self.attr = nn.Linear(part_attr_dim, out_dim) if part_attr_dim > 0 else None
 
     def forward(self, part: Tensor, part_attr: Tensor | None = None) -> Tensor:
+        """Categories ``[N]`` (and descriptors ``[N, F]``) to embeddings ``[N, out_dim]``."""
         out = self.category(part)
         if self.attr is not None:
             out = out + self.attr(part_attr)

@@ -5,8 +5,13 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.nn import MLP
 
-from compvae_geo.layers import PartGroupDiagonalFactorNormal, PartNormal, PartUpdateStack, groups_of_equal_parts
-from compvae_geo.layers import resolve_batch
+from compvae_geo.layers import (
+    PartGroupDiagonalFactorNormal,
+    PartNormal,
+    PartUpdateStack,
+    groups_of_equal_parts,
+    resolve_batch,
+)
 
 from .config import CompVAEConfig
 from .gaussian import split_loc_scale
@@ -53,9 +58,12 @@ class PartPrior(nn.Module):
         batch: Tensor | None = None,
         num_wholes: int | None = None,
     ) -> PartNormal | PartGroupDiagonalFactorNormal:
-        """The prior of parts ``[N]`` (and ``part_attr`` ``[N, F]``) grouped into wholes by
+        """The prior of the parts of each whole.
+
+        The prior of parts ``[N]`` (and ``part_attr`` ``[N, F]``) grouped into wholes by
         ``batch`` (default: one whole). Its arguments are not validated (a non-finite network
-        output must give a non-finite loss, which training skips)."""
+        output must give a non-finite loss, which training skips).
+        """
         batch, num_wholes = resolve_batch(batch, part.numel(), part.device, num_wholes)
         embedding = self.embedding(part, part_attr)
         if self.count is not None:  # 1/K of each part's whole: bounded, so K beyond training stays in range

@@ -34,9 +34,11 @@ class SavableModel(nn.Module):
 
     @classmethod
     def load(cls, path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Self:
-        """A model from a :meth:`save` file or a training checkpoint; never runs code from the
-        file (``weights_only=True``). Use :func:`compvae_geo.load_model` when the kind of
-        model is not known in advance."""
+        """A model from a :meth:`save` file or a training checkpoint.
+
+        Never runs code from the file (``weights_only=True``). Use :func:`compvae_geo.load_model` when the kind of model
+        is not known in advance.
+        """
         return cls.from_payload(read_model_payload(path, map_location), str(path))
 
     @classmethod

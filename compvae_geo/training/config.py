@@ -19,7 +19,8 @@ class TrainConfig(PlainDataConfig):
     lr_floor: float = 1e-6  # ...down to this floor
     beta1: float = 0.5  # Adam beta1 (the paper's value)
     beta2: float = 0.9  # Adam beta2 (the paper's value)
-    kl_warmup_steps: int = 3_000  # L_w + L_z weighted 0 -> 1 over these steps against posterior collapse (0: off, the paper)
+    # L_w + L_z weighted 0 -> 1 over these steps against posterior collapse (0: off, the paper)
+    kl_warmup_steps: int = 3_000
     k_start: int = 2  # curriculum: largest K at step 0 (K uniform in [1, K_max] per whole)
     k_grow_every: int = 300  # curriculum: K_max grows by 1 every this many steps...
     k_max: int = 16  # ...up to this many parts (the paper: 16 in 1D, 8 in 2D)
@@ -58,8 +59,10 @@ class TrainConfig(PlainDataConfig):
         return max(self.lr * 0.5 ** (step // self.lr_halving_every), self.lr_floor)
 
     def kl_weight_at(self, step: int) -> float:
-        """Weight of L_w + L_z in the training gradient: rises linearly from 0 to 1 over
-        ``kl_warmup_steps`` (the logged ELBO is always the true, unweighted one)."""
+        """Weight of L_w + L_z in the training gradient.
+
+        Rises linearly from 0 to 1 over ``kl_warmup_steps`` (the logged ELBO is always the true, unweighted one).
+        """
         return min(1.0, step / self.kl_warmup_steps) if self.kl_warmup_steps else 1.0
 
     def max_parts_at(self, step: int) -> int:

@@ -1,5 +1,8 @@
-"""Building a training run from the command line's choices: a new run from a preset, or a resumed
-one from its checkpoint (read once), and the files a finished run leaves beside its checkpoint."""
+"""Building a training run from the command line's choices.
+
+A new run from a preset, or a resumed one from its checkpoint (read once), and the files a finished run leaves beside
+its checkpoint.
+"""
 from __future__ import annotations
 
 import json
@@ -31,8 +34,11 @@ def new_run(
     experiment: str | None,
     tracking_uri: str,
 ) -> tuple[Trainer, Path]:
-    """A fresh run: the preset (default :func:`default_preset`) with the overrides, its directory
-    (default ``runs/<problem>-<date>-<time>``) and its MLflow run (experiment: the problem)."""
+    """A fresh run.
+
+    The preset (default :func:`default_preset`) with the overrides, its directory (default
+    ``runs/<problem>-<date>-<time>``) and its MLflow run (experiment: the problem).
+    """
     problem_name = train_overrides.get("problem", TrainConfig.problem)
     name = preset_name or default_preset(train_overrides.get("device", TrainConfig.device))
     train_config, preset_model = preset(name, problem_name)
@@ -74,8 +80,10 @@ def _format_flag_value(value: Any) -> str:
 
 
 def training_command(payload: dict[str, Any]) -> str | None:
-    """The ``compvae-geo train`` command that made a training checkpoint: the flags whose values
-    differ from the CPU preset of its problem (None for a bare model file)."""
+    """The ``compvae-geo train`` command that made a training checkpoint.
+
+    The flags whose values differ from the CPU preset of its problem (None for a bare model file).
+    """
     state = payload.get("training")
     if not state:
         return None

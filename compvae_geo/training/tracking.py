@@ -25,14 +25,20 @@ class TrackingUnavailable(RuntimeError):
 
 
 def resolve_tracking_uri(uri: str | None = None) -> str:
-    """``uri``, else ``$MLFLOW_TRACKING_URI``, else ``sqlite:///mlflow.db`` (set explicitly so
-    that a stale ``./mlruns`` folder is never picked up)."""
+    """The MLflow store to use.
+
+    ``uri``, else ``$MLFLOW_TRACKING_URI``, else ``sqlite:///mlflow.db`` (set explicitly so
+    that a stale ``./mlruns`` folder is never picked up).
+    """
     return uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
 
 
 def default_artifact_location(tracking_uri: str) -> str | None:
-    """For a SQLite store, artifacts go in ``mlruns/`` beside the database file (not in
-    whatever directory the run happens to start from); other stores choose for themselves."""
+    """Where the artifacts of a new experiment go.
+
+    For a SQLite store, artifacts go in ``mlruns/`` beside the database file (not in
+    whatever directory the run happens to start from); other stores choose for themselves.
+    """
     if not tracking_uri.startswith(SQLITE_PREFIX):
         return None
     database = Path(tracking_uri[len(SQLITE_PREFIX):]).resolve()
@@ -74,6 +80,7 @@ class Tracker:
 
     @property
     def available(self) -> bool:
+        """Whether tracking still works (it stops at the first failed call)."""
         return self.failure is None
 
     def _call(self, what: str, fn, *args, **kwargs) -> None:
@@ -86,6 +93,7 @@ class Tracker:
             logger.warning("MLflow tracking stopped (%s); training goes on and checkpoints stay local.", self.failure)
 
     def log_params(self, params: dict[str, Any]) -> None:
+        """Logs ``params`` in batches of at most MLflow's limit."""
         items = [Param(key, str(value)) for key, value in params.items()]
         for start in range(0, len(items), MAX_PARAMS_PER_BATCH):
             self._call("log_params", self.client.log_batch, self.run_id,
@@ -100,7 +108,9 @@ class Tracker:
                        metrics=items[start:start + MAX_METRICS_PER_BATCH])
 
     def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
+        """Uploads the file ``path`` to the run's artifacts (under ``artifact_path``)."""
         self._call("log_artifact", self.client.log_artifact, self.run_id, str(path), artifact_path)
 
     def end(self, status: str = "FINISHED") -> None:
+        """Ends the run with ``status`` (FINISHED, FAILED or KILLED)."""
         self._call("end", self.client.set_terminated, self.run_id, status)

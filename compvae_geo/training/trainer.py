@@ -6,9 +6,10 @@ import copy
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -44,8 +45,7 @@ class TrainResult:
 
 
 class Trainer:
-    """Trains a CompVAE (or a baseline, ``config.model``) on data generated on the fly, with mixed K
-    in every batch.
+    """Trains a CompVAE (or a baseline, ``config.model``) on data generated on the fly, with mixed K in every batch.
 
     Args:
         config: the training run.
@@ -103,8 +103,10 @@ class Trainer:
     @classmethod
     def resume(cls, path: str | os.PathLike, payload: dict[str, Any] | None = None, tracker: Tracker | None = None,
                **overrides: Any) -> Trainer:
-        """Continues a run from its checkpoint at ``path``: same step, LR schedule, data stream and
-        MLflow run (``tracker``, reopened on the checkpoint's run id by the caller).
+        """Continues a run from its checkpoint at ``path``.
+
+        Same step, LR schedule, data stream and MLflow run (``tracker``, reopened on the checkpoint's run id by the
+        caller).
 
         Args:
             path: the checkpoint, which later checkpoints replace.
@@ -134,8 +136,11 @@ class Trainer:
         return contextlib.nullcontext()
 
     def train_step(self) -> torch.Tensor | None:
-        """One optimisation step on a fresh batch; returns the mean (L_w, L_z, L_x) in nats, or None
-        when the loss or a gradient is not finite (the step is skipped and counted)."""
+        """One optimisation step on a fresh batch.
+
+        Returns the mean (L_w, L_z, L_x) in nats, or None when the loss or a gradient is not finite (the step is skipped
+        and counted).
+        """
         config = self.config
         batch = self.problem.sample_batch(config.batch_size, config.max_parts_at(self.step),
                                           generator=self.data_generator, device=self.device)
@@ -146,9 +151,11 @@ class Trainer:
         return means.detach() if self._apply(loss) else None
 
     def _apply(self, loss: torch.Tensor) -> bool:
-        """Backpropagates ``loss`` and takes the optimizer step; counts a skipped step and returns
-        False when the loss or a gradient is not finite (nothing applied). The learning rate is
-        that of the current step (:meth:`TrainConfig.learning_rate_at`)."""
+        """Backpropagates ``loss`` and takes the optimizer step.
+
+        Counts a skipped step and returns False when the loss or a gradient is not finite (nothing applied). The
+        learning rate is that of the current step (:meth:`TrainConfig.learning_rate_at`).
+        """
         for group in self.optimizer.param_groups:
             group["lr"] = self.config.learning_rate_at(self.step)
         self.step += 1
@@ -168,13 +175,19 @@ class Trainer:
     # ----- recovery from diverged weights ------------------------------------------------------
 
     def remember_good_state(self) -> None:
-        """Keeps a copy of the weights and optimizer state (in memory) to go back to if the weights
-        diverge later: every batch then gives a non-finite loss and no step can undo it."""
-        self._last_good = (self.step, copy.deepcopy(self.model.state_dict()), copy.deepcopy(self.optimizer.state_dict()))
+        """Keeps a copy of the weights and optimizer state (in memory) to go back to if the weights diverge later.
+
+        Every batch then gives a non-finite loss and no step can undo it.
+        """
+        self._last_good = (self.step, copy.deepcopy(self.model.state_dict()),
+                           copy.deepcopy(self.optimizer.state_dict()))
 
     def restore_if_diverged(self) -> bool:
-        """After ``restore_after_skips`` skipped steps in a row, loads the state kept by
-        :meth:`remember_good_state` (the step count and the data stream go on) and says so."""
+        """Goes back to the last good state after too many skipped steps in a row.
+
+        After ``restore_after_skips`` skipped steps in a row, loads the state kept by
+        :meth:`remember_good_state` (the step count and the data stream go on) and says so.
+        """
         limit = self.config.restore_after_skips
         if not limit or self.skips_in_a_row < limit or self._last_good is None:
             return False
@@ -190,8 +203,11 @@ class Trainer:
     # ----- evaluation -------------------------------------------------------------------------
 
     def heldout_elbo_bits(self) -> dict[str, float]:
-        """Mean held-out ELBO in bits per whole at each K of ``eval_part_counts`` (fixed data and
-        noise; the training noise stream is untouched)."""
+        """Mean held-out ELBO in bits per whole at each K of ``eval_part_counts``.
+
+        Mean held-out ELBO in bits per whole at each K of ``eval_part_counts`` (fixed data and
+        noise; the training noise stream is untouched).
+        """
         per_k = heldout_elbo_bits(self.model, self.problem, self.config.eval_part_counts, self.config.eval_wholes,
                                   self.config.seed + HELDOUT_SEED_OFFSET, self.device)
         return {f"heldout_elbo_bits/K{k:03d}": terms.elbo for k, terms in per_k.items()}
@@ -199,9 +215,11 @@ class Trainer:
     # ----- the loop ---------------------------------------------------------------------------
 
     def run(self, on_log: Callable[[int, dict[str, float]], None] | None = None) -> TrainResult:
-        """Trains up to ``config.iterations`` steps. Logs every ``log_every`` steps (to MLflow and
-        ``on_log``), evaluates every ``eval_every``, checkpoints every ``checkpoint_minutes`` and
-        at the end. Ctrl-C saves a checkpoint and returns with ``interrupted=True``."""
+        """Trains up to ``config.iterations`` steps.
+
+        Logs every ``log_every`` steps (to MLflow and ``on_log``), evaluates every ``eval_every``, checkpoints every
+        ``checkpoint_minutes`` and at the end. Ctrl-C saves a checkpoint and returns with ``interrupted=True``.
+        """
         config = self.config
         if self.tracker and self.step == 0:
             self.tracker.log_params({**self.config.to_dict(), **{f"model.{k}": v for k, v in

@@ -10,7 +10,9 @@ from .joint_part_normal import JointPartNormal
 
 
 class CorrelatedPartNormal(JointPartNormal):
-    r"""A Gaussian over the latents :math:`w_1..w_K` of the parts of each whole whose
+    r"""A Gaussian over the part latents of each whole, correlated within the whole (the CompVAE posterior).
+
+    A Gaussian over the latents :math:`w_1..w_K` of the parts of each whole whose
     parts are correlated coordinate by coordinate, so that the variance of their sum
     :math:`\tilde{w}` can be made arbitrarily small.
 
@@ -62,6 +64,7 @@ class CorrelatedPartNormal(JointPartNormal):
 
     @property
     def mean(self) -> Tensor:
+        r"""The means :math:`\mu` :math:`(|V|, D)`."""
         return self.loc
 
     @property

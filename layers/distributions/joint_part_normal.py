@@ -9,7 +9,9 @@ from .part_distribution import PartDistribution
 
 
 class JointPartNormal(PartDistribution):
-    r"""A Gaussian over the :math:`K D` latents of the parts of each whole, defined by two
+    r"""A Gaussian over all the part latents of each whole, from two per-whole quantities.
+
+    A Gaussian over the :math:`K D` latents of the parts of each whole, defined by two
     per-whole quantities a subclass computes in :math:`O(|V|)`: the squared Mahalanobis distance
     :math:`(w - \mu)^\top \Sigma^{-1} (w - \mu)` (:meth:`squared_mahalanobis`) and
     :math:`\log\det\Sigma` (:meth:`log_det_covariance`). From them, per whole:
@@ -38,4 +40,5 @@ class JointPartNormal(PartDistribution):
         return -0.5 * (squared + self._dims() * math.log(2 * math.pi) + self.log_det_covariance())
 
     def entropy(self) -> Tensor:
+        """Entropy per whole, :math:`(|G|)`."""
         return 0.5 * (self._dims() * math.log(2 * math.pi * math.e) + self.log_det_covariance())

@@ -1,5 +1,8 @@
-"""The closed-form KL divergences between part distributions, registered with
-:func:`torch.distributions.kl_divergence` (one place, as ``torch.distributions.kl`` keeps them)."""
+"""The closed-form KL divergences between part distributions, registered in one place.
+
+The closed-form KL divergences between part distributions, registered with
+:func:`torch.distributions.kl_divergence` (one place, as ``torch.distributions.kl`` keeps them).
+"""
 from __future__ import annotations
 
 from torch import Tensor
@@ -36,8 +39,12 @@ def kl_correlated_part_normal_part_normal(q: CorrelatedPartNormal, p: PartNormal
 
 
 @register_kl(CorrelatedPartNormal, PartGroupDiagonalFactorNormal)
-def kl_correlated_part_normal_group_diagonal_factor(q: CorrelatedPartNormal, p: PartGroupDiagonalFactorNormal) -> Tensor:
-    r"""Closed-form :math:`KL(q \,\|\, p)` per whole, :math:`(|G|)`, for the same parts, coordinate by
+def kl_correlated_part_normal_group_diagonal_factor(
+    q: CorrelatedPartNormal, p: PartGroupDiagonalFactorNormal
+) -> Tensor:
+    r"""Closed-form :math:`KL(q \,\|\, p)` per whole, :math:`(|G|)`, for the same parts.
+
+    Closed-form :math:`KL(q \,\|\, p)` per whole, :math:`(|G|)`, for the same parts, coordinate by
     coordinate with :math:`\Sigma_p^{-1} = \Lambda - \sum_g a_g a_g^\top / M_g` (Sherman-Morrison per
     group, :math:`\Lambda = \mathrm{diag}(\sigma^{-2})`, :math:`a_{gi} = b_i / \sigma_i^2` on group g):
 
@@ -46,7 +53,8 @@ def kl_correlated_part_normal_group_diagonal_factor(q: CorrelatedPartNormal, p: 
         + \log\det\Sigma_p - \log\det\Sigma_q\Big], \quad \delta = \mu_q - \mu_p,
 
     where :math:`a_g^\top \Sigma_q a_g = |v|^2 - 2 (\rho^\top v)(1^\top v) + K (\rho^\top v)^2`,
-    :math:`v = S a_g`, :math:`S = \mathrm{diag}(e^{s/2})`, from q's sampling map."""
+    :math:`v = S a_g`, :math:`S = \mathrm{diag}(e^{s/2})`, from q's sampling map.
+    """
     _check_same_parts(q, p)
     precision = p.scale.pow(-2)
     loading_precision = p.loading * precision  # a, (|V|, D)

@@ -52,8 +52,11 @@ class PartDistribution(Distribution):
             raise ValueError(f"value of {type(self).__name__}.log_prob is outside the support {self.support}")
 
     def sum_per_whole(self, per_part: Tensor, dim: int = -1) -> Tensor:
-        """Sums ``per_part`` over the parts of each whole along ``dim`` (of size :math:`|V|`),
-        which becomes of size :math:`|G|`."""
+        """Sums ``per_part`` over the parts of each whole along ``dim``.
+
+        Sums ``per_part`` over the parts of each whole along ``dim`` (of size :math:`|V|`),
+        which becomes of size :math:`|G|`.
+        """
         return scatter(per_part, self.batch, dim=dim, dim_size=self.num_wholes, reduce="sum")
 
     def num_parts(self) -> Tensor:

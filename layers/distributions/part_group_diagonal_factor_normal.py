@@ -1,5 +1,7 @@
-"""A Gaussian over the part latents of each whole in which the parts of one group share a factor
-per coordinate: the cheap, O(|V| D) member of the group-factor family."""
+"""A Gaussian over the part latents of each whole in which the parts of one group share a factor per coordinate.
+
+The cheap, O(|V| D) member of the group-factor family.
+"""
 from __future__ import annotations
 
 import torch
@@ -11,7 +13,9 @@ from .part_groups import PartGroups
 
 
 class PartGroupDiagonalFactorNormal(JointPartNormal):
-    r"""A Gaussian over the latents of the parts of each whole where, coordinate by coordinate,
+    r"""A Gaussian over the part latents of each whole where the parts of a group share a factor.
+
+    A Gaussian over the latents of the parts of each whole where, coordinate by coordinate,
     the parts of one group (for instance the parts of a whole that share a category) share a factor:
 
     .. math::
@@ -62,10 +66,12 @@ class PartGroupDiagonalFactorNormal(JointPartNormal):
 
     @property
     def mean(self) -> Tensor:
+        r"""The means :math:`\mu` :math:`(|V|, D)`."""
         return self.loc
 
     @property
     def variance(self) -> Tensor:
+        r"""Marginal variances :math:`\sigma^2 + b^2` :math:`(|V|, D)`."""
         return self.scale.pow(2) + self.loading.pow(2)
 
     def rsample(self, sample_shape: torch.Size = torch.Size()) -> Tensor:
@@ -77,8 +83,11 @@ class PartGroupDiagonalFactorNormal(JointPartNormal):
             -2, self.group)
 
     def explained_by_groups(self, per_part: Tensor) -> Tensor:
-        r""":math:`\sum_{g, d} (\sum_{i \in g} a_{id})^2 / M_{gd}` per whole for ``per_part``
-        :math:`a` ``(..., |V|, D)``: what the shared factors take off a whitened square norm."""
+        r"""What the shared factors take off a whitened square norm, per whole.
+
+        :math:`\sum_{g, d} (\sum_{i \in g} a_{id})^2 / M_{gd}` per whole for ``per_part``
+        :math:`a` ``(..., |V|, D)``: what the shared factors take off a whitened square norm.
+        """
         per_group = self.groups.sum_per_group(per_part, dim=-2)
         return self.groups.group_sum_per_whole((per_group.pow(2) / self.group_precision).sum(-1))
 

@@ -7,15 +7,20 @@ from torch_geometric.utils import scatter
 
 
 def groups_of_equal_parts(part: Tensor, batch: Tensor) -> tuple[Tensor, Tensor]:
-    r"""Groups the parts of each whole by category: the group of each part :math:`(|V|)`, numbered
-    from 0, and the size of its group :math:`(|V|)` (how many parts of its whole share its category)."""
+    r"""Groups the parts of each whole by category.
+
+    The group of each part :math:`(|V|)`, numbered from 0, and the size of its group :math:`(|V|)` (how many parts of
+    its whole share its category).
+    """
     key = batch * (int(part.max()) + 1) + part if part.numel() else part  # one integer per (whole, category)
     _, group, size = torch.unique(key, return_inverse=True, return_counts=True)
     return group, size.index_select(0, group)
 
 
 class PartGroups:
-    r"""Which group each part is in (groups numbered from 0, each within one whole), and the
+    r"""Groups of parts within wholes and the per-group sums over them.
+
+    Which group each part is in (groups numbered from 0, each within one whole), and the
     per-group sums that densities with a factor shared inside a group need.
 
     Args:

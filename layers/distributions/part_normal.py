@@ -11,7 +11,9 @@ from .part_distribution import PartDistribution
 
 
 class PartNormal(PartDistribution):
-    r"""Independent normals :math:`\prod_i \mathcal{N}(w_i; \mu_i, \mathrm{diag}(\sigma_i^2))`
+    r"""Independent normals over ragged sets of parts, one set per whole.
+
+    Independent normals :math:`\prod_i \mathcal{N}(w_i; \mu_i, \mathrm{diag}(\sigma_i^2))`
     over ragged sets of parts, one set per whole.
 
     The event of whole :math:`b` is the set of latents of its parts; :meth:`log_prob` returns
@@ -38,10 +40,12 @@ class PartNormal(PartDistribution):
 
     @property
     def mean(self) -> Tensor:
+        """The means :math:`(|V|, D)`."""
         return self.loc
 
     @property
     def variance(self) -> Tensor:
+        """The variances :math:`(|V|, D)`."""
         return self.scale.pow(2)
 
     def rsample(self, sample_shape: torch.Size = torch.Size()) -> Tensor:
@@ -55,5 +59,6 @@ class PartNormal(PartDistribution):
         return self.sum_per_whole(per_part.sum(-1))
 
     def entropy(self) -> Tensor:
+        """Entropy per whole, :math:`(|G|)`."""
         per_part = 0.5 * math.log(2 * math.pi * math.e) + self.scale.log()
         return self.sum_per_whole(per_part.sum(-1))

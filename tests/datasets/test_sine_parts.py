@@ -2,9 +2,8 @@ import math
 
 import pytest
 import torch
-from torch_geometric.data import Batch
-
 from compvae_geo.datasets import SineParts
+from torch_geometric.data import Batch
 
 
 def test_whole_follows_the_papers_formula():
@@ -14,7 +13,8 @@ def test_whole_follows_the_papers_formula():
     whole = problem.render(part, None, intrinsics, torch.zeros(4, dtype=torch.long), 1)[0]
     k, c = 4, 3.0
     for t in (0, 17, 199):
-        total = sum(a * math.cos(2 * math.pi * (l + 1) * t / 100 + ph) for l, (a, ph) in zip(part.tolist(), intrinsics.tolist()))
+        total = sum(a * math.cos(2 * math.pi * (category + 1) * t / 100 + ph)
+                    for category, (a, ph) in zip(part.tolist(), intrinsics.tolist()))
         assert whole[t].item() == pytest.approx(k * math.tanh(c / k * total), rel=1e-5, abs=1e-5)
 
 

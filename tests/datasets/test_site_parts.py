@@ -2,7 +2,6 @@ import math
 
 import pytest
 import torch
-
 from compvae_geo.datasets import SITE_COLORS, SiteParts
 
 

@@ -3,8 +3,14 @@ import math
 import pytest
 import torch
 
-from compvae_geo.evaluation.metrics import (energy_distance, mean_power_spectrum, median_distance, mmd2_permutation_test,
-                                 mmd2_unbiased, spectrum_distance)
+from compvae_geo.evaluation.metrics import (
+    energy_distance,
+    mean_power_spectrum,
+    median_distance,
+    mmd2_permutation_test,
+    mmd2_unbiased,
+    spectrum_distance,
+)
 
 
 def test_mmd_is_near_zero_for_identical_distributions_and_positive_for_shifted():
@@ -47,7 +53,8 @@ def test_energy_distance_matches_its_closed_form_for_shifted_gaussians():
     x = torch.randn(4000, 1, generator=generator, dtype=torch.float64)
     y = torch.randn(4000, 1, generator=generator, dtype=torch.float64) + mu
     sigma = math.sqrt(2)
-    mean_abs = sigma * math.sqrt(2 / math.pi) * math.exp(-(mu**2) / (2 * sigma**2)) + mu * math.erf(mu / (sigma * math.sqrt(2)))
+    mean_abs = (sigma * math.sqrt(2 / math.pi) * math.exp(-(mu**2) / (2 * sigma**2))
+                + mu * math.erf(mu / (sigma * math.sqrt(2))))
     expected = 2 * mean_abs - 2 * 2 / math.sqrt(math.pi)
     assert abs(float(energy_distance(x, y)) - expected) < 0.1 * expected
     same = energy_distance(x, torch.randn(4000, 1, generator=generator, dtype=torch.float64))

@@ -1,5 +1,4 @@
 import torch
-
 from compvae_geo.layers import PartSum
 from helpers import batch_vector
 

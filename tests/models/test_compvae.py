@@ -3,12 +3,12 @@ from dataclasses import replace
 import pytest
 import torch
 import torch.nn.functional as F
+from compvae_geo.datasets import SineParts
+from helpers import from_padded, sine_batch, to_padded
 from torch.distributions import MultivariateNormal, Normal
 from torch_geometric.data import Batch, Data
 
 from compvae_geo import CompVAE, CompVAEConfig, LatentNoise
-from compvae_geo.datasets import SineParts
-from helpers import from_padded, sine_batch, to_padded
 
 PROBLEM = SineParts(length=20)
 CONFIG = CompVAEConfig(
@@ -94,7 +94,8 @@ def dense_loss(model: CompVAE, data: Batch, noise: LatentNoise, counts: list[int
             kl = kl + torch.distributions.kl_divergence(posterior, prior)
         loss_w.append(kl)
     z_prior_loc, z_prior_raw = model.z_prior(w_tilde).chunk(2, -1)
-    loss_z = (Normal(z_loc, z_scale).log_prob(z) - Normal(z_prior_loc, soft(z_prior_raw, c.prior_scale_floor)).log_prob(z)).sum(-1)
+    z_prior = Normal(z_prior_loc, soft(z_prior_raw, c.prior_scale_floor))
+    loss_z = (Normal(z_loc, z_scale).log_prob(z) - z_prior.log_prob(z)).sum(-1)
     x_loc, x_raw = model.x_decoder.net(torch.cat([z, w_tilde], -1)).chunk(2, -1)
     loss_x = -Normal(x_loc, soft(x_raw, c.observation_scale_floor)).log_prob(data.whole).sum(-1)
     return torch.stack(loss_w), loss_z, loss_x, w_tilde, from_padded(loc, mask)

@@ -1,13 +1,12 @@
 """The baselines of the evaluation: the count-vector CVAE and CompVAE without z."""
 import pytest
 import torch
+from compvae_geo.datasets import SineParts
 from torch.distributions import Normal
 from torch_geometric.data import Batch, Data
 
 from compvae_geo import CompVAE, CompVAEConfig
-from compvae_geo.models import CountCVAE
-from compvae_geo.datasets import SineParts
-from compvae_geo.models import build_model, load_model
+from compvae_geo.models import CountCVAE, build_model, load_model
 
 PROBLEM = SineParts(length=20)
 CONFIG = CompVAEConfig(obs_shape=PROBLEM.obs_shape, w_dim=4, z_dim=3, hidden_dim=16, x_feature_dim=8,

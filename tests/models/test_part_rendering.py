@@ -1,16 +1,18 @@
-"""Rendered part sums (``render_channels > 0``): w~ also holds the sum over the parts of each
-part's own rendering on the whole's grid. Its math against a one-part-at-a-time oracle, its
-symmetries, and that the decoder reads it, on both problems (curves and images)."""
+"""Rendered part sums (``render_channels > 0``).
+
+W~ also holds the sum over the parts of each part's own rendering on the whole's grid. Its math against a
+one-part-at-a-time oracle, its symmetries, and that the decoder reads it, on both problems (curves and images).
+"""
 import pytest
 import torch
+from compvae_geo.datasets import SineParts, SiteParts
+from helpers import assert_loss_permutation_invariant_and_batched_like_one_by_one
 
 from compvae_geo import CompVAE, CompVAEConfig, LatentNoise
-from compvae_geo.datasets import SineParts, SiteParts
-from compvae_geo.evaluation.figures import reconstruction_figure, recomposition_figure
-from compvae_geo.codecs.image import RENDER_DOWNSCALE, ImagePartRenderer
 from compvae_geo.codecs import PointwiseHead
+from compvae_geo.codecs.image import RENDER_DOWNSCALE, ImagePartRenderer
+from compvae_geo.evaluation.figures import recomposition_figure, reconstruction_figure
 from compvae_geo.problems import model_config_for
-from helpers import assert_loss_permutation_invariant_and_batched_like_one_by_one
 
 SIZES = dict(w_dim=4, z_dim=3, hidden_dim=16, x_feature_dim=8, part_embed_dim=5, num_update_layers=1,
              render_channels=3, render_hidden_dim=6)

@@ -9,11 +9,10 @@ from mlflow.tracking import MlflowClient
 
 from compvae_geo import CompVAE
 from compvae_geo.cli import main
-from compvae_geo.models import CountCVAE
-from compvae_geo.models import load_model
+from compvae_geo.models import CountCVAE, load_model
 from compvae_geo.problems import make_problem, model_config_for
-from compvae_geo.training.tracking import Tracker, TrackingUnavailable
 from compvae_geo.training import TrainConfig, preset
+from compvae_geo.training.tracking import Tracker, TrackingUnavailable
 
 TINY_MODEL = dict(w_dim=4, z_dim=3, hidden_dim=16, x_feature_dim=8, part_embed_dim=4, num_update_layers=1)
 TINY_TRAIN = ["--iterations", "6", "--batch-size", "8", "--log-every", "2", "--eval-every", "4",
@@ -209,8 +208,8 @@ def test_evaluate_command_compares_baselines_logs_to_the_training_run_and_feeds_
     trained_by = document["training_commands"]["compvae"]  # only what differs from the CPU preset
     assert trained_by.startswith("compvae-geo train --problem sine") and "--iterations " in trained_by
     assert "--w-dim 4" in trained_by and "--eval-part-counts 1,3" in trained_by and "--lr " not in trained_by
-    assert set(document["figures"]) == {f"{name}.png" for name in
-                                        ("loss_curves", "recomposition", "reconstruction", "incremental", "size_generality")}
+    names = ("loss_curves", "recomposition", "reconstruction", "incremental", "size_generality")
+    assert set(document["figures"]) == {f"{name}.png" for name in names}
     assert all((out_dir / name).stat().st_size > 0 for name in document["figures"])
     assert "L_w / L_z / L_x" in capsys.readouterr().out
     # logged into the checkpoint's training run, one step per K

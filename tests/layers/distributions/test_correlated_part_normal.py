@@ -2,10 +2,9 @@ import math
 
 import pytest
 import torch
-from torch.distributions import MultivariateNormal, kl_divergence
-
 from compvae_geo.layers import CorrelatedPartNormal, PartNormal
 from helpers import batch_vector
+from torch.distributions import MultivariateNormal, kl_divergence
 
 COUNTS = [1, 3, 0, 7]
 DIM = 2
@@ -22,8 +21,11 @@ def make_pair(counts=COUNTS, dim=DIM, seed=0, dtype=torch.float64):
 
 
 def explicit_covariances(q: CorrelatedPartNormal, b: int) -> list[torch.Tensor]:
-    """The paper's covariance D (I - rho 1^T)(I - 1 rho^T) D of whole b, one K x K per coordinate,
-    with rho a plain softmax over the logits and an extra zero logit."""
+    """The paper's covariance of whole b, one K x K per coordinate.
+
+    The paper's covariance D (I - rho 1^T)(I - 1 rho^T) D of whole b, one K x K per coordinate,
+    with rho a plain softmax over the logits and an extra zero logit.
+    """
     mask = q.batch == b
     k = int(mask.sum())
     logits = q.logit[mask]
@@ -38,7 +40,8 @@ def explicit_covariances(q: CorrelatedPartNormal, b: int) -> list[torch.Tensor]:
 def mvn_pair(q, p, b, d):
     mask = q.batch == b
     cov = explicit_covariances(q, b)[d]
-    return MultivariateNormal(q.loc[mask, d], cov), MultivariateNormal(p.loc[mask, d], torch.diag(p.scale[mask, d] ** 2))
+    prior = MultivariateNormal(p.loc[mask, d], torch.diag(p.scale[mask, d] ** 2))
+    return MultivariateNormal(q.loc[mask, d], cov), prior
 
 
 def test_kl_matches_multivariate_normal_on_explicit_covariance():
@@ -85,7 +88,8 @@ def test_empirical_covariance_matches_analytic():
     empirical = torch.cov(samples.T)
     analytic = explicit_covariances(q, 0)[0]
     torch.testing.assert_close(empirical, analytic, rtol=0, atol=0.02 * analytic.diagonal().max().item())
-    torch.testing.assert_close(samples.mean(0), q.loc[:, 0], rtol=0, atol=0.01 * analytic.diagonal().max().sqrt().item())
+    tolerance = 0.01 * analytic.diagonal().max().sqrt().item()
+    torch.testing.assert_close(samples.mean(0), q.loc[:, 0], rtol=0, atol=tolerance)
 
 
 def test_variance_of_the_sum_can_be_made_small():

@@ -1,6 +1,5 @@
 import pytest
 import torch
-
 from compvae_geo.layers import CorrelatedPartNormal, PartDistribution, PartGroupDiagonalFactorNormal, PartNormal
 from helpers import batch_vector
 

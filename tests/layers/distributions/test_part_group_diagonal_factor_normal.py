@@ -1,9 +1,8 @@
 import pytest
 import torch
-from torch.distributions import MultivariateNormal, kl_divergence
-
 from compvae_geo.layers import CorrelatedPartNormal, PartGroupDiagonalFactorNormal, PartNormal, groups_of_equal_parts
 from helpers import batch_vector
+from torch.distributions import MultivariateNormal, kl_divergence
 
 COUNTS = [3, 0, 1, 5]
 PART = torch.tensor([2, 5, 2, 7, 1, 1, 4, 1, 4])  # whole 0: {2, 5, 2}; whole 2: {7}; whole 3: {1, 1, 4, 1, 4}
@@ -41,7 +40,7 @@ def dense_prior_covariance(p: PartGroupDiagonalFactorNormal, parts: slice) -> to
 
 
 def dense_posterior_covariance(q: CorrelatedPartNormal, parts: slice) -> torch.Tensor:
-    """q's covariance S (I - rho 1^T)(I - 1 rho^T) S per coordinate, flattened part-major."""
+    """Q's covariance S (I - rho 1^T)(I - 1 rho^T) S per coordinate, flattened part-major."""
     k = parts.stop - parts.start
     cov = torch.zeros(k * DIM, k * DIM, dtype=q.loc.dtype)
     for d in range(DIM):

@@ -1,8 +1,7 @@
 import torch
-from torch.distributions import Normal
-
 from compvae_geo.layers import PartNormal
 from helpers import batch_vector
+from torch.distributions import Normal
 
 
 def test_log_prob_and_entropy_sum_independent_normals_per_whole():
