@@ -118,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", type=Path, default=None,
                         help="the Markdown file (default: docs/<problem>_results.md); its figures go to "
                              "figures/<problem>/ next to it, so the problems never overwrite each other's")
+    report.add_argument("--readme", type=Path, default=None,
+                        help="also rewrite the problem's headline table in this Markdown file, between its "
+                             "'<!-- headline PROBLEM: ... -->' and '<!-- end headline PROBLEM -->' lines")
     return parser
 
 
@@ -257,7 +260,7 @@ def run_report(args: argparse.Namespace) -> int:
     """Writes the results document of an evaluation."""
     from .evaluation.report import write_report
 
-    out, num_figures = write_report(args.evaluation, args.out)
+    out, num_figures = write_report(args.evaluation, args.out, args.readme)
     print(f"wrote {out} ({num_figures} figures in {out.parent / 'figures'})")
     return 0
 

@@ -90,12 +90,40 @@ def results_markdown(document: dict[str, Any], figures: list[str], evaluation_pa
     return "\n".join(lines) + "\n"
 
 
-def write_report(evaluation_path: Path, out: Path | None = None) -> tuple[Path, int]:
+def headline_markdown(document: dict[str, Any]) -> str:
+    """The headline table of an evaluation: per K, each source's MMD^2 and part accuracy (where defined)."""
+    per_k = document["per_k"]
+    sources = _sources(per_k)
+    rows = [[f"MMD² {name}", *[f"{row['distances'][name]['mmd2']:.4f}" for row in per_k]] for name in sources]
+    if per_k[-1]["distances"][TRUE].get("part_accuracy") is not None:
+        rows += [[f"accuracy {name}", *[_maybe(row["distances"][name].get("part_accuracy"), ".3f") for row in per_k]]
+                 for name in sources]
+    return "\n".join(_table(["K", *[str(row["k"]) for row in per_k]], rows))
+
+
+def headline_markers(problem: str) -> tuple[str, str]:
+    """The comments between which :func:`update_headline` writes a problem's headline table."""
+    return f"<!-- headline {problem}: written by compvae-geo report --readme -->", f"<!-- end headline {problem} -->"
+
+
+def update_headline(path: Path, document: dict[str, Any]) -> None:
+    """Replaces the headline table of ``document``'s problem in the Markdown file ``path`` (a README)."""
+    start, end = headline_markers(document["problem"])
+    text = path.read_text()
+    if text.count(start) != 1 or text.count(end) != 1 or text.index(start) > text.index(end):
+        raise ValueError(f"{path} needs one '{start}' line and, after it, one '{end}' line")
+    before, rest = text.split(start)
+    _, after = rest.split(end)
+    path.write_text(f"{before}{start}\n{headline_markdown(document)}\n{end}{after}")
+
+
+def write_report(evaluation_path: Path, out: Path | None = None, readme: Path | None = None) -> tuple[Path, int]:
     """Writes the results document of an ``evaluation.json`` and copies its figures beside it.
 
-    Writes the results document of an ``evaluation.json`` (default ``docs/<problem>_results.md``)
-    and copies its figures to ``figures/<problem>/`` beside it, so that the problems never overwrite
-    each other's; returns the document's path and the number of figures copied.
+    The document goes to ``out`` (default ``docs/<problem>_results.md``), its figures to
+    ``figures/<problem>/`` beside it, so that the problems never overwrite each other's. With
+    ``readme``, the problem's headline table there is rewritten too (:func:`update_headline`).
+    Returns the document's path and the number of figures copied.
     """
     document = json.loads(evaluation_path.read_text())
     problem = document["problem"]
@@ -110,4 +138,6 @@ def write_report(evaluation_path: Path, out: Path | None = None) -> tuple[Path, 
             shutil.copyfile(source, out.parent / figure_dir / name)
             copied.append((figure_dir / name).as_posix())
     out.write_text(results_markdown(document, copied, str(evaluation_path), str(out)))
+    if readme is not None:
+        update_headline(readme, document)
     return out, len(copied)

@@ -6,7 +6,7 @@ from compvae_geo.datasets import SineParts
 from compvae_geo import CompVAE, CompVAEConfig
 from compvae_geo.evaluation import NAIVE, TRUE, EvalConfig, evaluate, heldout_elbo_bits, sample_distances
 from compvae_geo.evaluation.evaluate import as_json, as_metrics, format_table, naive_sampler
-from compvae_geo.evaluation.report import results_markdown
+from compvae_geo.evaluation.report import headline_markdown, headline_markers, results_markdown, update_headline
 from compvae_geo.problems import PROBLEMS, model_config_for, problem_of_model
 
 PROBLEM = SineParts(length=40)
@@ -91,3 +91,22 @@ def test_the_problem_of_a_bare_model_file_is_read_from_its_config():
     unknown = {**model_config_for(PROBLEMS["sine"]()).to_dict(), "num_categories": 3}
     with pytest.raises(ValueError, match="cannot tell which problem"):
         problem_of_model(unknown)
+
+
+def test_report_rewrites_only_its_problems_headline_in_the_readme(tmp_path):
+    torch.manual_seed(0)
+    config = EvalConfig(part_counts=(1, 2), num_samples=16, multisets_per_k=1, permutations=5)
+    evaluation = evaluate({"compvae": CompVAE(CONFIG)}, PROBLEM, config)
+    document = {"problem": "sine", "per_k": as_json(evaluation)}
+    readme = tmp_path / "README.md"
+    start, end = headline_markers("sine")
+    other_start, other_end = headline_markers("sites")
+    readme.write_text(f"intro\n{start}\nold table\n{end}\nmiddle\n{other_start}\nsites table\n{other_end}\nend\n")
+    update_headline(readme, document)
+    text = readme.read_text()
+    assert "old table" not in text and "sites table" in text and text.startswith("intro\n")
+    assert headline_markdown(document) in text
+    assert f"| MMD² compvae | {evaluation[0].distances['compvae'].mmd2:.4f} |" in text
+    readme.write_text("no markers\n")
+    with pytest.raises(ValueError, match="needs one"):
+        update_headline(readme, document)
