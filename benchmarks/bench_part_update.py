@@ -12,6 +12,7 @@ import statistics
 import time
 
 import torch
+
 from compvae_geo.layers import PartUpdateConv
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
@@ -131,7 +132,7 @@ class PartsProblem(ABC):
 
     def _render_batch(
         self, counts: Tensor, part: Tensor, generator: torch.Generator | None, part_attr: Tensor | None = None,
-        renderer=None,
+        renderer: Callable[..., Tensor] | None = None,
     ) -> Batch:
         device = part.device
         if part_attr is None:
@@ -142,7 +143,7 @@ class PartsProblem(ABC):
         return batch_from_tensors(counts, part, whole, part_attr)
 
     def _fixed_multiset(self, part: Tensor, num_samples: int, part_attr: Tensor | None,
-                        generator: torch.Generator | None, renderer) -> Batch:
+                        generator: torch.Generator | None, renderer: Callable[..., Tensor]) -> Batch:
         """``num_samples`` wholes of one multiset through ``renderer`` (fresh intrinsics for each)."""
         self.check_parts(part, part_attr)
         counts = torch.full((num_samples,), part.numel(), dtype=torch.long, device=part.device)

@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 
 class PlainDataConfig:
@@ -17,7 +20,7 @@ class PlainDataConfig:
         return {key: list(value) if isinstance(value, tuple) else value for key, value in asdict(self).items()}
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]):
+    def from_dict(cls, values: dict[str, Any]) -> Self:
         """The config of plain ``values``; unknown fields are a ``ValueError``."""
         unknown = set(values) - {f.name for f in fields(cls)}
         if unknown:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +84,7 @@ class Tracker:
         """Whether tracking still works (it stops at the first failed call)."""
         return self.failure is None
 
-    def _call(self, what: str, fn, *args, **kwargs) -> None:
+    def _call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         if not self.available:
             return
         try:

@@ -130,7 +130,7 @@ class Trainer:
 
     # ----- one step ---------------------------------------------------------------------------
 
-    def _autocast(self):
+    def _autocast(self) -> contextlib.AbstractContextManager:
         if self.config.bf16 and self.device.type == "cuda":
             return torch.autocast("cuda", dtype=torch.bfloat16)
         return contextlib.nullcontext()
@@ -270,7 +270,7 @@ class Trainer:
             self.history.append({"step": float(self.step), "w": w, "z": z, "x": x, "elbo": w + z + x})
         return metrics
 
-    def _log(self, metrics: dict[str, float], on_log) -> None:
+    def _log(self, metrics: dict[str, float], on_log: Callable[[int, dict[str, float]], None] | None) -> None:
         if self.tracker:
             self.tracker.log_metrics(metrics, self.step)
         if on_log:

@@ -1,11 +1,11 @@
 """CompVAE on image wholes with part descriptors (the 2D sites problem), through the same class."""
 import pytest
 import torch
-from compvae_geo.datasets import SiteParts
 from helpers import assert_loss_permutation_invariant_and_batched_like_one_by_one
 
 from compvae_geo import CompVAE, CompVAEConfig, LatentNoise
 from compvae_geo.codecs.image import ImageDecoder, ImageEncoder
+from compvae_geo.datasets import SiteParts
 from compvae_geo.problems import model_config_for
 
 PROBLEM = SiteParts(size=16)

@@ -2,8 +2,9 @@ import math
 
 import pytest
 import torch
-from compvae_geo.datasets import SineParts
 from torch_geometric.data import Batch
+
+from compvae_geo.datasets import SineParts
 
 
 def test_whole_follows_the_papers_formula():

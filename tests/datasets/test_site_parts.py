@@ -2,6 +2,7 @@ import math
 
 import pytest
 import torch
+
 from compvae_geo.datasets import SITE_COLORS, SiteParts
 
 

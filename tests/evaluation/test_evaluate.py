@@ -1,9 +1,9 @@
 """The evaluation: distances per K against the true generator, held-out loss terms, the results document."""
 import pytest
 import torch
-from compvae_geo.datasets import SineParts
 
 from compvae_geo import CompVAE, CompVAEConfig
+from compvae_geo.datasets import SineParts
 from compvae_geo.evaluation import NAIVE, TRUE, EvalConfig, evaluate, heldout_elbo_bits, sample_distances
 from compvae_geo.evaluation.evaluate import as_json, as_metrics, format_table, naive_sampler
 from compvae_geo.evaluation.report import headline_markdown, headline_markers, results_markdown, update_headline

@@ -1,6 +1,7 @@
 import torch
-from compvae_geo.layers import PartSum
 from helpers import batch_vector
+
+from compvae_geo.layers import PartSum
 
 
 def test_sums_parts_per_whole_and_keeps_empty_wholes():

@@ -1,8 +1,9 @@
 import pytest
 import torch
-from compvae_geo.layers import PartUpdateConv, PartUpdateStack
 from helpers import batch_vector, from_padded, to_padded
 from torch import nn
+
+from compvae_geo.layers import PartUpdateConv, PartUpdateStack
 
 COUNTS = [3, 1, 0, 5, 2]  # mixed K, including an empty whole and a single part
 

@@ -3,12 +3,12 @@ from dataclasses import replace
 import pytest
 import torch
 import torch.nn.functional as F
-from compvae_geo.datasets import SineParts
 from helpers import from_padded, sine_batch, to_padded
 from torch.distributions import MultivariateNormal, Normal
 from torch_geometric.data import Batch, Data
 
 from compvae_geo import CompVAE, CompVAEConfig, LatentNoise
+from compvae_geo.datasets import SineParts
 
 PROBLEM = SineParts(length=20)
 CONFIG = CompVAEConfig(

@@ -1,11 +1,11 @@
 """The baselines of the evaluation: the count-vector CVAE and CompVAE without z."""
 import pytest
 import torch
-from compvae_geo.datasets import SineParts
 from torch.distributions import Normal
 from torch_geometric.data import Batch, Data
 
 from compvae_geo import CompVAE, CompVAEConfig
+from compvae_geo.datasets import SineParts
 from compvae_geo.models import CountCVAE, build_model, load_model
 
 PROBLEM = SineParts(length=20)

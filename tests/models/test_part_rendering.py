@@ -5,12 +5,12 @@ one-part-at-a-time oracle, its symmetries, and that the decoder reads it, on bot
 """
 import pytest
 import torch
-from compvae_geo.datasets import SineParts, SiteParts
 from helpers import assert_loss_permutation_invariant_and_batched_like_one_by_one
 
 from compvae_geo import CompVAE, CompVAEConfig, LatentNoise
 from compvae_geo.codecs import PointwiseHead
 from compvae_geo.codecs.image import RENDER_DOWNSCALE, ImagePartRenderer
+from compvae_geo.datasets import SineParts, SiteParts
 from compvae_geo.evaluation.figures import recomposition_figure, reconstruction_figure
 from compvae_geo.problems import model_config_for
 

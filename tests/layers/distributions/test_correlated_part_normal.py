@@ -2,9 +2,10 @@ import math
 
 import pytest
 import torch
-from compvae_geo.layers import CorrelatedPartNormal, PartNormal
 from helpers import batch_vector
 from torch.distributions import MultivariateNormal, kl_divergence
+
+from compvae_geo.layers import CorrelatedPartNormal, PartNormal
 
 COUNTS = [1, 3, 0, 7]
 DIM = 2

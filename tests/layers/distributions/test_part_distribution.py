@@ -1,7 +1,8 @@
 import pytest
 import torch
-from compvae_geo.layers import CorrelatedPartNormal, PartDistribution, PartGroupDiagonalFactorNormal, PartNormal
 from helpers import batch_vector
+
+from compvae_geo.layers import CorrelatedPartNormal, PartDistribution, PartGroupDiagonalFactorNormal, PartNormal
 
 COUNTS = [2, 0, 3]  # the middle whole has no parts
 

@@ -1,8 +1,9 @@
 import pytest
 import torch
-from compvae_geo.layers import CorrelatedPartNormal, PartGroupDiagonalFactorNormal, PartNormal, groups_of_equal_parts
 from helpers import batch_vector
 from torch.distributions import MultivariateNormal, kl_divergence
+
+from compvae_geo.layers import CorrelatedPartNormal, PartGroupDiagonalFactorNormal, PartNormal, groups_of_equal_parts
 
 COUNTS = [3, 0, 1, 5]
 PART = torch.tensor([2, 5, 2, 7, 1, 1, 4, 1, 4])  # whole 0: {2, 5, 2}; whole 2: {7}; whole 3: {1, 1, 4, 1, 4}

@@ -1,7 +1,8 @@
 import torch
-from compvae_geo.layers import PartNormal
 from helpers import batch_vector
 from torch.distributions import Normal
+
+from compvae_geo.layers import PartNormal
 
 
 def test_log_prob_and_entropy_sum_independent_normals_per_whole():
