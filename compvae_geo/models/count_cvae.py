@@ -8,6 +8,8 @@ from torch_geometric.data import Data
 from torch_geometric.nn import MLP
 from torch_geometric.utils import scatter
 
+from compvae_geo.layers import resolve_batch
+
 from ..codecs import get_codec
 from ..validation import check_num_samples, check_parts, check_wholes
 from .config import CompVAEConfig
@@ -75,11 +77,10 @@ class CountCVAE(SavableModel):
                  observation_noise: bool = False) -> Tensor:
         """``[num_samples, *obs_shape]`` wholes for the multiset ``parts``.
 
-        Z ~ p(z|c), then the mean of p(x|z,c) (or a draw with ``observation_noise``).
+        z ~ p(z|c), then the mean of p(x|z,c) (or a draw with ``observation_noise``).
         """
         check_num_samples(num_samples)
         check_parts(parts, part_attr, self.config.num_categories, self.config.part_attr_dim)
-        batch = torch.zeros_like(parts)
-        counts = self.category_counts(parts, batch, 1).expand(num_samples, -1)
+        counts = self.category_counts(parts, *resolve_batch(None, parts.numel(), parts.device)).expand(num_samples, -1)
         x_dist = self.decode(counts, self.z_prior_dist(counts).sample())
         return x_dist.sample() if observation_noise else x_dist.mean
