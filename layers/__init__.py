@@ -5,32 +5,19 @@ The message-passing layers (:class:`PartUpdateConv`, :class:`PartUpdateStack`,
 :mod:`compvae_geo.layers.distributions`, re-exported below. Nothing here imports the rest
 of the package.
 """
-from .distributions import (
-    CorrelatedPartNormal,
-    JointPartNormal,
-    PartDistribution,
-    PartGroupDiagonalFactorNormal,
-    PartGroups,
-    PartNormal,
-    groups_of_equal_parts,
-)
+from . import distributions
+from .distributions import *  # noqa: F403  (the part distributions, listed in distributions.__all__)
 from .part_sum import PartSum
 from .part_update_conv import PartUpdateConv
 from .part_update_stack import PartUpdateStack
 from .wholes import check_batch, count_wholes, resolve_batch
 
 __all__ = [
-    "CorrelatedPartNormal",
-    "JointPartNormal",
-    "PartDistribution",
-    "PartGroupDiagonalFactorNormal",
-    "PartGroups",
-    "PartNormal",
+    *distributions.__all__,
     "PartSum",
     "PartUpdateConv",
     "PartUpdateStack",
     "check_batch",
     "count_wholes",
-    "groups_of_equal_parts",
     "resolve_batch",
 ]
