@@ -83,7 +83,7 @@ class CompVAE(SavableModel):
         node_dims = [c.x_feature_dim + c.z_dim + c.part_embed_dim + gated_dim] + [c.hidden_dim] * c.num_update_layers
         self.part_updates = PartUpdateStack(node_dims)
         self.w_posterior = nn.Linear(node_dims[-1], 3 * c.w_dim)  # mean, log-variance, correlation logit
-        self.part_prior = PartPrior(c)
+        self.part_prior = PartPrior(c, build_context=False)  # its context layers come last (below)
         self.z_prior = MLP([c.whole_latent_dim, c.hidden_dim, 2 * c.z_dim], norm=None)
         self.part_sum = PartSum()
         self.render_embedding, self.part_renderer = None, None
@@ -91,6 +91,7 @@ class CompVAE(SavableModel):
             self.render_embedding = PartEmbedding(c.num_categories, c.part_attr_dim, c.part_embed_dim)
             self.part_renderer = codec.build_renderer(c.obs_shape, c.w_dim + c.part_embed_dim,
                                                       c.render_hidden_dim, c.render_channels)
+        self.part_prior.build_context()  # last: the rest starts the same with or without it
 
     # ----- the distributions of the model -----------------------------------------------------
 

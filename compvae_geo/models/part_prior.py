@@ -36,9 +36,11 @@ class PartPrior(nn.Module):
     Args:
         config (CompVAEConfig): uses ``num_categories``, ``part_attr_dim``, ``part_embed_dim``,
             ``hidden_dim``, ``w_dim``, ``prior_scale_floor`` and the three options above.
+        build_context (bool): build the context layers now, else with :meth:`build_context`.
+            (default: ``True``)
     """
 
-    def __init__(self, config: CompVAEConfig) -> None:
+    def __init__(self, config: CompVAEConfig, build_context: bool = True) -> None:
         super().__init__()
         c = self.config = config
         self.embedding = PartEmbedding(c.num_categories, c.part_attr_dim, c.part_embed_dim)
@@ -47,9 +49,18 @@ class PartPrior(nn.Module):
         # per coordinate: a mean and a std, and with prior_group_factor the loading of the shared factor
         outputs = (3 if c.prior_group_factor else 2) * c.w_dim
         self.head = MLP([c.part_embed_dim, c.hidden_dim, outputs], norm=None)
-        self.context = None
-        if c.prior_context_layers:
-            self.context = PartUpdateStack([c.part_embed_dim] * (c.prior_context_layers + 1))
+        self.context: PartUpdateStack | None = None
+        if build_context:
+            self.build_context()
+
+    def build_context(self) -> None:
+        """Builds the ``prior_context_layers`` layers (none if 0).
+
+        :class:`CompVAE` builds them after the rest of the model, so that with the same seed the rest
+        starts the same with or without them.
+        """
+        if self.config.prior_context_layers and self.context is None:
+            self.context = PartUpdateStack([self.config.part_embed_dim] * (self.config.prior_context_layers + 1))
 
     def forward(
         self,
