@@ -300,3 +300,14 @@ def test_context_prior_reads_the_rest_of_its_whole_and_not_its_order():
 def test_context_layers_cannot_be_negative():
     with pytest.raises(ValueError, match="prior_context_layers"):
         replace(CONFIG, prior_context_layers=-1)
+
+
+def test_the_context_prior_does_not_change_the_initialisation_of_the_rest():
+    torch.manual_seed(0)
+    without = CompVAE(CONFIG).state_dict()
+    torch.manual_seed(0)
+    with_context = CompVAE(replace(CONFIG, prior_context_layers=2)).state_dict()
+    context_keys = {key for key in with_context if key.startswith("part_prior.context.")}
+    assert context_keys and set(with_context) - context_keys == set(without)
+    for key, value in without.items():
+        torch.testing.assert_close(with_context[key], value, rtol=0, atol=0)
