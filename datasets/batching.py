@@ -6,7 +6,9 @@ from torch import Tensor
 from torch_geometric.data import Batch
 
 
-def batch_from_tensors(counts: Tensor, part: Tensor, whole: Tensor, part_attr: Tensor | None = None) -> Batch:
+def batch_from_tensors(
+    counts: Tensor, part: Tensor, whole: Tensor, part_attr: Tensor | None = None, whole_attr: Tensor | None = None
+) -> Batch:
     """A Batch of wholes built from tensors, as ``Batch.from_data_list`` would build it.
 
     The :class:`~torch_geometric.data.Batch` that ``Batch.from_data_list`` would build from
@@ -17,6 +19,7 @@ def batch_from_tensors(counts: Tensor, part: Tensor, whole: Tensor, part_attr: T
         part: category of each part, ``[N]``, parts of whole 0 first.
         whole: the observed wholes, ``[B, *obs_shape]``.
         part_attr: continuous descriptors of each part, ``[N, F]`` (optional).
+        whole_attr: the known conditions of each whole, ``[B, C]`` (optional).
     """
     num_wholes = counts.numel()
     ptr = torch.zeros(num_wholes + 1, dtype=torch.long, device=counts.device)
@@ -25,11 +28,13 @@ def batch_from_tensors(counts: Tensor, part: Tensor, whole: Tensor, part_attr: T
     attrs = {"part": part, "whole": whole}
     if part_attr is not None:
         attrs["part_attr"] = part_attr
+    if whole_attr is not None:
+        attrs["whole_attr"] = whole_attr
     out = Batch(batch=batch, ptr=ptr, num_nodes=part.numel(), **attrs)
     # The bookkeeping Batch.from_data_list keeps, so that to_data_list() and indexing work.
     whole_slices = torch.arange(num_wholes + 1, device=counts.device)
     out._num_graphs = num_wholes
-    out._slice_dict = {key: (whole_slices if key == "whole" else ptr) for key in attrs}
+    out._slice_dict = {key: (whole_slices if key.startswith("whole") else ptr) for key in attrs}
     out._inc_dict = {key: torch.zeros(num_wholes, dtype=torch.long, device=counts.device) for key in attrs}
     out._store._num_nodes = counts.tolist()  # per-whole node counts, kept for K = 0 wholes
     return out

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 
 import torch
 from torch import Tensor
@@ -19,12 +18,16 @@ class PartsProblem(ABC):
 
     A part has a category in ``[0, num_categories)``, optional continuous descriptors
     ``part_attr`` that the model sees, and hidden intrinsic variation (amplitude, intensity, ...)
-    that it does not. Subclasses say how to draw the descriptors and the intrinsic variation and
-    how to render wholes; this class turns that into seeded, vectorised batches with mixed K.
+    that it does not. A whole may also have shared factors that all its parts see (weather,
+    calendar, events: :meth:`sample_shared`), some of which a user may know as conditions
+    ``whole_attr`` (:meth:`whole_attr_of`). Subclasses say how to draw the descriptors, the intrinsic
+    variation and the shared factors, and how to render wholes; this class turns that into seeded,
+    vectorised batches with mixed K.
     """
 
     num_categories: int
     part_attr_dim: int = 0
+    whole_attr_dim: int = 0  # conditions a user may know about a whole (0: none)
     observation: str  # name of the CompVAE x-encoder/decoder family for these wholes
     evaluation_part_counts: tuple[int, ...]  # the K worth evaluating: the training range and beyond
 
@@ -45,9 +48,42 @@ class PartsProblem(ABC):
 
     @abstractmethod
     def render(
-        self, part: Tensor, part_attr: Tensor | None, intrinsics: Tensor, batch: Tensor, num_wholes: int
+        self, part: Tensor, part_attr: Tensor | None, intrinsics: Tensor, batch: Tensor, num_wholes: int,
+        shared: Tensor | None = None,
     ) -> Tensor:
-        """The wholes ``[num_wholes, *obs_shape]`` made of the given parts (``batch`` maps parts to wholes)."""
+        """The wholes ``[num_wholes, *obs_shape]`` made of the given parts.
+
+        ``batch`` maps parts to wholes; ``shared`` ``[num_wholes, S]`` holds each whole's shared factors.
+        """
+
+    def sample_shared(
+        self, num_wholes: int, generator: torch.Generator | None, device: torch.device,
+        whole_attr: Tensor | None = None,
+    ) -> Tensor | None:
+        """The hidden factors each whole's parts share, ``[num_wholes, S]``.
+
+        Drawn given the conditions ``whole_attr`` ``[num_wholes, whole_attr_dim]`` when given; None for
+        problems without any.
+        """
+        return None
+
+    def whole_attr_of(self, shared: Tensor | None) -> Tensor | None:
+        """The conditions a user would know of wholes with shared factors ``shared``, ``[B, whole_attr_dim]``."""
+        return None
+
+    def check_whole_attr(self, whole_attr: Tensor | None) -> Tensor | None:
+        """``whole_attr`` as ``[1, whole_attr_dim]`` (from ``[whole_attr_dim]`` too); ``ValueError`` if invalid."""
+        if whole_attr is None:
+            return None
+        if not self.whole_attr_dim:
+            raise ValueError(f"{type(self).__name__} takes no whole_attr (it has no conditions)")
+        whole_attr = whole_attr.reshape(1, -1) if whole_attr.dim() == 1 else whole_attr
+        if tuple(whole_attr.shape) != (1, self.whole_attr_dim):
+            raise ValueError(f"whole_attr must have shape ({self.whole_attr_dim},) or (1, {self.whole_attr_dim}), "
+                             f"got {tuple(whole_attr.shape)}")
+        if not torch.isfinite(whole_attr).all():
+            raise ValueError("whole_attr contains NaN or inf")
+        return whole_attr
 
     def sample_batch(
         self,
@@ -77,20 +113,23 @@ class PartsProblem(ABC):
         part: Tensor,
         num_samples: int,
         part_attr: Tensor | None = None,
+        whole_attr: Tensor | None = None,
         generator: torch.Generator | None = None,
     ) -> Tensor:
         """``num_samples`` independent wholes of one fixed multiset.
 
-        ``num_samples`` independent wholes ``[num_samples, *obs_shape]`` of one fixed multiset
-        (only the hidden intrinsic variation is redrawn).
+        ``num_samples`` independent wholes ``[num_samples, *obs_shape]`` of one fixed multiset:
+        the hidden intrinsic variation and the shared factors are redrawn, the latter given the
+        conditions ``whole_attr`` ``[whole_attr_dim]`` when given.
         """
-        return self._fixed_multiset(part, num_samples, part_attr, generator, self.render).whole
+        return self._fixed_multiset(part, num_samples, part_attr, whole_attr, generator, naive=False).whole
 
     def naive_wholes(
         self,
         part: Tensor,
         num_samples: int,
         part_attr: Tensor | None = None,
+        whole_attr: Tensor | None = None,
         generator: torch.Generator | None = None,
     ) -> Tensor:
         """The naive simulator's wholes of one fixed multiset.
@@ -98,17 +137,20 @@ class PartsProblem(ABC):
         What the Monte-Carlo simulator CompVAE is contrasted with makes of one fixed multiset
         (see :meth:`naive_render`), ``[num_samples, *obs_shape]``.
         """
-        return self._fixed_multiset(part, num_samples, part_attr, generator, self.naive_render).whole
+        return self._fixed_multiset(part, num_samples, part_attr, whole_attr, generator, naive=True).whole
 
     def naive_render(
-        self, part: Tensor, part_attr: Tensor | None, intrinsics: Tensor, batch: Tensor, num_wholes: int
+        self, part: Tensor, part_attr: Tensor | None, intrinsics: Tensor, batch: Tensor, num_wholes: int,
+        shared: Tensor | None = None,
     ) -> Tensor:
         """The naive compositional simulator: parts generated independently and aggregated.
 
         By default each part is rendered as a whole on its own (through the non-linearity alone) and the renders are
-        summed; a problem may define its own aggregation.
+        summed; a problem may define its own aggregation. The shared factors ``shared`` are drawn per
+        part (``[N, S]``): each part has its own.
         """
-        singles = self.render(part, part_attr, intrinsics, torch.arange(part.numel(), device=part.device), part.numel())
+        alone = torch.arange(part.numel(), device=part.device)
+        singles = self.render(part, part_attr, intrinsics, alone, part.numel(), shared)
         return scatter(singles, batch, dim=0, dim_size=num_wholes, reduce="sum")
 
     def part_accuracy(self, wholes: Tensor, part: Tensor, part_attr: Tensor | None) -> float | None:
@@ -132,23 +174,39 @@ class PartsProblem(ABC):
 
     def _render_batch(
         self, counts: Tensor, part: Tensor, generator: torch.Generator | None, part_attr: Tensor | None = None,
-        renderer: Callable[..., Tensor] | None = None,
+        whole_attr: Tensor | None = None, naive: bool = False,
     ) -> Batch:
+        """Wholes of ``counts[b]`` parts each, with fresh intrinsics and shared factors.
+
+        The shared factors are drawn given ``whole_attr`` ``[B, C]`` when given; with ``naive``, each
+        part has its own.
+        """
         device = part.device
         if part_attr is None:
             part_attr = self.sample_part_attr(part.numel(), generator, device)
         intrinsics = self.sample_intrinsics(part.numel(), generator, device)
-        batch = torch.repeat_interleave(torch.arange(counts.numel(), device=device), counts)
-        whole = (renderer or self.render)(part, part_attr, intrinsics, batch, counts.numel())
-        return batch_from_tensors(counts, part, whole, part_attr)
+        num_wholes = counts.numel()
+        batch = torch.repeat_interleave(torch.arange(num_wholes, device=device), counts)
+        if naive:
+            per_part = None if whole_attr is None else whole_attr.index_select(0, batch)
+            shared = self.sample_shared(part.numel(), generator, device, per_part)
+            whole = self.naive_render(part, part_attr, intrinsics, batch, num_wholes, shared)
+        else:
+            shared = self.sample_shared(num_wholes, generator, device, whole_attr)
+            whole = self.render(part, part_attr, intrinsics, batch, num_wholes, shared)
+            whole_attr = self.whole_attr_of(shared) if whole_attr is None else whole_attr
+        return batch_from_tensors(counts, part, whole, part_attr, whole_attr)
 
-    def _fixed_multiset(self, part: Tensor, num_samples: int, part_attr: Tensor | None,
-                        generator: torch.Generator | None, renderer: Callable[..., Tensor]) -> Batch:
-        """``num_samples`` wholes of one multiset through ``renderer`` (fresh intrinsics for each)."""
+    def _fixed_multiset(self, part: Tensor, num_samples: int, part_attr: Tensor | None, whole_attr: Tensor | None,
+                        generator: torch.Generator | None, naive: bool) -> Batch:
+        """``num_samples`` wholes of one multiset (fresh intrinsics and shared factors for each)."""
         self.check_parts(part, part_attr)
+        whole_attr = self.check_whole_attr(whole_attr)
+        if whole_attr is not None:
+            whole_attr = whole_attr.to(part.device).expand(num_samples, -1)
         counts = torch.full((num_samples,), part.numel(), dtype=torch.long, device=part.device)
         repeated_attr = _repeat(part_attr, num_samples)
-        return self._render_batch(counts, part.repeat(num_samples), generator, repeated_attr, renderer)
+        return self._render_batch(counts, part.repeat(num_samples), generator, repeated_attr, whole_attr, naive)
 
 
 def _repeat(part_attr: Tensor | None, num_samples: int) -> Tensor | None:

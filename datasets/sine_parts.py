@@ -59,7 +59,8 @@ class SineParts(PartsProblem):
         return amplitude * torch.cos(2 * math.pi * frequency * t / self.samples_per_unit + phase)
 
     def render(
-        self, part: Tensor, part_attr: Tensor | None, intrinsics: Tensor, batch: Tensor, num_wholes: int
+        self, part: Tensor, part_attr: Tensor | None, intrinsics: Tensor, batch: Tensor, num_wholes: int,
+        shared: Tensor | None = None,
     ) -> Tensor:
         """The wholes: the sum of each whole's sines through the problem's non-linearity."""
         total = scatter(self.part_curves(part, intrinsics), batch, dim=0, dim_size=num_wholes, reduce="sum")

@@ -73,7 +73,8 @@ class SiteParts(PartsProblem):
         return linear.clamp_min(0).pow(1 / self.gamma).clamp(0, 1)
 
     def render(
-        self, part: Tensor, part_attr: Tensor | None, intrinsics: Tensor, batch: Tensor, num_wholes: int
+        self, part: Tensor, part_attr: Tensor | None, intrinsics: Tensor, batch: Tensor, num_wholes: int,
+        shared: Tensor | None = None,
     ) -> Tensor:
         """The wholes: each pixel blends the colors of its sites, weighted by a softmax over the sites."""
         logits = -intrinsics.unsqueeze(-1) * self._squared_distances(part_attr)  # [N, H, W]
@@ -83,7 +84,8 @@ class SiteParts(PartsProblem):
         return self._gamma(scatter(colored, batch, dim=0, dim_size=num_wholes, reduce="sum"))
 
     def naive_render(
-        self, part: Tensor, part_attr: Tensor | None, intrinsics: Tensor, batch: Tensor, num_wholes: int
+        self, part: Tensor, part_attr: Tensor | None, intrinsics: Tensor, batch: Tensor, num_wholes: int,
+        shared: Tensor | None = None,
     ) -> Tensor:
         """Additive light.
 

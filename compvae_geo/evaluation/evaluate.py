@@ -46,7 +46,7 @@ def model_sampler(model: SavableModel) -> Sampler:
 
 def naive_sampler(problem: PartsProblem, generator: torch.Generator) -> Sampler:
     """The problem's naive simulator as a :data:`Sampler`."""
-    return lambda part, part_attr, n: problem.naive_wholes(part, n, part_attr, generator)
+    return lambda part, part_attr, n: problem.naive_wholes(part, n, part_attr, generator=generator)
 
 
 @torch.no_grad()
@@ -82,7 +82,7 @@ def sample_distances(
             for _ in range(multisets_per_k):
                 part = torch.randint(0, problem.num_categories, (k,), generator=data)
                 part_attr = problem.sample_part_attr(k, data, torch.device("cpu"))
-                true = problem.sample_wholes(part, num_samples, part_attr, data)
+                true = problem.sample_wholes(part, num_samples, part_attr, generator=data)
                 true_bandwidth = median_distance(true)
                 multiset_seed = int(torch.randint(torch.iinfo(torch.int64).max, (), generator=data))
                 for name, sampler in samplers.items():

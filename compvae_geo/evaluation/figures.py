@@ -142,8 +142,10 @@ def incremental_figure(model: SavableModel, problem: PartsProblem, parts: Tensor
             attr_i = None if part_attr is None else part_attr[i:i + 1]
             attr_upto = None if part_attr is None else part_attr[:i + 1]
             observation = problem.observation
-            plot_whole(axes[0, i], problem.sample_wholes(parts[i:i + 1], 1, attr_i, generator)[0], observation)
-            plot_whole(axes[1, i], problem.sample_wholes(parts[:i + 1], 1, attr_upto, generator)[0], observation)
+            alone = problem.sample_wholes(parts[i:i + 1], 1, attr_i, generator=generator)[0]
+            upto = problem.sample_wholes(parts[:i + 1], 1, attr_upto, generator=generator)[0]
+            plot_whole(axes[0, i], alone, observation)
+            plot_whole(axes[1, i], upto, observation)
             for row, whole in enumerate(model.generate(parts[:i + 1], num_generated, attr_upto), start=2):
                 plot_whole(axes[row, i], whole, observation)
             axes[0, i].set_title(f"+ part {int(parts[i])}", fontsize=8)
@@ -211,7 +213,7 @@ def model_figures(
             parts = torch.randint(0, problem.num_categories, (k,), generator=generator)
             part_attr = problem.sample_part_attr(k, generator, torch.device("cpu"))
             samples[k] = model.generate(parts, SIZE_GENERALITY_SAMPLES, part_attr)
-            truth[k] = problem.sample_wholes(parts, SIZE_GENERALITY_SAMPLES, part_attr, generator)
+            truth[k] = problem.sample_wholes(parts, SIZE_GENERALITY_SAMPLES, part_attr, generator=generator)
     if samples:
         figures["size_generality.png"] = size_generality_figure(samples, truth, problem.observation)
     return figures

@@ -17,7 +17,7 @@ SMALL = dict(num_samples=64, multisets_per_k=2, num_permutations=40)
 
 def true_sampler(seed: int):
     generator = torch.Generator().manual_seed(seed)
-    return lambda part, part_attr, n: PROBLEM.sample_wholes(part, n, part_attr, generator)
+    return lambda part, part_attr, n: PROBLEM.sample_wholes(part, n, part_attr, generator=generator)
 
 
 def test_a_true_sampler_scores_like_the_noise_floor_and_a_shifted_one_does_not():
