@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from compvae_geo.datasets import PartsProblem, SineParts, SiteParts
+from compvae_geo.datasets import HouseholdParts, PartsProblem, SineParts, SiteParts
 
 from .models.config import CompVAEConfig
 
 PROBLEMS: dict[str, type[PartsProblem]] = {
     "sine": SineParts,
     "sites": SiteParts,
+    "households": HouseholdParts,
 }
 
 
@@ -21,7 +22,8 @@ def make_problem(name: str) -> PartsProblem:
 
 
 # The CompVAEConfig fields that a problem's data defines (model_config_for sets them).
-DATA_DEFINED_MODEL_FIELDS = frozenset({"num_categories", "obs_shape", "part_attr_dim", "observation"})
+DATA_DEFINED_MODEL_FIELDS = frozenset(
+    {"num_categories", "obs_shape", "part_attr_dim", "whole_attr_dim", "observation"})
 
 
 def problem_of_model(model_config: dict[str, Any]) -> str:
@@ -30,8 +32,9 @@ def problem_of_model(model_config: dict[str, Any]) -> str:
     The name of the known problem whose data a model with config ``model_config`` (plain values,
     as in a checkpoint) was built for: the one whose data-defined fields it matches.
     """
+    model_config = CompVAEConfig.from_dict(model_config).to_dict()  # fields added since it was written: defaults
     matches = [name for name, problem in PROBLEMS.items()
-               if all(model_config_for(problem()).to_dict()[key] == model_config.get(key)
+               if all(model_config_for(problem()).to_dict()[key] == model_config[key]
                       for key in DATA_DEFINED_MODEL_FIELDS)]
     if len(matches) != 1:
         described = {key: model_config.get(key) for key in sorted(DATA_DEFINED_MODEL_FIELDS)}
@@ -46,6 +49,7 @@ def model_config_for(problem: PartsProblem, **overrides: Any) -> CompVAEConfig:
         num_categories=problem.num_categories,
         obs_shape=problem.obs_shape,
         part_attr_dim=problem.part_attr_dim,
+        whole_attr_dim=problem.whole_attr_dim,
         observation=problem.observation,
         **overrides,
     )

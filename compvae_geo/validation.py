@@ -16,7 +16,7 @@ from compvae_geo.layers import check_batch, resolve_batch
 
 from .models.config import CompVAEConfig
 
-__all__ = ["Wholes", "check_batch", "check_num_samples", "check_parts", "check_wholes"]
+__all__ = ["Wholes", "check_batch", "check_num_samples", "check_parts", "check_whole_attr", "check_wholes"]
 
 
 @dataclass
@@ -28,6 +28,7 @@ class Wholes:
     whole: Tensor  # [B, *obs_shape] observed wholes
     batch: Tensor  # [N] whole of each part
     num_wholes: int  # B
+    whole_attr: Tensor | None = None  # [B, C] known conditions (rows of NaN: unknown), or None
 
 
 def check_num_samples(num_samples: int) -> None:
@@ -62,11 +63,34 @@ def check_parts(part: Tensor, part_attr: Tensor | None, num_categories: int, par
         raise ValueError("part_attr contains NaN or inf")
 
 
+def check_whole_attr(whole_attr: Tensor | None, num_wholes: int, whole_attr_dim: int) -> Tensor | None:
+    """``whole_attr`` as ``[num_wholes, whole_attr_dim]``, or None; ``ValueError`` if invalid.
+
+    ``[whole_attr_dim]`` is one whole's conditions, repeated for every whole. A row of NaN says that
+    whole's conditions are unknown; any other non-finite value is an error.
+    """
+    if whole_attr is None:
+        return None
+    if not whole_attr_dim:
+        raise ValueError("this model or problem takes no whole_attr (its whole_attr_dim is 0)")
+    if not isinstance(whole_attr, Tensor) or not whole_attr.is_floating_point():
+        raise ValueError(f"whole_attr must be a float tensor, got {type(whole_attr).__name__}")
+    if whole_attr.dim() == 1:
+        whole_attr = whole_attr.unsqueeze(0).expand(num_wholes, -1)
+    if whole_attr.dim() != 2 or whole_attr.size(-1) != whole_attr_dim or whole_attr.size(0) != num_wholes:
+        raise ValueError(f"whole_attr must have shape ({whole_attr_dim},) or ({num_wholes}, {whole_attr_dim}), "
+                         f"got {tuple(whole_attr.shape)}")
+    finite, unknown = torch.isfinite(whole_attr).all(-1), torch.isnan(whole_attr).all(-1)
+    if not (finite | unknown).all():
+        raise ValueError("whole_attr rows must be finite, or all NaN for unknown conditions")
+    return whole_attr
+
+
 def check_wholes(data: Data, config: CompVAEConfig) -> Wholes:
     """Validates a PyG ``Data``/``Batch`` of wholes against a model's ``config``.
 
-    Validates a PyG ``Data``/``Batch`` of wholes (``part``, ``whole``, optional ``part_attr``)
-    against a model's ``config``; with no ``batch`` vector it must hold one whole.
+    The batch holds ``part``, ``whole`` and optionally ``part_attr``, and, read with
+    ``config.whole_attr_dim`` only, ``whole_attr``; with no ``batch`` vector it must hold one whole.
     """
     for key in ("part", "whole"):
         if getattr(data, key, None) is None:
@@ -85,4 +109,7 @@ def check_wholes(data: Data, config: CompVAEConfig) -> Wholes:
         raise ValueError(f"{num_wholes} wholes but no batch vector saying which parts belong to which")
     batch, _ = resolve_batch(getattr(data, "batch", None), part.numel(), part.device, num_wholes)
     check_batch(batch, part.numel(), num_wholes)
-    return Wholes(part, part_attr, whole, batch, num_wholes)
+    whole_attr = None  # a model without conditions ignores the ones a batch may carry
+    if config.whole_attr_dim:
+        whole_attr = check_whole_attr(getattr(data, "whole_attr", None), num_wholes, config.whole_attr_dim)
+    return Wholes(part, part_attr, whole, batch, num_wholes, whole_attr)

@@ -37,10 +37,8 @@ class PartsProblem(ABC):
         """Shape of one whole."""
 
     @abstractmethod
-    def sample_part_attr(
-        self, num_parts: int, generator: torch.Generator | None, device: torch.device
-    ) -> Tensor | None:
-        """Continuous descriptors ``[num_parts, part_attr_dim]``, or None if parts have none."""
+    def sample_part_attr(self, part: Tensor, generator: torch.Generator | None) -> Tensor | None:
+        """Continuous descriptors ``[N, part_attr_dim]`` of parts of categories ``part`` ``[N]``, or None."""
 
     @abstractmethod
     def sample_intrinsics(self, num_parts: int, generator: torch.Generator | None, device: torch.device) -> Tensor:
@@ -183,7 +181,7 @@ class PartsProblem(ABC):
         """
         device = part.device
         if part_attr is None:
-            part_attr = self.sample_part_attr(part.numel(), generator, device)
+            part_attr = self.sample_part_attr(part, generator)
         intrinsics = self.sample_intrinsics(part.numel(), generator, device)
         num_wholes = counts.numel()
         batch = torch.repeat_interleave(torch.arange(num_wholes, device=device), counts)

@@ -40,7 +40,7 @@ class SineParts(PartsProblem):
         """``(length,)``: one curve of ``length`` samples."""
         return (self.length,)
 
-    def sample_part_attr(self, num_parts: int, generator: torch.Generator | None, device: torch.device) -> None:
+    def sample_part_attr(self, part: Tensor, generator: torch.Generator | None) -> None:
         """None: sine parts have no continuous descriptors."""
         return None
 

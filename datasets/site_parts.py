@@ -49,9 +49,9 @@ class SiteParts(PartsProblem):
         """``[num_categories, 3]`` linear RGB of each category."""
         return torch.tensor(list(SITE_COLORS.values()), device=device)
 
-    def sample_part_attr(self, num_parts: int, generator: torch.Generator | None, device: torch.device) -> Tensor:
-        """``[num_parts, 2]`` site locations (x: column, y: row)."""
-        unit = torch.rand(num_parts, 2, generator=generator, device=device)
+    def sample_part_attr(self, part: Tensor, generator: torch.Generator | None) -> Tensor:
+        """``[N, 2]`` site locations (x: column, y: row), whatever the colors."""
+        unit = torch.rand(part.numel(), 2, generator=generator, device=part.device)
         return (2 * unit - 1) * self.location_range
 
     def sample_intrinsics(self, num_parts: int, generator: torch.Generator | None, device: torch.device) -> Tensor:

@@ -81,7 +81,7 @@ def sample_distances(
             rows: dict[str, list[tuple[float, ...]]] = {name: [] for name in samplers}
             for _ in range(multisets_per_k):
                 part = torch.randint(0, problem.num_categories, (k,), generator=data)
-                part_attr = problem.sample_part_attr(k, data, torch.device("cpu"))
+                part_attr = problem.sample_part_attr(part, data)
                 true = problem.sample_wholes(part, num_samples, part_attr, generator=data)
                 true_bandwidth = median_distance(true)
                 multiset_seed = int(torch.randint(torch.iinfo(torch.int64).max, (), generator=data))

@@ -198,7 +198,7 @@ def model_figures(
         figures["loss_curves.png"] = loss_curves_figure(history)
     generator = torch.Generator().manual_seed(seed)
     parts = torch.randint(0, problem.num_categories, (RECOMPOSITION_PARTS,), generator=generator)
-    part_attr = problem.sample_part_attr(RECOMPOSITION_PARTS, generator, torch.device("cpu"))
+    part_attr = problem.sample_part_attr(parts, generator)
     model = model.cpu().eval()
     if isinstance(model, CompVAE):
         figures["recomposition.png"] = recomposition_figure(model, parts, part_attr, seed=seed)
@@ -211,7 +211,7 @@ def model_figures(
         torch.manual_seed(seed)
         for k in (k for k in SIZE_GENERALITY_PART_COUNTS if k <= max(problem.evaluation_part_counts)):
             parts = torch.randint(0, problem.num_categories, (k,), generator=generator)
-            part_attr = problem.sample_part_attr(k, generator, torch.device("cpu"))
+            part_attr = problem.sample_part_attr(parts, generator)
             samples[k] = model.generate(parts, SIZE_GENERALITY_SAMPLES, part_attr)
             truth[k] = problem.sample_wholes(parts, SIZE_GENERALITY_SAMPLES, part_attr, generator=generator)
     if samples:

@@ -17,7 +17,8 @@ from compvae_geo.layers import (
 )
 
 from ..codecs import get_codec
-from ..validation import Wholes, check_num_samples, check_parts, check_wholes
+from ..validation import Wholes, check_num_samples, check_parts, check_whole_attr, check_wholes
+from .conditions import condition_features
 from .config import CompVAEConfig
 from .gaussian import floored_scale, normal, normal_from_params, split_loc_scale
 from .loss_terms import LossTerms
@@ -74,9 +75,10 @@ class CompVAE(SavableModel):
         super().__init__(config or CompVAEConfig())
         c = self.config
         codec = get_codec(c.observation)
-        self.x_encoder, self.x_decoder = codec.build(c.obs_shape, c.x_feature_dim, c.z_dim + c.whole_latent_dim,
-                                                     c.hidden_dim, c.render_channels, c.render_hidden_dim)
-        self.z_posterior = MLP([c.x_feature_dim, c.hidden_dim, 2 * c.z_dim], norm=None)
+        self.x_encoder, self.x_decoder = codec.build(
+            c.obs_shape, c.x_feature_dim, c.z_dim + c.whole_latent_dim + c.condition_dim, c.hidden_dim,
+            c.render_channels, c.render_hidden_dim)
+        self.z_posterior = MLP([c.x_feature_dim + c.condition_dim, c.hidden_dim, 2 * c.z_dim], norm=None)
         self.node_embedding = PartEmbedding(c.num_categories, c.part_attr_dim, c.part_embed_dim)
         self.node_gate = nn.Linear(c.part_embed_dim, c.x_feature_dim) if c.gated_node_features else None
         gated_dim = c.x_feature_dim if c.gated_node_features else 0
@@ -84,7 +86,7 @@ class CompVAE(SavableModel):
         self.part_updates = PartUpdateStack(node_dims)
         self.w_posterior = nn.Linear(node_dims[-1], 3 * c.w_dim)  # mean, log-variance, correlation logit
         self.part_prior = PartPrior(c, build_context=False)  # its context layers come last (below)
-        self.z_prior = MLP([c.whole_latent_dim, c.hidden_dim, 2 * c.z_dim], norm=None)
+        self.z_prior = MLP([c.whole_latent_dim + c.condition_dim, c.hidden_dim, 2 * c.z_dim], norm=None)
         self.part_sum = PartSum()
         self.render_embedding, self.part_renderer = None, None
         if c.render_channels:
@@ -134,27 +136,40 @@ class CompVAE(SavableModel):
         rendered = w_tilde[:, self.config.whole_latent_dim:]
         return vector, rendered.reshape(w_tilde.size(0), self.config.render_channels, *self.part_renderer.grid_shape)
 
-    def z_prior_dist(self, w_tilde: Tensor) -> Normal:
-        r""":math:`p(z \mid \tilde{w})` over ``[B, z_dim]``; it reads the vector part of :math:`\tilde{w}`."""
+    def conditions(self, whole_attr: Tensor | None, like: Tensor) -> Tensor:
+        """The condition features ``[B, condition_dim]`` of ``whole_attr`` (see :func:`condition_features`)."""
+        whole_attr = check_whole_attr(whole_attr, like.size(0), self.config.whole_attr_dim)
+        return condition_features(whole_attr, like.size(0), self.config, like)
+
+    def z_prior_dist(self, w_tilde: Tensor, whole_attr: Tensor | None = None) -> Normal:
+        r""":math:`p(z \mid \tilde{w}, c)` over ``[B, z_dim]``.
+
+        It reads the vector part of :math:`\tilde{w}` and the conditions ``whole_attr``
+        (``[B, whole_attr_dim]`` or one row for all; None: unknown).
+        """
         vector, _ = self.split_whole_latent(w_tilde)
-        return normal_from_params(self.z_prior(vector), self.config.prior_scale_floor)
+        inputs = torch.cat([vector, self.conditions(whole_attr, w_tilde)], -1)
+        return normal_from_params(self.z_prior(inputs), self.config.prior_scale_floor)
 
-    def decode(self, w_tilde: Tensor, z: Tensor | None = None) -> Normal:
-        r""":math:`p(x \mid z, \tilde{w})` over ``[B, *obs_shape]``.
+    def decode(self, w_tilde: Tensor, z: Tensor | None = None, whole_attr: Tensor | None = None) -> Normal:
+        r""":math:`p(x \mid z, \tilde{w}, c)` over ``[B, *obs_shape]``.
 
-        With no ``z``, one is drawn from :math:`p(z \mid \tilde{w})`. Build ``w_tilde`` with :meth:`sum_parts` from any
-        subset of part latents to recompose a whole from chosen parts.
+        With no ``z``, one is drawn from :math:`p(z \mid \tilde{w}, c)`; ``whole_attr`` are the conditions
+        :math:`c` (``[B, whole_attr_dim]`` or one row for all; None: unknown). Build ``w_tilde`` with
+        :meth:`sum_parts` from any subset of part latents to recompose a whole from chosen parts.
         """
         if z is None:
-            z = self.z_prior_dist(w_tilde).rsample()
+            z = self.z_prior_dist(w_tilde, whole_attr).rsample()
         vector, rendered = self.split_whole_latent(w_tilde)
-        loc, raw_scale = self.x_decoder(torch.cat([z, vector], dim=-1), rendered)
+        latent = torch.cat([z, vector, self.conditions(whole_attr, w_tilde)], dim=-1)
+        loc, raw_scale = self.x_decoder(latent, rendered)
         return normal(loc, floored_scale(raw_scale, self.config.observation_scale_floor).expand_as(loc))
 
     def encode(self, data: Data, noise: LatentNoise | None = None) -> Posterior:
         r"""The posterior of a ``Data``/``Batch`` of wholes.
 
-        :math:`q(z \mid x)`, a sample of z, and :math:`q(\{w_i\} \mid x, z, \{l_i\})`.
+        :math:`q(z \mid x, c)` (c: the batch's ``whole_attr``, with ``whole_attr_dim``), a sample of z, and
+        :math:`q(\{w_i\} \mid x, z, \{l_i\})`.
         """
         return self._posterior(check_wholes(data, self.config), noise)
 
@@ -163,7 +178,9 @@ class CompVAE(SavableModel):
         if noise is None:
             noise = LatentNoise.sample(c, wholes.num_wholes, wholes.part.numel(), wholes.whole.device)
         features = self.x_encoder(wholes.whole)
-        z_loc, z_scale = split_loc_scale(self.z_posterior(features), c.posterior_scale_floor)
+        conditions = condition_features(wholes.whole_attr, wholes.num_wholes, c, features)
+        z_loc, z_scale = split_loc_scale(self.z_posterior(torch.cat([features, conditions], -1)),
+                                         c.posterior_scale_floor)
         z = z_loc + z_scale * noise.z
         node_part = self.node_embedding(wholes.part, wholes.part_attr) + c.node_noise_std * noise.node
         node_features = features.index_select(0, wholes.batch)
@@ -198,8 +215,9 @@ class CompVAE(SavableModel):
         w_tilde = self.sum_parts(w, wholes.batch, wholes.num_wholes, wholes.part, wholes.part_attr)
         prior = self.part_prior(wholes.part, wholes.part_attr, wholes.batch, wholes.num_wholes)
         loss_w = kl_divergence(posterior.w_dist, prior)
-        loss_z = (posterior.z_dist.log_prob(posterior.z) - self.z_prior_dist(w_tilde).log_prob(posterior.z)).sum(-1)
-        loss_x = -self.decode(w_tilde, posterior.z).log_prob(wholes.whole).flatten(1).sum(-1)
+        z_prior = self.z_prior_dist(w_tilde, wholes.whole_attr)
+        loss_z = (posterior.z_dist.log_prob(posterior.z) - z_prior.log_prob(posterior.z)).sum(-1)
+        loss_x = -self.decode(w_tilde, posterior.z, wholes.whole_attr).log_prob(wholes.whole).flatten(1).sum(-1)
         return LossTerms(w=loss_w, z=loss_z, x=loss_x)
 
     def forward(self, data: Data, noise: LatentNoise | None = None) -> LossTerms[Tensor]:
@@ -223,17 +241,20 @@ class CompVAE(SavableModel):
         parts: Tensor | list[Tensor],
         num_samples: int = 1,
         part_attr: Tensor | list[Tensor] | None = None,
+        whole_attr: Tensor | None = None,
         observation_noise: bool = False,
     ) -> Tensor | list[Tensor]:
         r"""Wholes generated from a multiset of parts.
 
-        :math:`w_i \sim p(w_i \mid l_i)` (the part prior), :math:`z \sim p(z \mid \tilde{w})`, then the mean of
-        :math:`p(x \mid z, \tilde{w})` (or a draw from it with ``observation_noise=True``).
+        :math:`w_i \sim p(w_i \mid l_i)` (the part prior), :math:`z \sim p(z \mid \tilde{w}, c)`, then the mean of
+        :math:`p(x \mid z, \tilde{w}, c)` (or a draw from it with ``observation_noise=True``).
 
         Args:
             parts: categories ``[K]`` of one multiset (K = 0 allowed), or a list of them.
             num_samples: wholes to draw per multiset.
             part_attr: continuous descriptors ``[K, F]`` (or a list), if the model uses them.
+            whole_attr: the known conditions :math:`c` ``[whole_attr_dim]`` of the wholes (households:
+                ``HouseholdParts.conditions(...)``), if the model has any; None: unknown, drawn with z.
             observation_noise: add the observation model's Gaussian noise.
 
         Returns:
@@ -244,13 +265,14 @@ class CompVAE(SavableModel):
             attrs = part_attr if part_attr is not None else [None] * len(parts)
             if len(attrs) != len(parts):
                 raise ValueError(f"{len(parts)} multisets but {len(attrs)} part_attr tensors")
-            return [self.generate(p, num_samples, a, observation_noise) for p, a in zip(parts, attrs, strict=True)]
+            return [self.generate(p, num_samples, a, whole_attr, observation_noise)
+                    for p, a in zip(parts, attrs, strict=True)]
         w = self.prior_latents(parts, num_samples, part_attr)  # [S, K, w_dim]
         batch = torch.arange(num_samples, device=w.device).repeat_interleave(parts.numel())
         repeated_attr = None if part_attr is None else part_attr.repeat(num_samples, 1)
         # w~ = 0 (and K = 0) for no parts
         w_tilde = self.sum_parts(w.flatten(0, 1), batch, num_samples, parts.repeat(num_samples), repeated_attr)
-        x_dist = self.decode(w_tilde)
+        x_dist = self.decode(w_tilde, whole_attr=whole_attr)
         return x_dist.sample() if observation_noise else x_dist.mean
 
     def extra_repr(self) -> str:

@@ -35,6 +35,9 @@ class CompVAEConfig(PlainDataConfig):
     num_categories: int = 10  # number of part categories (the 1D problem: 10 frequencies)
     obs_shape: tuple[int, ...] = (200,)  # shape of one whole x (the 1D problem: T = 200 samples)
     part_attr_dim: int = 0  # continuous descriptors per part (0: parts are categories only)
+    # conditions a user may know about a whole (households: day type, mean temperature), read by q(z | x, c),
+    # p(z | w~, c) and p(x | z, w~, c) when given; when not, the model treats them as unknown (0: none)
+    whole_attr_dim: int = 0
     observation: str = "curve"  # x-encoder/x-decoder family, a key of compvae_geo.codecs.CODECS
     w_dim: int = 32  # size of each part latent w_i (and of their sum w~)
     z_dim: int = 16  # size of the global latent z (0: no z, x from w~ alone: the ablation of paper 3.1)
@@ -69,15 +72,23 @@ class CompVAEConfig(PlainDataConfig):
         """
         return self.w_dim + int(self.count_channel)
 
+    @property
+    def condition_dim(self) -> int:
+        """Size of the condition features (0 without ``whole_attr_dim``).
+
+        The ``whole_attr_dim`` values and a flag saying whether they are known.
+        """
+        return self.whole_attr_dim + 1 if self.whole_attr_dim else 0
+
     def __post_init__(self) -> None:
         self.obs_shape = tuple(int(size) for size in self.obs_shape)
         for name in ("num_categories", "w_dim", "hidden_dim", "x_feature_dim", "part_embed_dim"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if min(self.part_attr_dim, self.num_update_layers, self.z_dim, self.render_channels,
+        if min(self.part_attr_dim, self.whole_attr_dim, self.num_update_layers, self.z_dim, self.render_channels,
                self.prior_context_layers) < 0:
-            raise ValueError("part_attr_dim, num_update_layers, z_dim, render_channels and prior_context_layers "
-                             "must be >= 0")
+            raise ValueError("part_attr_dim, whole_attr_dim, num_update_layers, z_dim, render_channels and "
+                             "prior_context_layers must be >= 0")
         if self.render_hidden_dim < 1:
             raise ValueError(f"render_hidden_dim must be >= 1, got {self.render_hidden_dim}")
         if not self.obs_shape or min(self.obs_shape) < 1:

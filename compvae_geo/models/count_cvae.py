@@ -11,7 +11,8 @@ from torch_geometric.utils import scatter
 from compvae_geo.layers import resolve_batch
 
 from ..codecs import get_codec
-from ..validation import check_num_samples, check_parts, check_wholes
+from ..validation import check_num_samples, check_parts, check_whole_attr, check_wholes
+from .conditions import condition_features
 from .config import CompVAEConfig
 from .gaussian import floored_scale, normal, normal_from_params, split_loc_scale
 from .loss_terms import LossTerms
@@ -24,7 +25,9 @@ class CountCVAE(SavableModel):
     :math:`p(x \mid c) = \int p(x \mid z, c)\, p(z \mid c)\, dz`, :math:`q(z \mid x, c)`.
 
     It is order-invariant like CompVAE but has no per-part latents, so it cannot recompose a
-    whole from chosen parts, nor take parts with continuous descriptors. Same interface as
+    whole from chosen parts. Parts with continuous descriptors enter through their sum per
+    category (households: the annual consumption and PV power of each archetype), and the known
+    conditions of a whole (``whole_attr``) join :math:`c`. Same interface as
     :class:`~compvae_geo.CompVAE` (``loss``, ``generate``, ``save``/``load``); ``L_w`` is 0.
     Its latent z has ``z_dim`` coordinates (give it ``w_dim + z_dim`` for a fair comparison).
     """
@@ -34,21 +37,30 @@ class CountCVAE(SavableModel):
     def __init__(self, config: CompVAEConfig | None = None) -> None:
         super().__init__(config or CompVAEConfig())
         c = self.config
-        if c.part_attr_dim:
-            raise ValueError("CountCVAE conditions on category counts only: it takes no part_attr")
+        self.count_dim = c.num_categories * (1 + c.part_attr_dim) + c.condition_dim
         self.x_encoder, self.x_decoder = get_codec(c.observation).build(
-            c.obs_shape, c.x_feature_dim, c.z_dim + c.num_categories, c.hidden_dim
+            c.obs_shape, c.x_feature_dim, c.z_dim + self.count_dim, c.hidden_dim
         )
-        self.z_posterior = MLP([c.x_feature_dim + c.num_categories, c.hidden_dim, 2 * c.z_dim], norm=None)
-        self.z_prior = MLP([c.num_categories, c.hidden_dim, 2 * c.z_dim], norm=None)
+        self.z_posterior = MLP([c.x_feature_dim + self.count_dim, c.hidden_dim, 2 * c.z_dim], norm=None)
+        self.z_prior = MLP([self.count_dim, c.hidden_dim, 2 * c.z_dim], norm=None)
 
-    def category_counts(self, part: Tensor, batch: Tensor, num_wholes: int) -> Tensor:
-        """``[B, num_categories]``: how many parts of each category every whole has."""
+    def category_counts(
+        self, part: Tensor, batch: Tensor, num_wholes: int, part_attr: Tensor | None = None,
+        whole_attr: Tensor | None = None,
+    ) -> Tensor:
+        """The conditioning vector ``[B, count_dim]`` of each whole.
+
+        How many parts of each category every whole has, the sum of their descriptors per category
+        (with ``part_attr_dim``), and the condition features.
+        """
         one_hot = torch.nn.functional.one_hot(part, self.config.num_categories).float()
-        return scatter(one_hot, batch, dim=0, dim_size=num_wholes, reduce="sum")
+        per_part = one_hot if part_attr is None else torch.cat(
+            [one_hot, (one_hot[:, :, None] * part_attr[:, None, :]).flatten(1)], -1)
+        counts = scatter(per_part, batch, dim=0, dim_size=num_wholes, reduce="sum")
+        return torch.cat([counts, condition_features(whole_attr, num_wholes, self.config, counts)], -1)
 
     def z_prior_dist(self, counts: Tensor) -> Normal:
-        r""":math:`p(z \mid c)` over ``[B, z_dim]`` from the category counts ``[B, num_categories]``."""
+        r""":math:`p(z \mid c)` over ``[B, z_dim]`` from :meth:`category_counts` ``[B, count_dim]``."""
         return normal_from_params(self.z_prior(counts), self.config.prior_scale_floor)
 
     def decode(self, counts: Tensor, z: Tensor) -> Normal:
@@ -59,7 +71,8 @@ class CountCVAE(SavableModel):
     def loss(self, data: Data, noise: None = None) -> LossTerms[Tensor]:
         """L_w = 0, L_z = KL(q(z|x,c) || p(z|c)) (closed form), L_x: nats per whole."""
         wholes = check_wholes(data, self.config)
-        counts = self.category_counts(wholes.part, wholes.batch, wholes.num_wholes)
+        counts = self.category_counts(wholes.part, wholes.batch, wholes.num_wholes, wholes.part_attr,
+                                      wholes.whole_attr)
         features = torch.cat([self.x_encoder(wholes.whole), counts], dim=-1)
         z_loc, z_scale = split_loc_scale(self.z_posterior(features), self.config.posterior_scale_floor)
         z_dist = normal(z_loc, z_scale)
@@ -74,13 +87,16 @@ class CountCVAE(SavableModel):
 
     @torch.no_grad()
     def generate(self, parts: Tensor, num_samples: int = 1, part_attr: Tensor | None = None,
-                 observation_noise: bool = False) -> Tensor:
+                 whole_attr: Tensor | None = None, observation_noise: bool = False) -> Tensor:
         """``[num_samples, *obs_shape]`` wholes for the multiset ``parts``.
 
-        z ~ p(z|c), then the mean of p(x|z,c) (or a draw with ``observation_noise``).
+        z ~ p(z|c), then the mean of p(x|z,c) (or a draw with ``observation_noise``); ``whole_attr``
+        are the known conditions (None: unknown).
         """
         check_num_samples(num_samples)
         check_parts(parts, part_attr, self.config.num_categories, self.config.part_attr_dim)
-        counts = self.category_counts(parts, *resolve_batch(None, parts.numel(), parts.device)).expand(num_samples, -1)
+        whole_attr = check_whole_attr(whole_attr, 1, self.config.whole_attr_dim)
+        counts = self.category_counts(parts, *resolve_batch(None, parts.numel(), parts.device), part_attr, whole_attr)
+        counts = counts.expand(num_samples, -1)
         x_dist = self.decode(counts, self.z_prior_dist(counts).sample())
         return x_dist.sample() if observation_noise else x_dist.mean

@@ -25,7 +25,7 @@ def test_image_follows_the_formula_with_sites_competing_for_pixels():
     counts = torch.randint(1, 5, (3,), generator=generator)
     num_parts = int(counts.sum())
     part = torch.randint(0, 5, (num_parts,), generator=generator)
-    locations = problem.sample_part_attr(num_parts, generator, torch.device("cpu"))
+    locations = problem.sample_part_attr(part, generator)
     intensity = problem.sample_intrinsics(num_parts, generator, torch.device("cpu"))[:, 0]
     palette = torch.tensor(list(SITE_COLORS.values()))
     assert torch.equal(batch.part, part) and torch.equal(batch.part_attr, locations)
@@ -71,7 +71,7 @@ def test_site_color_accuracy_matches_the_generator_and_catches_wrong_colors():
     scores = []
     for _ in range(40):
         part = torch.randint(0, 5, (8,), generator=generator)
-        location = problem.sample_part_attr(8, generator, torch.device("cpu"))
+        location = problem.sample_part_attr(part, generator)
         wholes = problem.sample_wholes(part, 4, location, generator=generator)
         scores.append(problem.part_accuracy(wholes, part, location))
     assert 0.6 < sum(scores) / len(scores) < 0.85 and not math.isnan(scores[0])

@@ -58,15 +58,15 @@ def test_count_cvae_loss_matches_its_definition():
     assert terms.x.shape == (2,) and torch.isfinite(terms.x).all()
 
 
-def test_count_cvae_generates_refuses_descriptors_and_round_trips(tmp_path):
+def test_count_cvae_generates_and_round_trips(tmp_path):
     torch.manual_seed(0)
     model = CountCVAE(CONFIG)
     assert model.generate(torch.tensor([1, 1, 4]), 5).shape == (5, 20)
     assert model.generate(torch.tensor([], dtype=torch.long), 2).shape == (2, 20)
     with pytest.raises(ValueError, match="out of range"):
         model.generate(torch.tensor([10]), 1)
-    with pytest.raises(ValueError, match="no part_attr"):
-        CountCVAE(CompVAEConfig(part_attr_dim=2))
+    with pytest.raises(ValueError, match="takes no whole_attr"):
+        model.generate(torch.tensor([1]), 1, whole_attr=torch.zeros(2))
     path = tmp_path / "cvae.pt"
     model.save(path)
     loaded = load_model(path)
@@ -94,3 +94,18 @@ def test_build_model_names_the_known_models():
     assert isinstance(build_model("compvae", CONFIG), CompVAE)
     with pytest.raises(ValueError, match="unknown model 'gan'"):
         build_model("gan", CONFIG)
+
+
+def test_count_cvae_reads_descriptor_sums_per_category_and_the_conditions():
+    torch.manual_seed(0)
+    model = CountCVAE(CompVAEConfig(num_categories=3, part_attr_dim=2, whole_attr_dim=2, obs_shape=(20,), z_dim=3,
+                                    hidden_dim=16, x_feature_dim=8))
+    part, attr = torch.tensor([0, 2, 0, 1]), torch.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0], [7.0, 8.0]])
+    batch = torch.tensor([0, 0, 0, 1])
+    whole_attr = torch.tensor([[0.5, -1.0], [float("nan"), float("nan")]])
+    counts = model.category_counts(part, batch, 2, attr, whole_attr)
+    expected = torch.tensor([[2.0, 0, 1, 6, 8, 0, 0, 3, 4, 0.5, -1, 1], [0, 1, 0, 0, 0, 7, 8, 0, 0, 0, 0, 0]])
+    torch.testing.assert_close(counts, expected)  # counts, per-category sums of each descriptor, conditions, known
+    data = Batch(part=part, part_attr=attr, batch=batch, whole=torch.randn(2, 20), whole_attr=whole_attr)
+    assert torch.isfinite(model.loss(data).elbo).all()
+    assert model.generate(part[:3], 4, attr[:3], whole_attr=whole_attr[0]).shape == (4, 20)
