@@ -32,6 +32,9 @@ class TrainConfig(PlainDataConfig):
     eval_part_counts: tuple[int, ...] = (1, 2, 4, 8, 12, 16, 24, 32)  # K of the held-out sets
     eval_wholes: int = 256  # held-out wholes per K
     checkpoint_minutes: float = 5.0  # wall-clock minutes between checkpoints (and one at the end)
+    # For problems with conditions (whole_attr): the share of training wholes whose conditions are hidden,
+    # so that the model also learns to generate without them (z then carries them)
+    condition_dropout: float = 0.5
     # After this many skipped (non-finite) steps in a row, the weights and optimizer state go back to
     # those of the last log interval that had a finite step, and training goes on (0: never)
     restore_after_skips: int = 100
@@ -51,6 +54,8 @@ class TrainConfig(PlainDataConfig):
             raise ValueError(f"kl_warmup_steps must be >= 0, got {self.kl_warmup_steps}")
         if self.checkpoint_minutes <= 0:
             raise ValueError("checkpoint_minutes must be > 0")
+        if not 0 <= self.condition_dropout <= 1:
+            raise ValueError(f"condition_dropout must be in [0, 1], got {self.condition_dropout}")
         if self.restore_after_skips < 0:
             raise ValueError(f"restore_after_skips must be >= 0, got {self.restore_after_skips}")
 

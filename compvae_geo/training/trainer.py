@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch_geometric.data import Batch
 
 from ..checkpoint import atomic_torch_save, read_model_payload
 from ..evaluation.evaluate import heldout_elbo_bits
@@ -144,11 +145,23 @@ class Trainer:
         config = self.config
         batch = self.problem.sample_batch(config.batch_size, config.max_parts_at(self.step),
                                           generator=self.data_generator, device=self.device)
+        self.hide_conditions(batch)
         with self._autocast():
             terms = self.model.loss(batch)
         means = torch.stack([terms.w.mean(), terms.z.mean(), terms.x.mean()]).float()
         loss = config.kl_weight_at(self.step) * (means[0] + means[1]) + means[2]
         return means.detach() if self._apply(loss) else None
+
+    def hide_conditions(self, batch: Batch) -> None:
+        """Hides the conditions of a ``condition_dropout`` share of the batch's wholes (rows of NaN).
+
+        So the model learns to generate with and without them; a batch with none is unchanged.
+        """
+        whole_attr = getattr(batch, "whole_attr", None)
+        if whole_attr is None or not self.config.condition_dropout:
+            return
+        hidden = torch.rand(whole_attr.size(0), generator=self.data_generator, device=self.device)
+        batch.whole_attr = whole_attr.masked_fill((hidden < self.config.condition_dropout)[:, None], float("nan"))
 
     def _apply(self, loss: torch.Tensor) -> bool:
         """Backpropagates ``loss`` and takes the optimizer step.
