@@ -301,7 +301,7 @@ class HouseholdParts(PartsProblem):
         annual_kwh = part_attr[:, 0] * 1000
         level = annual_kwh / HOURS_PER_YEAR - self.spike_kwh_per_day(annual_kwh) / HOURS_PER_DAY
         weather = 1 + self.temperature_gain * (self.reference_temperature - shared[:, 2])
-        noise = intrinsics[:, 10:10 + steps] @ self.ar_matrix(device).T
+        noise = intrinsics[:, 10:10 + steps] @ self.ar_matrix(device).to(intrinsics.dtype).T
         load = (level * weather)[:, None] * profile * torch.exp(noise - self.noise_std**2 / 2)
         # appliance spikes: on, time (by the profile's inverse CDF), power, one or two quarter-hours
         spikes = intrinsics[:, 10 + steps:].reshape(-1, NUM_SPIKES, 4)
