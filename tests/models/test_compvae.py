@@ -311,3 +311,34 @@ def test_the_context_prior_does_not_change_the_initialisation_of_the_rest():
     assert context_keys and set(with_context) - context_keys == set(without)
     for key, value in without.items():
         torch.testing.assert_close(with_context[key], value, rtol=0, atol=0)
+
+
+def test_conditions_reach_the_z_posterior_the_z_prior_and_the_decoder_and_may_be_unknown():
+    torch.manual_seed(0)
+    model = CompVAE(replace(CONFIG, whole_attr_dim=2))
+    data = make_batch(counts=[2, 3, 1])
+    data.whole_attr = torch.tensor([[0.5, -1.0], [float("nan"), float("nan")], [2.0, 0.0]])
+    noise = LatentNoise.sample(model.config, 3, 6)
+    terms = model.loss(data, noise)
+    assert torch.isfinite(terms.elbo).all()
+    changed = data.clone()
+    changed.whole_attr = data.whole_attr.clone()
+    changed.whole_attr[0] = torch.tensor([-3.0, 4.0])
+    other = model.loss(changed, noise)
+    assert other.elbo[0] != terms.elbo[0] and torch.equal(other.elbo[1:], terms.elbo[1:])  # each whole its own
+    for single, b in zip(data.to_data_list(), range(3)):
+        single.whole_attr = data.whole_attr[b:b + 1]
+        nodes = slice(int(data.ptr[b]), int(data.ptr[b + 1]))
+        one = LatentNoise(noise.z[b:b + 1], noise.node[nodes], noise.w[nodes])
+        torch.testing.assert_close(model.loss(single, one).elbo, terms.elbo[b:b + 1], rtol=1e-4, atol=1e-3)
+    w_tilde = torch.randn(1, model.config.whole_latent_dim)
+    z = torch.randn(1, model.config.z_dim)
+    known = model.decode(w_tilde, z, torch.tensor([0.5, -1.0])).mean
+    assert not torch.equal(known, model.decode(w_tilde, z).mean)  # the decoder reads them
+    assert not torch.equal(model.z_prior_dist(w_tilde, torch.tensor([0.5, -1.0])).loc, model.z_prior_dist(w_tilde).loc)
+    bad = data.clone()
+    bad.whole_attr = torch.tensor([[0.5, float("inf")], [0.0, 0.0], [0.0, 0.0]])
+    with pytest.raises(ValueError, match="finite, or all NaN"):
+        model.loss(bad)
+    with pytest.raises(ValueError, match="takes no whole_attr"):
+        CompVAE(CONFIG).generate(torch.tensor([1]), 2, whole_attr=torch.zeros(2))

@@ -302,3 +302,41 @@ def test_without_restoring_diverged_weights_stay_skipped(tmp_path):
     config.iterations = 10
     result = trainer.run()
     assert trainer.restores == 0 and result.skipped_steps == 6
+
+
+def test_households_train_with_conditions_some_hidden_and_generate_with_and_without_them(store, tmp_path):
+    out_dir = tmp_path / "households"
+    assert main(["train", "--problem", "households", "--tracking-uri", store, "--out-dir", str(out_dir),
+                 *[arg if arg != "6" else "20" for arg in TINY_TRAIN], *TINY_MODEL_ARGS]) == 0
+    model = CompVAE.load(out_dir / "checkpoint.pt")
+    assert model.config.whole_attr_dim == 4 and model.config.part_attr_dim == 2
+    assert torch.load(out_dir / "checkpoint.pt", weights_only=True)["training"]["step"] == 20
+    problem = make_problem("households")
+    part = torch.tensor([0, 4, 5])
+    attr = problem.sample_part_attr(part, torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    cold = model.generate(part, 3, attr, whole_attr=problem.conditions("weekday", -5.0))
+    torch.manual_seed(0)
+    mild = model.generate(part, 3, attr, whole_attr=problem.conditions("sunday", 15.0))
+    torch.manual_seed(0)
+    unknown = model.generate(part, 3, attr)
+    assert cold.shape == mild.shape == unknown.shape == (3, 96)
+    assert not torch.equal(cold, mild) and not torch.equal(cold, unknown)
+    with pytest.raises(ValueError, match=r"whole_attr must have shape \(4,\)"):
+        model.generate(part, 3, attr, whole_attr=torch.zeros(2))
+
+
+def test_condition_dropout_hides_the_conditions_of_a_share_of_the_wholes(tmp_path):
+    from compvae_geo.training import Trainer
+
+    config = TrainConfig(problem="households", iterations=1, batch_size=400, condition_dropout=0.3)
+    trainer = Trainer(config, model_config_for(make_problem("households"), **TINY_MODEL), tmp_path / "c.pt")
+    batch = trainer.problem.sample_batch(400, 2, generator=torch.Generator().manual_seed(0))
+    known = batch.whole_attr.clone()
+    trainer.hide_conditions(batch)
+    hidden = torch.isnan(batch.whole_attr).all(-1)
+    assert 0.2 < hidden.float().mean() < 0.4
+    torch.testing.assert_close(batch.whole_attr[~hidden], known[~hidden])
+    assert torch.isfinite(trainer.model.loss(batch).elbo).all()
+    with pytest.raises(ValueError, match="condition_dropout must be in"):
+        TrainConfig(condition_dropout=1.5)
