@@ -92,8 +92,8 @@ class HouseholdParts(PartsProblem):
     reference_temperature: float = 10.0  # degC at which the appliances draw their mean
     noise_correlation: float = 0.8  # AR(1) coefficient of the multiplicative noise per quarter-hour
     noise_std: float = 0.25  # stationary std of that noise
-    spikes_per_day: float = 2.0  # mean appliance spikes a day for 2,700 kWh a year (scales with consumption)
-    spike_kw: tuple[float, float] = (0.8, 2.0)  # spike power, uniform
+    spikes_per_day: float = 3.0  # mean appliance spikes a day for 2,700 kWh a year (scales with consumption)
+    spike_kw: tuple[float, float] = (1.0, 3.0)  # spike power, uniform (cooking, kettle, washing)
     heat_loss_kw_per_k: float = 0.2  # a heat-pump house's mean heat loss coefficient
     heat_loss_log_std: float = 0.25
     heating_limit: float = 16.0  # degC above which no heating is needed
