@@ -59,7 +59,8 @@ def annual_energy(problem: HouseholdParts, days: int, generator: torch.Generator
         daily = loads.sum(-1) * hours_per_step
         seasons = season_of(shared[:, 0])
         profiles = {name: loads[[s == name for s in seasons]].mean(0) for name in SEASONS}
-        rows.append({"name": archetype.name, "target": archetype.annual_kwh, "annual": float(daily.mean()) * DAYS_PER_YEAR,
+        annual = float(daily.mean()) * DAYS_PER_YEAR
+        rows.append({"name": archetype.name, "target": archetype.annual_kwh, "annual": annual,
                      "daily_cv": float(daily.std() / daily.mean()), "peak": float(loads.max(-1).values.mean()),
                      "profiles": profiles})
     return rows
@@ -86,8 +87,10 @@ def component_yields(problem: HouseholdParts, days: int, generator: torch.Genera
 
 def random_feeders(problem: HouseholdParts, n: int, days: int, generator: torch.Generator,
                    naive: bool = False) -> torch.Tensor:
-    """``days`` feeders of ``n`` households of uniformly random archetypes, ``[days, n, steps]`` household loads
-    and the feeders' loads ``[days, steps]``."""
+    """The household loads ``[days, n, steps]`` of ``days`` feeders of ``n`` households of random archetypes.
+
+    With ``naive``, every household has its own day; else the households of a feeder share theirs.
+    """
     part = torch.randint(0, problem.num_categories, (days * n,), generator=generator)
     attr = problem.sample_part_attr(part, generator)
     intrinsics = problem.sample_intrinsics(days * n, generator, torch.device("cpu"))
