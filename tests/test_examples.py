@@ -53,10 +53,10 @@ def test_set_layers_refuses_a_bad_configuration():
 def test_households_calibration_measures_the_generator_and_writes_its_section(tmp_path, capsys):
     example = load_example("households_calibration")
     doc = tmp_path / "households_problem.md"
-    doc.write_text(f"intro\n{example.START}\nold\n{example.END}\noutro\n")
+    doc.write_text(f"intro\n{example.START}\nstale section\n{example.END}\noutro\n")
     result = example.main(["--days", "60", "--out", str(doc)])
     text = doc.read_text()
-    assert text.startswith("intro\n") and text.endswith("outro\n") and "old" not in text
+    assert text.startswith("intro\n") and text.endswith("outro\n") and "stale section" not in text
     assert (tmp_path / "figures" / "households" / "coincidence.png").exists()
     assert len(result["archetypes"]) == 7 and all(math.isfinite(r["annual"]) for r in result["archetypes"])
     assert result["coincidence"][1] > result["coincidence"][128]  # peaks of many households do not coincide
