@@ -127,11 +127,19 @@ class HouseholdParts(PartsProblem):
     whole_attr_dim: int = len(DAY_TYPES) + 1  # day type (one-hot), daily mean temperature / 10 degC
     observation: str = "curve"
     evaluation_part_counts: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128)  # training reaches 32
+    standardised_distances: bool = True  # a kW at n = 128 is not a kW at n = 1
+    planner_hours_per_step: float = 0.25
 
     @property
     def obs_shape(self) -> tuple[int, ...]:
         """``(steps,)``: one day of quarter-hours."""
         return (self.steps,)
+
+    @property
+    def evaluation_conditions(self) -> dict[str, Tensor]:
+        """A cold weekday and a mild Sunday, the conditions the evaluation also measures the models under."""
+        return {"cold weekday (-5 degC)": self.conditions("weekday", -5.0),
+                "mild Sunday (15 degC)": self.conditions("sunday", 15.0)}
 
     # ----- the calendar and the weather ---------------------------------------------------------
 
@@ -186,6 +194,10 @@ class HouseholdParts(PartsProblem):
         first, last = self.kickoff_hours
         kickoff = torch.randint(first, last + 1, (num_wholes,), generator=generator, device=device).float()
         return torch.stack([day_of_year, day_type, mean_temperature, cloud_cover, broadcast.float(), kickoff], -1)
+
+    def hidden_factors(self, shared: Tensor) -> dict[str, Tensor]:
+        """The day's mean temperature (degC) and whether a broadcast ran (0/1)."""
+        return {"mean temperature": shared[:, 2], "broadcast": shared[:, 4]}
 
     def whole_attr_of(self, shared: Tensor) -> Tensor:
         """The conditions of wholes with shared factors ``shared``: day type (one-hot), mean temperature / 10."""

@@ -28,6 +28,13 @@ class PartsProblem(ABC):
     num_categories: int
     part_attr_dim: int = 0
     whole_attr_dim: int = 0  # conditions a user may know about a whole (0: none)
+    standardised_distances: bool = False  # the evaluation compares wholes standardised per position
+    planner_hours_per_step: float | None = None  # wholes are daily load curves with steps this long (hours)
+
+    @property
+    def evaluation_conditions(self) -> dict[str, Tensor]:
+        """Named conditions (``whole_attr``) under which the evaluation also measures the models."""
+        return {}
     observation: str  # name of the CompVAE x-encoder/decoder family for these wholes
     evaluation_part_counts: tuple[int, ...]  # the K worth evaluating: the training range and beyond
 
@@ -65,6 +72,10 @@ class PartsProblem(ABC):
         """
         return None
 
+    def hidden_factors(self, shared: Tensor) -> dict[str, Tensor]:
+        """Named hidden factors of wholes with shared factors ``shared`` that a model should carry in z."""
+        return {}
+
     def whole_attr_of(self, shared: Tensor | None) -> Tensor | None:
         """The conditions a user would know of wholes with shared factors ``shared``, ``[B, whole_attr_dim]``."""
         return None
@@ -96,6 +107,17 @@ class PartsProblem(ABC):
         ``batch_size`` fresh wholes, each with K uniform in ``[min_parts, max_parts]`` parts of
         uniform categories, as one Batch (the layout of ``Batch.from_data_list``).
         """
+        return self.sample_batch_and_shared(batch_size, max_parts, min_parts, generator, device)[0]
+
+    def sample_batch_and_shared(
+        self,
+        batch_size: int,
+        max_parts: int,
+        min_parts: int = 1,
+        generator: torch.Generator | None = None,
+        device: torch.device | str = "cpu",
+    ) -> tuple[Batch, Tensor | None]:
+        """:meth:`sample_batch` and the hidden shared factors of its wholes (None for problems without any)."""
         if not 0 <= min_parts <= max_parts:
             raise ValueError(f"need 0 <= min_parts <= max_parts, got {min_parts} and {max_parts}")
         if batch_size < 0:
@@ -120,7 +142,7 @@ class PartsProblem(ABC):
         the hidden intrinsic variation and the shared factors are redrawn, the latter given the
         conditions ``whole_attr`` ``[whole_attr_dim]`` when given.
         """
-        return self._fixed_multiset(part, num_samples, part_attr, whole_attr, generator, naive=False).whole
+        return self._fixed_multiset(part, num_samples, part_attr, whole_attr, generator, naive=False)[0].whole
 
     def naive_wholes(
         self,
@@ -135,7 +157,7 @@ class PartsProblem(ABC):
         What the Monte-Carlo simulator CompVAE is contrasted with makes of one fixed multiset
         (see :meth:`naive_render`), ``[num_samples, *obs_shape]``.
         """
-        return self._fixed_multiset(part, num_samples, part_attr, whole_attr, generator, naive=True).whole
+        return self._fixed_multiset(part, num_samples, part_attr, whole_attr, generator, naive=True)[0].whole
 
     def naive_render(
         self, part: Tensor, part_attr: Tensor | None, intrinsics: Tensor, batch: Tensor, num_wholes: int,
@@ -173,8 +195,8 @@ class PartsProblem(ABC):
     def _render_batch(
         self, counts: Tensor, part: Tensor, generator: torch.Generator | None, part_attr: Tensor | None = None,
         whole_attr: Tensor | None = None, naive: bool = False,
-    ) -> Batch:
-        """Wholes of ``counts[b]`` parts each, with fresh intrinsics and shared factors.
+    ) -> tuple[Batch, Tensor | None]:
+        """Wholes of ``counts[b]`` parts each, with fresh intrinsics and shared factors (also returned).
 
         The shared factors are drawn given ``whole_attr`` ``[B, C]`` when given; with ``naive``, each
         part has its own.
@@ -193,10 +215,10 @@ class PartsProblem(ABC):
             shared = self.sample_shared(num_wholes, generator, device, whole_attr)
             whole = self.render(part, part_attr, intrinsics, batch, num_wholes, shared)
             whole_attr = self.whole_attr_of(shared) if whole_attr is None else whole_attr
-        return batch_from_tensors(counts, part, whole, part_attr, whole_attr)
+        return batch_from_tensors(counts, part, whole, part_attr, whole_attr), shared
 
     def _fixed_multiset(self, part: Tensor, num_samples: int, part_attr: Tensor | None, whole_attr: Tensor | None,
-                        generator: torch.Generator | None, naive: bool) -> Batch:
+                        generator: torch.Generator | None, naive: bool) -> tuple[Batch, Tensor | None]:
         """``num_samples`` wholes of one multiset (fresh intrinsics and shared factors for each)."""
         self.check_parts(part, part_attr)
         whole_attr = self.check_whole_attr(whole_attr)

@@ -14,9 +14,11 @@ from ..codecs import get_codec
 from ..models import LossTerms, SavableModel
 from .config import NAIVE, TRUE, EvalConfig
 from .metrics import energy_distance, median_distance, mmd2_permutation_test, spectrum_distance
+from .planner import PlannerStatistics, average, planner_statistics, relative_errors
 
-# (parts [K], part_attr [K, F] or None, num_samples) -> wholes [num_samples, *obs_shape]
-Sampler = Callable[[Tensor, "Tensor | None", int], Tensor]
+# (parts [K], part_attr [K, F] or None, whole_attr [C] or None, num_samples) -> wholes [num_samples, *obs_shape]
+Sampler = Callable[[Tensor, "Tensor | None", "Tensor | None", int], Tensor]
+SINGLE_PART_SAMPLES = 200  # wholes of each part alone, for the coincidence factor
 
 
 @dataclass
@@ -28,6 +30,8 @@ class Distances:
     energy: float  # energy distance
     spectrum: float | None = None  # relative L1 distance of mean power spectra (curves only)
     part_accuracy: float | None = None  # share of requested parts visible in the wholes (problems that define it)
+    planner: PlannerStatistics | None = None  # mean over the multisets (problems with planner_hours_per_step)
+    planner_errors: dict[str, float] | None = None  # mean over the multisets of the errors against the truth
 
 
 @dataclass
@@ -41,12 +45,12 @@ class KEvaluation:
 
 def model_sampler(model: SavableModel) -> Sampler:
     """A model's ``generate`` as a :data:`Sampler`."""
-    return lambda part, part_attr, n: model.generate(part, n, part_attr)
+    return lambda part, part_attr, whole_attr, n: model.generate(part, n, part_attr, whole_attr)
 
 
 def naive_sampler(problem: PartsProblem, generator: torch.Generator) -> Sampler:
     """The problem's naive simulator as a :data:`Sampler`."""
-    return lambda part, part_attr, n: problem.naive_wholes(part, n, part_attr, generator=generator)
+    return lambda part, part_attr, whole_attr, n: problem.naive_wholes(part, n, part_attr, whole_attr, generator)
 
 
 @torch.no_grad()
@@ -58,13 +62,17 @@ def sample_distances(
     multisets_per_k: int = 4,
     num_permutations: int = 200,
     seed: int = 0,
+    whole_attr: Tensor | None = None,
 ) -> dict[int, dict[str, Distances]]:
     """Distances of every sampler's wholes to the true ones, per K, averaged over random multisets.
 
     For each K (default: the problem's ``evaluation_part_counts``), ``multisets_per_k`` random
     multisets (uniform categories); for each, the same ``num_samples`` true wholes compared with
-    ``num_samples`` wholes of every sampler and of a second true sample (reported as :data:`TRUE`).
-    Averages over the multisets.
+    ``num_samples`` wholes of every sampler and of a second true sample (reported as :data:`TRUE`),
+    all given the conditions ``whole_attr`` when given. Averages over the multisets. Problems with
+    ``standardised_distances`` are compared on wholes standardised per position by the true sample;
+    problems with ``planner_hours_per_step`` also get :class:`PlannerStatistics` and their errors
+    against the truth.
 
     The multisets and their true wholes come from one stream seeded by ``seed``; each multiset
     also draws a seed that reseeds the global RNG (the models' latent draws, the second true
@@ -72,48 +80,80 @@ def sample_distances(
     depend only on ``seed`` and the sampler, never on which other samplers are compared.
     """
     data = torch.Generator().manual_seed(seed)
-    samplers = {TRUE: lambda part, part_attr, n: problem.sample_wholes(part, n, part_attr), **samplers}
+    samplers = {TRUE: lambda part, part_attr, attr, n: problem.sample_wholes(part, n, part_attr, attr), **samplers}
     curves = get_codec(problem.observation).curves
     part_counts = part_counts or problem.evaluation_part_counts
     out = {}
     with torch.random.fork_rng(devices=[]):
         for k in part_counts:
             rows: dict[str, list[tuple[float, ...]]] = {name: [] for name in samplers}
+            plans: dict[str, list[tuple[PlannerStatistics, dict[str, float]]]] = {name: [] for name in samplers}
             for _ in range(multisets_per_k):
                 part = torch.randint(0, problem.num_categories, (k,), generator=data)
                 part_attr = problem.sample_part_attr(part, data)
-                true = problem.sample_wholes(part, num_samples, part_attr, generator=data)
-                true_bandwidth = median_distance(true)
+                true = problem.sample_wholes(part, num_samples, part_attr, whole_attr, generator=data)
+                scale = _standardisation(true) if problem.standardised_distances else None
+                true_scaled = true if scale is None else (true - scale[0]) / scale[1]
+                true_bandwidth = median_distance(true_scaled)
                 multiset_seed = int(torch.randint(torch.iinfo(torch.int64).max, (), generator=data))
+                true_plan = None
                 for name, sampler in samplers.items():
                     torch.manual_seed(multiset_seed)
                     permutations = torch.Generator().manual_seed(multiset_seed)
-                    wholes = sampler(part, part_attr, num_samples).cpu()
-                    bandwidth = true_bandwidth if true_bandwidth > 0 else _pooled_bandwidth(true, wholes)
-                    mmd2, pvalue = mmd2_permutation_test(wholes, true, bandwidth, num_permutations, permutations)
+                    wholes = sampler(part, part_attr, whole_attr, num_samples).cpu()
+                    if problem.planner_hours_per_step is not None:
+                        plan = planner_statistics(wholes, problem.planner_hours_per_step,
+                                                  _peaks_alone(sampler, part, part_attr, whole_attr))
+                        if name == TRUE:  # the truth's statistics from its first sample, the other one's errors
+                            true_plan = planner_statistics(true, problem.planner_hours_per_step,
+                                                           _peaks_alone(sampler, part, part_attr, whole_attr))
+                        plans[name].append((plan, relative_errors(plan, true_plan)))
+                    scaled = wholes if scale is None else (wholes - scale[0]) / scale[1]
+                    bandwidth = true_bandwidth if true_bandwidth > 0 else _pooled_bandwidth(true_scaled, scaled)
+                    mmd2, pvalue = mmd2_permutation_test(scaled, true_scaled, bandwidth, num_permutations, permutations)
                     spectrum = float(spectrum_distance(wholes, true)) if curves else math.nan
                     accuracy = problem.part_accuracy(wholes, part, part_attr) if k else None
-                    rows[name].append((float(mmd2), pvalue, float(energy_distance(wholes, true)), spectrum,
+                    rows[name].append((float(mmd2), pvalue, float(energy_distance(scaled, true_scaled)), spectrum,
                                        math.nan if accuracy is None else accuracy))
-            out[k] = {name: _average(values) for name, values in rows.items()}
+            out[k] = {name: _average(values, plans[name]) for name, values in rows.items()}
     return out
 
 
-def _pooled_bandwidth(true: Tensor, other: Tensor) -> Tensor:
-    """The bandwidth when all true wholes are equal (one site fills the whole image in the 2D problem).
+def _standardisation(true: Tensor) -> tuple[Tensor, Tensor]:
+    """The mean and std of each position of the true wholes (a std of 0 counts as 1)."""
+    std = true.std(0)
+    return true.mean(0), torch.where(std > 0, std, torch.ones_like(std))
 
-    The median distance of the pooled samples, or 1 if that is 0 too.
+
+def _peaks_alone(sampler: Sampler, part: Tensor, part_attr: Tensor | None, whole_attr: Tensor | None) -> float:
+    """The sum over the multiset's parts of the mean daily peak of the sampler's wholes of that part alone."""
+    total = 0.0
+    for i in range(part.numel()):
+        attr = None if part_attr is None else part_attr[i:i + 1]
+        total += float(sampler(part[i:i + 1], attr, whole_attr, SINGLE_PART_SAMPLES).max(-1).values.mean())
+    return total
+
+
+def _pooled_bandwidth(true: Tensor, other: Tensor) -> Tensor:
+    """The bandwidth when all true wholes are equal.
+
+    The bandwidth when all true wholes are equal (one site fills the whole image in the 2D
+    problem): the median distance of the pooled samples, or 1 if that is 0 too.
     """
     bandwidth = median_distance(torch.cat([true, other]))
     return bandwidth if bandwidth > 0 else torch.tensor(1.0)
 
 
-def _average(rows: list[tuple[float, ...]]) -> Distances:
+def _average(rows: list[tuple[float, ...]], plans: list[tuple[PlannerStatistics, dict[str, float]]]) -> Distances:
     """Means over the multisets (the median for the p-value); NaN columns (not measured) become None."""
     columns = torch.tensor(rows, dtype=torch.float64)
     mmd2, _, energy, spectrum, accuracy = columns.mean(0).tolist()
     measured = lambda value: None if math.isnan(value) else value  # noqa: E731
-    return Distances(mmd2, float(columns[:, 1].median()), energy, measured(spectrum), measured(accuracy))
+    distances = Distances(mmd2, float(columns[:, 1].median()), energy, measured(spectrum), measured(accuracy))
+    if plans:
+        distances.planner = average([plan for plan, _ in plans])
+        distances.planner_errors = {key: sum(errors[key] for _, errors in plans) / len(plans) for key in plans[0][1]}
+    return distances
 
 
 @torch.no_grad()
@@ -140,19 +180,21 @@ def heldout_elbo_bits(
 
 
 def evaluate(
-    models: dict[str, SavableModel], problem: PartsProblem, config: EvalConfig | None = None
+    models: dict[str, SavableModel], problem: PartsProblem, config: EvalConfig | None = None,
+    whole_attr: Tensor | None = None,
 ) -> list[KEvaluation]:
     """The per-K evaluation of learned models and the naive simulator against the true generator.
 
     Every learned model in ``models`` (name -> model) and the naive simulator against the true
-    generator (:func:`sample_distances`), plus each model's held-out ELBO terms per K.
+    generator (:func:`sample_distances`), given the conditions ``whole_attr`` when given, plus each
+    model's held-out ELBO terms per K (on wholes of random conditions, all known).
     """
     config = config or EvalConfig()
     part_counts = config.part_counts or problem.evaluation_part_counts
     samplers = {name: model_sampler(model.eval()) for name, model in models.items()}
     samplers[NAIVE] = naive_sampler(problem, torch.Generator().manual_seed(config.seed + 1))
     distances = sample_distances(problem, samplers, part_counts, config.num_samples, config.multisets_per_k,
-                                 config.permutations, config.seed)
+                                 config.permutations, config.seed, whole_attr)
     elbos = {name: heldout_elbo_bits(model, problem, part_counts, config.num_samples, config.seed)
              for name, model in models.items()}
     return [KEvaluation(k, distances[k], {name: elbos[name][k] for name in models}) for k in part_counts]
@@ -208,7 +250,9 @@ def as_metrics(evaluation: list[KEvaluation]) -> list[tuple[dict[str, float], in
     for row in evaluation:
         metrics = {}
         for name, d in row.distances.items():
-            metrics.update({f"eval/{name}/{key}": value for key, value in asdict(d).items() if value is not None})
+            metrics.update({f"eval/{name}/{key}": value for key, value in asdict(d).items()
+                            if isinstance(value, (int, float))})
+            metrics.update({f"eval/{name}/error_{key}": value for key, value in (d.planner_errors or {}).items()})
         for name, e in row.elbo_bits.items():
             metrics.update({f"eval/{name}/{key}_bits": value for key, value in
                             {"w": e.w, "z": e.z, "x": e.x, "elbo": e.elbo}.items()})

@@ -17,12 +17,12 @@ SMALL = dict(num_samples=64, multisets_per_k=2, num_permutations=40)
 
 def true_sampler(seed: int):
     generator = torch.Generator().manual_seed(seed)
-    return lambda part, part_attr, n: PROBLEM.sample_wholes(part, n, part_attr, generator=generator)
+    return lambda part, part_attr, whole_attr, n: PROBLEM.sample_wholes(part, n, part_attr, generator=generator)
 
 
 def test_a_true_sampler_scores_like_the_noise_floor_and_a_shifted_one_does_not():
     shifted = true_sampler(1)
-    samplers = {"exact": true_sampler(2), "shifted": lambda part, attr, n: shifted(part, attr, n) + 2.0,
+    samplers = {"exact": true_sampler(2), "shifted": lambda part, attr, c, n: shifted(part, attr, c, n) + 2.0,
                 NAIVE: naive_sampler(PROBLEM, torch.Generator().manual_seed(3))}
     result = sample_distances(PROBLEM, samplers, (1, 4), **SMALL)
     for k in (1, 4):
@@ -36,11 +36,11 @@ def test_a_true_sampler_scores_like_the_noise_floor_and_a_shifted_one_does_not()
 
 
 def test_a_samplers_numbers_do_not_depend_on_which_other_samplers_are_compared():
-    def noisy(part, part_attr, n):  # draws from the global RNG, like a model's latents
+    def noisy(part, part_attr, whole_attr, n):  # draws from the global RNG, like a model's latents
         return PROBLEM.sample_wholes(part, n, part_attr) + 0.1 * torch.randn(n, *PROBLEM.obs_shape)
 
     alone = sample_distances(PROBLEM, {"noisy": noisy}, (1, 3), **SMALL)
-    together = sample_distances(PROBLEM, {"other": lambda part, attr, n: noisy(part, attr, 2 * n)[:n] + 1.0,
+    together = sample_distances(PROBLEM, {"other": lambda part, attr, c, n: noisy(part, attr, c, 2 * n)[:n] + 1.0,
                                           "noisy": noisy}, (1, 3), **SMALL)
     for k in (1, 3):
         assert together[k]["noisy"] == alone[k]["noisy"] and together[k][TRUE] == alone[k][TRUE]
