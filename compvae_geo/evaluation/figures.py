@@ -13,6 +13,7 @@ from compvae_geo.datasets import PartsProblem
 
 from ..codecs import get_codec
 from ..models import CompVAE, SavableModel
+from .evaluate import KEvaluation
 
 RECOMPOSITION_PARTS = 5  # parts in the recomposition figures (paper Fig. 5 and Fig. 7)
 SIZE_GENERALITY_PART_COUNTS = (8, 16, 32, 64)  # K of the size-generality figure (within the problem's evaluation range)
@@ -217,3 +218,20 @@ def model_figures(
     if samples:
         figures["size_generality.png"] = size_generality_figure(samples, truth, problem.observation)
     return figures
+
+
+def coincidence_figure(evaluation: list[KEvaluation]) -> Figure:
+    """The coincidence factor against the number of parts for every source (load problems)."""
+    figure = Figure(figsize=(6, 4), layout="constrained")
+    ax = figure.add_subplot()
+    for name in evaluation[0].distances:
+        points = [(row.k, row.distances[name].planner.coincidence) for row in evaluation
+                  if row.distances[name].planner is not None and row.distances[name].planner.coincidence is not None]
+        if points:
+            ax.plot(*zip(*points, strict=True), "o-", label=name)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("households n")
+    ax.set_ylabel("coincidence factor g(n)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return figure

@@ -76,6 +76,26 @@ def results_markdown(document: dict[str, Any], figures: list[str], evaluation_pa
         rows = [[str(row["k"])] + [_maybe(row["distances"][n].get("part_accuracy"), ".3f") for n in sources]
                 for row in per_k]
         lines += _table(["K"] + sources, rows)
+    if per_k[0]["distances"][TRUE].get("planner") is not None:
+        lines += ["", *_planner_sections(per_k, sources)]
+    for name, rows_of_condition in document.get("conditions", {}).items():
+        lines += ["", f"## Given the conditions: {name}", "",
+                  "The same measurements with the day's conditions (`whole_attr`) given to the generator and to "
+                  "every source (the naive simulator draws each household's day given them too).", "",
+                  "MMD^2 on standardised curves:", ""]
+        lines += _table(["K"] + sources, [[str(row["k"])] + [f"{row['distances'][n]['mmd2']:.4f}" for n in sources]
+                                          for row in rows_of_condition])
+        if rows_of_condition[0]["distances"][TRUE].get("planner") is not None:
+            lines += ["", *_error_table(rows_of_condition, sources)]
+    if document.get("z_probe"):
+        lines += ["", "## Does z carry the hidden day? A linear probe", "",
+                  "A linear map of the posterior mean of z (conditions hidden), fitted on half of 2,000 held-out "
+                  "wholes and scored on the other half: R² for the day's mean temperature, balanced accuracy (0.5 = "
+                  "chance) for the broadcast.", ""]
+        probes = document["z_probe"]
+        keys = sorted({key for probe in probes.values() for key in probe})
+        lines += _table(["model", *keys], [[name, *[_maybe(probe.get(key), ".3f") for key in keys]]
+                                           for name, probe in probes.items()])
     models = list(per_k[0]["elbo_bits"])
     if models:
         lines += ["", "## Held-out loss terms, bits per whole: L_w / L_z / L_x (ELBO)", "",
@@ -90,11 +110,62 @@ def results_markdown(document: dict[str, Any], figures: list[str], evaluation_pa
     return "\n".join(lines) + "\n"
 
 
+def _error_table(per_k: list[dict], sources: list[str]) -> list[str]:
+    """Per K and source, the errors against the truth, averaged over the multisets.
+
+    Relative errors of the daily-peak P50 / P90 / P99 and of the daily energy's std, and the absolute
+    error of the coincidence factor.
+    """
+    header = ["K"] + sources
+    lines = ["Errors against the truth (mean over the multisets): daily peak P50 / P90 / P99 and std of daily "
+             "energy, relative; coincidence factor g, absolute:", ""]
+    rows = []
+    for row in per_k:
+        cells = [str(row["k"])]
+        for name in sources:
+            e = row["distances"][name]["planner_errors"]
+            cells.append(f"{100 * e['peak_p50']:.1f} / {100 * e['peak_p90']:.1f} / {100 * e['peak_p99']:.1f} % "
+                         f"\\| {100 * e['energy_std']:.1f} % \\| {_maybe(e.get('coincidence'), '.3f')}")
+        rows.append(cells)
+    return lines + _table(header, rows)
+
+
+def _planner_sections(per_k: list[dict], sources: list[str]) -> list[str]:
+    """The numbers a grid planner reads, per K and source, and their errors against the truth."""
+    lines = ["## What a grid planner reads", "",
+             "Daily peak P50 / P90 / P99 (kW), std of daily energy (kWh), mean peak hour, coincidence factor g "
+             "(mean daily peak over the sum of each household's mean daily peak alone), mean over the multisets:", ""]
+    rows = []
+    for row in per_k:
+        cells = [str(row["k"])]
+        for name in sources:
+            p = row["distances"][name]["planner"]
+            cells.append(f"{p['peak_quantiles'][0]:.2f} / {p['peak_quantiles'][1]:.2f} / {p['peak_quantiles'][2]:.2f} "
+                         f"\\| {p['energy_std']:.2f} \\| {p['peak_hour']:.1f} h \\| {_maybe(p['coincidence'], '.3f')}")
+        rows.append(cells)
+    lines += _table(["K"] + sources, rows)
+    lines += ["", "Load-duration curve (kW exceeded for 0 / 1 / 5 / 10 / 25 / 50 / 75 / 100 % of the time, "
+              "pooled):", ""]
+    rows = [[str(row["k"])] + [" / ".join(f"{v:.1f}" for v in row["distances"][n]["planner"]["load_duration"])
+                               for n in sources] for row in per_k]
+    lines += _table(["K"] + sources, rows)
+    return lines + ["", *_error_table(per_k, sources)]
+
+
 def headline_markdown(document: dict[str, Any]) -> str:
     """The headline table of an evaluation: per K, each source's MMD^2 and part accuracy (where defined)."""
     per_k = document["per_k"]
     sources = _sources(per_k)
     rows = [[f"MMD² {name}", *[f"{row['distances'][name]['mmd2']:.4f}" for row in per_k]] for name in sources]
+    if per_k[0]["distances"][TRUE].get("planner_errors") is not None:
+        errors = {"largest daily-peak quantile error": lambda e: max(e["peak_p50"], e["peak_p90"], e["peak_p99"]),
+                  "daily-energy std error": lambda e: e["energy_std"]}
+        for label, error in errors.items():
+            rows += [[f"{label} {name}", *[f"{100 * error(row['distances'][name]['planner_errors']):.1f} %"
+                                           for row in per_k]] for name in sources]
+        rows += [[f"coincidence-factor error {name}",
+                  *[_maybe(row["distances"][name]["planner_errors"].get("coincidence"), ".3f") for row in per_k]]
+                 for name in sources]
     if per_k[-1]["distances"][TRUE].get("part_accuracy") is not None:
         rows += [[f"accuracy {name}", *[_maybe(row["distances"][name].get("part_accuracy"), ".3f") for row in per_k]]
                  for name in sources]

@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from ..checkpoint import read_model_payload
-from ..models import SavableModel, model_from_payload
+from ..models import CompVAE, SavableModel, model_from_payload
 from ..problems import make_problem, problem_of_model
 from ..training.launch import training_command
 from ..training.tracking import Tracker, TrackingUnavailable
 from .config import NAIVE, TRUE, EvalConfig
 from .evaluate import KEvaluation, as_json, as_metrics, evaluate
-from .figures import model_figures
+from .figures import coincidence_figure, model_figures
+from .probe import z_probe
 
 
 @dataclass
@@ -91,15 +92,25 @@ def evaluate_checkpoints(
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     evaluation = evaluate(models, problem, config)
-    seconds = time.monotonic() - started
+    conditioned = {name: evaluate(models, problem, config, whole_attr)
+                   for name, whole_attr in problem.evaluation_conditions.items()}
     main_label = next(iter(models))
+    probes = {name: z_probe(model, problem, seed=config.seed) for name, model in models.items()
+              if isinstance(model, CompVAE)}
+    seconds = time.monotonic() - started
     figures = model_figures(models[main_label], problem, config.seed, payload.get("training", {}).get("history"))
+    if problem.planner_hours_per_step is not None:
+        figures["coincidence.png"] = coincidence_figure(evaluation)
     for name, figure in figures.items():
         figure.savefig(out_dir / name, dpi=120)
     settings = {**config.to_dict(), "part_counts": [row.k for row in evaluation]}
     document = {"problem": problem_name, "command": command, "settings": settings, "models": paths,
                 "training_commands": trained_by, "seconds": seconds, "figures": sorted(figures),
                 "per_k": as_json(evaluation)}
+    if conditioned:
+        document["conditions"] = {name: as_json(rows) for name, rows in conditioned.items()}
+    if any(probes.values()):
+        document["z_probe"] = probes
     json_path = out_dir / "evaluation.json"
     json_path.write_text(json.dumps(document, indent=2))
     if tracker is not None:

@@ -1,0 +1,57 @@
+"""The planner statistics of daily load curves, and the households evaluation end to end on tiny models."""
+import pytest
+import torch
+
+from compvae_geo import CompVAE
+from compvae_geo.evaluation import NAIVE, TRUE, EvalConfig, evaluate
+from compvae_geo.evaluation.evaluate import as_json, as_metrics
+from compvae_geo.evaluation.figures import coincidence_figure
+from compvae_geo.evaluation.planner import PEAK_QUANTILES, average, planner_statistics, relative_errors
+from compvae_geo.evaluation.probe import z_probe
+from compvae_geo.evaluation.report import headline_markdown, results_markdown
+from compvae_geo.models import CountCVAE
+from compvae_geo.problems import make_problem, model_config_for
+
+TINY = dict(w_dim=4, z_dim=3, hidden_dim=16, x_feature_dim=8, part_embed_dim=4, num_update_layers=1)
+
+
+def test_planner_statistics_of_known_curves():
+    days = torch.zeros(101, 4)
+    days[:, 2] = torch.arange(1.0, 102.0)  # day d peaks at d kW in its third quarter-hour
+    stats = planner_statistics(days, hours_per_step=0.25, peaks_alone=200.0)
+    assert stats.peak_quantiles == pytest.approx([1 + 100 * q for q in PEAK_QUANTILES])
+    assert stats.energy_mean == pytest.approx(51 * 0.25) and stats.peak_hour == pytest.approx(2.5 * 0.25)
+    assert stats.load_duration[0] == 101 and stats.load_duration[-1] == 0
+    assert stats.coincidence == pytest.approx(51 / 200)
+    assert stats.energy_std == pytest.approx(float(torch.arange(1.0, 102.0).std()) * 0.25)
+    doubled = planner_statistics(2 * days, 0.25, 400.0)
+    errors = relative_errors(doubled, stats)
+    assert errors["peak_p50"] == pytest.approx(1.0) and errors["energy_std"] == pytest.approx(1.0)
+    assert errors["coincidence"] == pytest.approx(0.0)
+    assert average([stats, doubled]).peak_quantiles[0] == pytest.approx(1.5 * 51)
+
+
+def test_households_evaluation_reports_planner_numbers_conditions_and_the_z_probe():
+    problem = make_problem("households")
+    torch.manual_seed(0)
+    models = {"compvae": CompVAE(model_config_for(problem, **TINY)),
+              "count_cvae": CountCVAE(model_config_for(problem, **TINY))}
+    config = EvalConfig(part_counts=(1, 3), num_samples=16, multisets_per_k=1, permutations=5)
+    evaluation = evaluate(models, problem, config)
+    true = evaluation[1].distances[TRUE]
+    assert true.planner is not None and 0 < true.planner.coincidence <= 1.5
+    assert set(evaluation[1].distances[NAIVE].planner_errors) == {"peak_p50", "peak_p90", "peak_p99", "energy_std",
+                                                                 "coincidence"}
+    cold = evaluate(models, problem, config, problem.evaluation_conditions["cold weekday (-5 degC)"])
+    assert cold[0].distances["compvae"].mmd2 != evaluation[0].distances["compvae"].mmd2
+    assert all(isinstance(value, float) for metrics, _ in as_metrics(evaluation) for value in metrics.values())
+    probe = z_probe(models["compvae"], problem, num_wholes=40, max_parts=3)
+    assert set(probe) == {"mean temperature R2", "broadcast balanced accuracy"}
+    coincidence_figure(evaluation)
+    document = {"problem": "households", "models": {"compvae": "c.pt"}, "seconds": 1.0,
+                "settings": config.to_dict(), "per_k": as_json(evaluation),
+                "conditions": {"cold weekday (-5 degC)": as_json(cold)}, "z_probe": {"compvae": probe}}
+    markdown = results_markdown(document, [], "e.json", "docs/households_results.md")
+    assert "What a grid planner reads" in markdown and "Given the conditions: cold weekday" in markdown
+    assert "linear probe" in markdown
+    assert "coincidence-factor error compvae" in headline_markdown(document)
