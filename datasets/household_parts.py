@@ -128,6 +128,7 @@ class HouseholdParts(PartsProblem):
     observation: str = "curve"
     evaluation_part_counts: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128)  # training reaches 32
     standardised_distances: bool = True  # a kW at n = 128 is not a kW at n = 1
+    noisy_wholes: bool = True  # quarter-hour noise and appliance spikes are part of a day
     planner_hours_per_step: float = 0.25
 
     @property

@@ -29,6 +29,8 @@ class PartsProblem(ABC):
     part_attr_dim: int = 0
     whole_attr_dim: int = 0  # conditions a user may know about a whole (0: none)
     standardised_distances: bool = False  # the evaluation compares wholes standardised per position
+    # the wholes' fine-scale noise is part of what is simulated: evaluate models on draws of p(x | z, w~), not its mean
+    noisy_wholes: bool = False
     planner_hours_per_step: float | None = None  # wholes are daily load curves with steps this long (hours)
 
     @property

@@ -43,9 +43,9 @@ class KEvaluation:
     elbo_bits: dict[str, LossTerms[float]] = field(default_factory=dict)  # model name -> mean terms in bits
 
 
-def model_sampler(model: SavableModel) -> Sampler:
-    """A model's ``generate`` as a :data:`Sampler`."""
-    return lambda part, part_attr, whole_attr, n: model.generate(part, n, part_attr, whole_attr)
+def model_sampler(model: SavableModel, observation_noise: bool = False) -> Sampler:
+    """A model's ``generate`` as a :data:`Sampler` (draws of p(x | ...) with ``observation_noise``, else its mean)."""
+    return lambda part, part_attr, whole_attr, n: model.generate(part, n, part_attr, whole_attr, observation_noise)
 
 
 def naive_sampler(problem: PartsProblem, generator: torch.Generator) -> Sampler:
@@ -191,7 +191,7 @@ def evaluate(
     """
     config = config or EvalConfig()
     part_counts = config.part_counts or problem.evaluation_part_counts
-    samplers = {name: model_sampler(model.eval()) for name, model in models.items()}
+    samplers = {name: model_sampler(model.eval(), problem.noisy_wholes) for name, model in models.items()}
     samplers[NAIVE] = naive_sampler(problem, torch.Generator().manual_seed(config.seed + 1))
     distances = sample_distances(problem, samplers, part_counts, config.num_samples, config.multisets_per_k,
                                  config.permutations, config.seed, whole_attr)
