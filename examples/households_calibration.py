@@ -176,8 +176,8 @@ def calibration_markdown(rows: list[dict], yields: dict[str, float], g: dict[int
               "| g(n) | " + " | ".join(f"{v:.3f}" for v in g.values()) + " |",
               "| fit | " + " | ".join(f"{g_inf + (1 - g_inf) * n ** -COINCIDENCE_EXPONENT:.3f}" for n in g) + " |",
               "", f"Fitted g_inf = {g_inf:.3f}.", "",
-              "![mean daily profiles](figures/households/profiles.png)",
-              "![coincidence factor](figures/households/coincidence.png)", "", END]
+              "![mean daily profiles](figures/households/calibration_profiles.png)",
+              "![coincidence factor](figures/households/calibration_coincidence.png)", "", END]
     return "\n".join(lines)
 
 
@@ -201,8 +201,8 @@ def main(argv: list[str] | None = None) -> dict:
     g_inf = fit_coincidence(g)
     figures = args.out.parent / "figures" / "households"
     figures.mkdir(parents=True, exist_ok=True)
-    profiles_figure(rows, problem.hours()).savefig(figures / "profiles.png", dpi=110)
-    coincidence_figure(g, g_inf).savefig(figures / "coincidence.png", dpi=110)
+    profiles_figure(rows, problem.hours()).savefig(figures / "calibration_profiles.png", dpi=110)
+    coincidence_figure(g, g_inf).savefig(figures / "calibration_coincidence.png", dpi=110)
     command = "python examples/households_calibration.py " + " ".join(sys.argv[1:] if argv is None else argv)
     section = calibration_markdown(rows, yields, g, g_inf, correlations, args.days, time.monotonic() - started,
                                    command.strip())

@@ -57,7 +57,7 @@ def test_households_calibration_measures_the_generator_and_writes_its_section(tm
     result = example.main(["--days", "60", "--out", str(doc)])
     text = doc.read_text()
     assert text.startswith("intro\n") and text.endswith("outro\n") and "stale section" not in text
-    assert (tmp_path / "figures" / "households" / "coincidence.png").exists()
+    assert (tmp_path / "figures" / "households" / "calibration_coincidence.png").exists()
     assert len(result["archetypes"]) == 7 and all(math.isfinite(r["annual"]) for r in result["archetypes"])
     assert result["coincidence"][1] > result["coincidence"][128]  # peaks of many households do not coincide
     assert 0 < result["g_inf"] < 1
