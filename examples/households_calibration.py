@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 
 from compvae_geo.datasets import ARCHETYPES, HouseholdParts
 from compvae_geo.datasets.household_parts import DAYS_PER_YEAR, HOURS_PER_DAY
+from compvae_geo.evaluation.figures import style_coincidence_axes
 
 COINCIDENCE_SIZES = (1, 2, 4, 8, 16, 32, 64, 128)
 COINCIDENCE_EXPONENT = 0.75
@@ -150,11 +151,7 @@ def coincidence_figure(g: dict[int, float], g_inf: float) -> Figure:
     dense = torch.logspace(0, 7, 100, base=2, dtype=torch.float64)
     ax.plot(dense.numpy(), (g_inf + (1 - g_inf) * dense.pow(-COINCIDENCE_EXPONENT)).numpy(),
             label=f"g_inf + (1 - g_inf) n^(-3/4), g_inf = {g_inf:.3f}")
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("households n")
-    ax.set_ylabel("coincidence factor g(n)")
-    ax.grid(alpha=0.3)
-    ax.legend()
+    style_coincidence_axes(ax)
     return figure
 
 

@@ -229,9 +229,14 @@ def coincidence_figure(evaluation: list[KEvaluation]) -> Figure:
                   if row.distances[name].planner is not None and row.distances[name].planner.coincidence is not None]
         if points:
             ax.plot(*zip(*points, strict=True), "o-", label=name)
+    style_coincidence_axes(ax)
+    return figure
+
+
+def style_coincidence_axes(ax: Axes) -> None:
+    """Axes of a coincidence factor against the number of households (log scale), with a legend."""
     ax.set_xscale("log", base=2)
     ax.set_xlabel("households n")
     ax.set_ylabel("coincidence factor g(n)")
     ax.grid(alpha=0.3)
     ax.legend()
-    return figure
