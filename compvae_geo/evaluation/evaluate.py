@@ -102,11 +102,10 @@ def sample_distances(
                     permutations = torch.Generator().manual_seed(multiset_seed)
                     wholes = sampler(part, part_attr, whole_attr, num_samples).cpu()
                     if problem.planner_hours_per_step is not None:
-                        plan = planner_statistics(wholes, problem.planner_hours_per_step,
-                                                  _peaks_alone(sampler, part, part_attr, whole_attr))
+                        alone = _peaks_alone(sampler, part, part_attr, whole_attr)
+                        plan = planner_statistics(wholes, problem.planner_hours_per_step, alone)
                         if name == TRUE:  # the truth's statistics from its first sample, the other one's errors
-                            true_plan = planner_statistics(true, problem.planner_hours_per_step,
-                                                           _peaks_alone(sampler, part, part_attr, whole_attr))
+                            true_plan = planner_statistics(true, problem.planner_hours_per_step, alone)
                         plans[name].append((plan, relative_errors(plan, true_plan)))
                     scaled = wholes if scale is None else (wholes - scale[0]) / scale[1]
                     bandwidth = true_bandwidth if true_bandwidth > 0 else _pooled_bandwidth(true_scaled, scaled)
