@@ -9,12 +9,13 @@ from compvae_geo.datasets import PartsProblem
 from ..models import CompVAE
 
 PROBE_TRAIN_SHARE = 0.5  # the probe is fitted on this share of the wholes and scored on the rest
+RIDGE = 1e-3  # ridge penalty on the standardised coordinates of z: near-constant ones must not blow the fit up
 
 
 @torch.no_grad()
 def z_probe(model: CompVAE, problem: PartsProblem, num_wholes: int = 2000, max_parts: int = 32,
             seed: int = 0) -> dict[str, float]:
-    """How well a linear map of the posterior mean of z predicts each hidden shared factor.
+    """How well a linear map (ridge) of the posterior mean of z predicts each hidden shared factor.
 
     For each factor the problem names (:meth:`PartsProblem.hidden_factors`), on held-out wholes with
     their conditions hidden: R² for a continuous factor, balanced accuracy (threshold 0.5) for a 0/1 one.
@@ -33,13 +34,16 @@ def z_probe(model: CompVAE, problem: PartsProblem, num_wholes: int = 2000, max_p
         torch.manual_seed(seed)
         z = model.encode(batch).z_dist.loc
     model.train(was_training)
-    features = torch.cat([z, torch.ones(num_wholes, 1)], -1).double()
     fit = int(PROBE_TRAIN_SHARE * num_wholes)
+    z = z.double()
+    z = (z - z[:fit].mean(0)) / z[:fit].std(0).clamp_min(1e-12)
+    gram = z[:fit].T @ z[:fit] + RIDGE * fit * torch.eye(z.size(1), dtype=z.dtype)
     out = {}
     for name, target in problem.hidden_factors(shared).items():
         target = target.double()
-        weights = torch.linalg.lstsq(features[:fit], target[:fit, None]).solution
-        predicted = (features[fit:] @ weights)[:, 0]
+        offset = target[:fit].mean()
+        weights = torch.linalg.solve(gram, z[:fit].T @ (target[:fit] - offset))
+        predicted = z[fit:] @ weights + offset
         held_out = target[fit:]
         if set(target.unique().tolist()) <= {0.0, 1.0}:
             out[f"{name} balanced accuracy"] = _balanced_accuracy(predicted > 0.5, held_out > 0.5)
