@@ -147,9 +147,12 @@ class CompVAE(SavableModel):
         It reads the vector part of :math:`\tilde{w}` and the conditions ``whole_attr``
         (``[B, whole_attr_dim]`` or one row for all; None: unknown).
         """
+        return self._z_prior_dist(w_tilde, self.conditions(whole_attr, w_tilde))
+
+    def _z_prior_dist(self, w_tilde: Tensor, conditions: Tensor) -> Normal:
+        """:meth:`z_prior_dist` from condition features already built (``[B, condition_dim]``)."""
         vector, _ = self.split_whole_latent(w_tilde)
-        inputs = torch.cat([vector, self.conditions(whole_attr, w_tilde)], -1)
-        return normal_from_params(self.z_prior(inputs), self.config.prior_scale_floor)
+        return normal_from_params(self.z_prior(torch.cat([vector, conditions], -1)), self.config.prior_scale_floor)
 
     def decode(self, w_tilde: Tensor, z: Tensor | None = None, whole_attr: Tensor | None = None) -> Normal:
         r""":math:`p(x \mid z, \tilde{w}, c)` over ``[B, *obs_shape]``.
@@ -158,10 +161,14 @@ class CompVAE(SavableModel):
         :math:`c` (``[B, whole_attr_dim]`` or one row for all; None: unknown). Build ``w_tilde`` with
         :meth:`sum_parts` from any subset of part latents to recompose a whole from chosen parts.
         """
+        return self._decode(w_tilde, z, self.conditions(whole_attr, w_tilde))
+
+    def _decode(self, w_tilde: Tensor, z: Tensor | None, conditions: Tensor) -> Normal:
+        """:meth:`decode` from condition features already built (``[B, condition_dim]``)."""
         if z is None:
-            z = self.z_prior_dist(w_tilde, whole_attr).rsample()
+            z = self._z_prior_dist(w_tilde, conditions).rsample()
         vector, rendered = self.split_whole_latent(w_tilde)
-        latent = torch.cat([z, vector, self.conditions(whole_attr, w_tilde)], dim=-1)
+        latent = torch.cat([z, vector, conditions], dim=-1)
         loc, raw_scale = self.x_decoder(latent, rendered)
         return normal(loc, floored_scale(raw_scale, self.config.observation_scale_floor).expand_as(loc))
 
@@ -215,9 +222,11 @@ class CompVAE(SavableModel):
         w_tilde = self.sum_parts(w, wholes.batch, wholes.num_wholes, wholes.part, wholes.part_attr)
         prior = self.part_prior(wholes.part, wholes.part_attr, wholes.batch, wholes.num_wholes)
         loss_w = kl_divergence(posterior.w_dist, prior)
-        z_prior = self.z_prior_dist(w_tilde, wholes.whole_attr)
+        # wholes.whole_attr is checked already: build its features once for p(z | w~, c) and p(x | z, w~, c)
+        conditions = condition_features(wholes.whole_attr, wholes.num_wholes, self.config, w_tilde)
+        z_prior = self._z_prior_dist(w_tilde, conditions)
         loss_z = (posterior.z_dist.log_prob(posterior.z) - z_prior.log_prob(posterior.z)).sum(-1)
-        loss_x = -self.decode(w_tilde, posterior.z, wholes.whole_attr).log_prob(wholes.whole).flatten(1).sum(-1)
+        loss_x = -self._decode(w_tilde, posterior.z, conditions).log_prob(wholes.whole).flatten(1).sum(-1)
         return LossTerms(w=loss_w, z=loss_z, x=loss_x)
 
     def forward(self, data: Data, noise: LatentNoise | None = None) -> LossTerms[Tensor]:
