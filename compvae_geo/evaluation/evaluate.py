@@ -180,13 +180,14 @@ def heldout_elbo_bits(
 
 def evaluate(
     models: dict[str, SavableModel], problem: PartsProblem, config: EvalConfig | None = None,
-    whole_attr: Tensor | None = None,
+    whole_attr: Tensor | None = None, heldout_elbo: bool = True,
 ) -> list[KEvaluation]:
     """The per-K evaluation of learned models and the naive simulator against the true generator.
 
     Every learned model in ``models`` (name -> model) and the naive simulator against the true
-    generator (:func:`sample_distances`), given the conditions ``whole_attr`` when given, plus each
-    model's held-out ELBO terms per K (on wholes of random conditions, all known).
+    generator (:func:`sample_distances`), given the conditions ``whole_attr`` when given, plus, with
+    ``heldout_elbo``, each model's held-out ELBO terms per K (on wholes of random conditions, all
+    known: the same whatever ``whole_attr``, so one evaluation of several conditions needs them once).
     """
     config = config or EvalConfig()
     part_counts = config.part_counts or problem.evaluation_part_counts
@@ -195,8 +196,8 @@ def evaluate(
     distances = sample_distances(problem, samplers, part_counts, config.num_samples, config.multisets_per_k,
                                  config.permutations, config.seed, whole_attr)
     elbos = {name: heldout_elbo_bits(model, problem, part_counts, config.num_samples, config.seed)
-             for name, model in models.items()}
-    return [KEvaluation(k, distances[k], {name: elbos[name][k] for name in models}) for k in part_counts]
+             for name, model in models.items()} if heldout_elbo else {}
+    return [KEvaluation(k, distances[k], {name: per_k[k] for name, per_k in elbos.items()}) for k in part_counts]
 
 
 def format_table(evaluation: list[KEvaluation]) -> str:

@@ -92,7 +92,7 @@ def evaluate_checkpoints(
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     evaluation = evaluate(models, problem, config)
-    conditioned = {name: evaluate(models, problem, config, whole_attr)
+    conditioned = {name: evaluate(models, problem, config, whole_attr, heldout_elbo=False)
                    for name, whole_attr in problem.evaluation_conditions.items()}
     main_label = next(iter(models))
     probes = {name: z_probe(model, problem, seed=config.seed) for name, model in models.items()
