@@ -220,10 +220,10 @@ class CompVAE(SavableModel):
         posterior = self._posterior(wholes, noise)
         w = posterior.w_dist.reparameterize(noise.w)
         w_tilde = self.sum_parts(w, wholes.batch, wholes.num_wholes, wholes.part, wholes.part_attr)
-        prior = self.part_prior(wholes.part, wholes.part_attr, wholes.batch, wholes.num_wholes)
-        loss_w = kl_divergence(posterior.w_dist, prior)
-        # wholes.whole_attr is checked already: build its features once for p(z | w~, c) and p(x | z, w~, c)
+        # wholes.whole_attr is checked already: build its features once for the priors and p(x | z, w~, c)
         conditions = condition_features(wholes.whole_attr, wholes.num_wholes, self.config, w_tilde)
+        prior = self.part_prior(wholes.part, wholes.part_attr, wholes.batch, wholes.num_wholes, conditions)
+        loss_w = kl_divergence(posterior.w_dist, prior)
         z_prior = self._z_prior_dist(w_tilde, conditions)
         loss_z = (posterior.z_dist.log_prob(posterior.z) - z_prior.log_prob(posterior.z)).sum(-1)
         loss_x = -self._decode(w_tilde, posterior.z, conditions).log_prob(wholes.whole).flatten(1).sum(-1)
@@ -235,14 +235,24 @@ class CompVAE(SavableModel):
 
     # ----- generation -------------------------------------------------------------------------
 
-    def prior_latents(self, parts: Tensor, num_samples: int = 1, part_attr: Tensor | None = None) -> Tensor:
+    def prior_latents(
+        self, parts: Tensor, num_samples: int = 1, part_attr: Tensor | None = None, whole_attr: Tensor | None = None
+    ) -> Tensor:
         r"""Draws the latents of the K parts of one multiset from the part prior (:math:`p(w_i \mid l_i)` in the paper).
 
-        ``[num_samples, K, w_dim]``. Sum any subset over dim 1 and :meth:`decode` it.
+        ``[num_samples, K, w_dim]``. Sum any subset over dim 1 and :meth:`decode` it. ``whole_attr``
+        (``[whole_attr_dim]``, or one row per sample) are the conditions, read by a prior with
+        ``prior_sees_conditions``; None: unknown.
         """
         check_num_samples(num_samples)
         check_parts(parts, part_attr, self.config.num_categories, self.config.part_attr_dim)
-        return self.part_prior(parts, part_attr).sample((num_samples,))
+        conditions = self.conditions(whole_attr, torch.empty(num_samples, 0, device=parts.device))
+        if self.part_prior.conditions is None:  # the same prior for every sample
+            return self.part_prior(parts, part_attr).sample((num_samples,))
+        batch = torch.arange(num_samples, device=parts.device).repeat_interleave(parts.numel())
+        repeated_attr = None if part_attr is None else part_attr.repeat(num_samples, 1)
+        prior = self.part_prior(parts.repeat(num_samples), repeated_attr, batch, num_samples, conditions)
+        return prior.sample().reshape(num_samples, parts.numel(), self.config.w_dim)
 
     @torch.no_grad()
     def generate(
@@ -276,7 +286,7 @@ class CompVAE(SavableModel):
                 raise ValueError(f"{len(parts)} multisets but {len(attrs)} part_attr tensors")
             return [self.generate(p, num_samples, a, whole_attr, observation_noise)
                     for p, a in zip(parts, attrs, strict=True)]
-        w = self.prior_latents(parts, num_samples, part_attr)  # [S, K, w_dim]
+        w = self.prior_latents(parts, num_samples, part_attr, whole_attr)  # [S, K, w_dim]
         batch = torch.arange(num_samples, device=w.device).repeat_interleave(parts.numel())
         repeated_attr = None if part_attr is None else part_attr.repeat(num_samples, 1)
         # w~ = 0 (and K = 0) for no parts

@@ -48,6 +48,9 @@ class CompVAEConfig(PlainDataConfig):
     # > 0: p(w_i | l_i, {l_j}): the part prior also reads the rest of its multiset through this many
     # residual PartUpdateConv layers on the prior's part embeddings (0: each part alone, the paper)
     prior_context_layers: int = 0
+    # p(w_i | l_i, c): the part prior also reads the known conditions of its whole (needs whole_attr_dim), so
+    # the parts of a day drawn given its conditions move together with them (False: the paper's prior)
+    prior_sees_conditions: bool = False
     hidden_dim: int = 128  # width of the hidden layers of every network
     x_feature_dim: int = 64  # size of pre(x), the summary of x fed to q(z|x) and the part nodes
     part_embed_dim: int = 32  # size of the part embedding e(l)
@@ -91,6 +94,8 @@ class CompVAEConfig(PlainDataConfig):
                              "prior_context_layers must be >= 0")
         if self.render_hidden_dim < 1:
             raise ValueError(f"render_hidden_dim must be >= 1, got {self.render_hidden_dim}")
+        if self.prior_sees_conditions and not self.whole_attr_dim:
+            raise ValueError("prior_sees_conditions needs conditions (whole_attr_dim > 0)")
         if not self.obs_shape or min(self.obs_shape) < 1:
             raise ValueError(f"obs_shape must be non-empty with positive sizes, got {self.obs_shape}")
         if min(self.prior_scale_floor, self.observation_scale_floor, self.posterior_scale_floor) <= 0:
