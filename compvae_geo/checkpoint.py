@@ -8,8 +8,11 @@ dropped where they were off, or the file is refused with a message naming them.
 """
 from __future__ import annotations
 
+import errno
 import os
+import pickle
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,7 @@ import torch
 
 CHECKPOINT_FORMAT = 2  # version of the dictionary written by SavableModel.save
 DEFAULT_MODEL_NAME = "compvae"  # the model of checkpoints that do not name one
+FILE_MODE = 0o666  # the mode of a written checkpoint, less the umask (as open() would make it)
 
 # Format 1 -> 2: the part prior's modules moved into CompVAE.part_prior.
 _FORMAT_1_PREFIXES = {"prior_embedding.": "part_prior.embedding.", "prior_count.": "part_prior.count.",
@@ -27,18 +31,70 @@ _FORMAT_1_MODEL_OPTIONS = {"prior_components": 1, "fitted_prior": False}
 _FORMAT_1_TRAIN_OPTIONS = {"prior_fit_steps": 0, "prior_fit_lr": None}  # None: any value (unused when off)
 
 
+class CheckpointError(ValueError):
+    """A file that is not a readable compvae_geo checkpoint (the message says why, never how to load it unsafely)."""
+
+
+def _temporary_files(path: Path) -> list[Path]:
+    """The temporary files that writes of ``path`` leave while they run (or after a kill)."""
+    return list(path.parent.glob(f".{path.name}.*.tmp"))
+
+
 def atomic_torch_save(payload: object, path: str | os.PathLike) -> None:
-    """``torch.save`` that never leaves a half-written file at ``path``."""
+    """``torch.save`` that never leaves a half-written file at ``path``, and survives a power cut.
+
+    The payload goes to a temporary file beside ``path``, which is flushed to the disk (``fsync``) and
+    renamed over ``path``; the directory is then synced too, so the rename itself is durable. Temporary
+    files of earlier writes that were killed (``kill -9``) are removed first: only one process writes
+    a given checkpoint. A failed write (a full disk) raises ``OSError`` and leaves ``path`` as it was.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stray in _temporary_files(path):
+        stray.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, FILE_MODE & ~_umask())  # mkstemp makes it private; a checkpoint is an ordinary file
         with os.fdopen(fd, "wb") as handle:
             torch.save(payload, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _fsync_directory(path.parent)
+
+
+class CheckpointWriteError(OSError):
+    """A checkpoint could not be written; the message says why in plain words and names the last good one."""
+
+
+def describe_write_error(error: OSError, path: Path) -> str:
+    """Why writing ``path`` failed, in plain words (a full disk shows as a cryptic torch error otherwise)."""
+    if error.errno == errno.ENOSPC:
+        return f"no space left on the disk of {path.parent}"
+    if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"{path.parent} is not writable"
+    return f"cannot write {path}: {error.strerror or error}"
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Makes a rename in ``directory`` durable (a no-op where directories cannot be opened, e.g. Windows)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _drop_removed_options(values: dict[str, Any], removed: dict[str, Any], path: str) -> dict[str, Any]:
@@ -67,13 +123,41 @@ def _upgrade_format_1(payload: dict[str, Any], path: str) -> dict[str, Any]:
     return upgraded
 
 
+def _not_a_checkpoint(path: str | os.PathLike, why: str) -> CheckpointError:
+    return CheckpointError(f"{path} is not a compvae_geo checkpoint ({why})")
+
+
 def read_model_payload(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """The dictionary of a model file or training checkpoint (``weights_only=True``: no code runs)."""
-    payload = torch.load(path, map_location=map_location, weights_only=True)
+    """The dictionary of a model file or training checkpoint (``weights_only=True``: no code runs).
+
+    Raises ``FileNotFoundError`` for a missing file and :class:`CheckpointError` (a ``ValueError``) for
+    anything else that is not a checkpoint: a directory, an empty, truncated or corrupt file, a pickle
+    that would run code, or a file of an unknown format.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no such checkpoint: {path}")
+    if not path.is_file():
+        raise _not_a_checkpoint(path, "it is a directory" if path.is_dir() else "it is not a regular file")
+    if path.stat().st_size == 0:
+        raise _not_a_checkpoint(path, "the file is empty")
+    try:
+        with warnings.catch_warnings():  # e.g. torch's note on the pickle protocol of a foreign file
+            warnings.simplefilter("ignore")
+            payload = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as error:
+        # torch's message advises weights_only=False, which would run the file's code: never pass it on
+        why = ("it holds objects other than tensors and plain data, refused: loading them could run code"
+               if "global" in str(error).lower() else "the file is corrupt or was not written by torch.save")
+        raise _not_a_checkpoint(path, why) from None
+    except (RuntimeError, EOFError, OSError, ValueError, KeyError, IndexError, TypeError, AttributeError):
+        raise _not_a_checkpoint(path, "the file is truncated or corrupt, or was not written by torch.save") from None
     version = payload.get("format") if isinstance(payload, dict) else None
     if version == 1:
         return _upgrade_format_1(payload, str(path))
     if version != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not a compvae_geo checkpoint of format 1 or {CHECKPOINT_FORMAT} "
-                         f"(format: {version!r})")
+        raise _not_a_checkpoint(path, f"format {version!r}; this version reads formats 1 and {CHECKPOINT_FORMAT}")
+    for key in ("config", "state_dict"):
+        if not isinstance(payload.get(key), dict):
+            raise _not_a_checkpoint(path, f"its {key!r} entry is missing")
     return payload

@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from .checkpoint import CheckpointWriteError
 from .evaluation.config import EvalConfig
 from .models import CompVAEConfig, load_model
 from .problems import DATA_DEFINED_MODEL_FIELDS, PROBLEMS, make_problem
@@ -25,6 +26,8 @@ from .training.presets import PRESETS
 from .training.tracking import DEFAULT_TRACKING_URI, TrackingUnavailable, resolve_tracking_uri
 
 INTERRUPTED_EXIT_CODE = 130  # the shell's code for a process stopped by Ctrl-C
+DIVERGED_EXIT_CODE = 3  # a training whose steps were almost all skipped (see TrainConfig.max_skipped_share)
+FAILED_EXIT_CODE = 1  # a checkpoint that could not be written
 
 
 def _parse_bool(text: str) -> bool:
@@ -36,7 +39,13 @@ def _parse_bool(text: str) -> bool:
 
 
 def _parse_ints(text: str) -> tuple[int, ...]:
-    return tuple(int(item) for item in text.split(",") if item.strip())
+    items = text.split(",")
+    if any(not item.strip() for item in items):
+        raise argparse.ArgumentTypeError(f"expected integers separated by commas, got {text!r} (an empty item)")
+    try:
+        return tuple(int(item) for item in items)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected integers separated by commas, got {text!r}") from None
 
 
 def _parse_rows(text: str) -> list[list[float]]:
@@ -136,15 +145,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, TrackingUnavailable, FileNotFoundError) as error:
         print(f"compvae-geo: error: {error}", file=sys.stderr)
         return 2
+    except CheckpointWriteError as error:
+        print(f"compvae-geo: error: {error}", file=sys.stderr)
+        return FAILED_EXIT_CODE
 
 
 # ----- train ---------------------------------------------------------------------------------
 
 def run_train(args: argparse.Namespace) -> int:
-    """Trains (or resumes) one run, with a progress bar; Ctrl-C saves a checkpoint."""
-    from tqdm import tqdm
+    """Trains (or resumes) one run, with a progress bar; Ctrl-C saves a checkpoint.
 
-    from .training.launch import new_run, resumed_run, write_artifacts
+    Every run that ends abnormally is marked in MLflow: KILLED on Ctrl-C, FAILED on an error or a
+    diverged training (exit code 3).
+    """
+    from .training.launch import new_run, resumed_run
 
     tracking_uri = resolve_tracking_uri(args.tracking_uri)
     train_overrides = _overrides(args, TrainConfig)
@@ -153,11 +167,28 @@ def run_train(args: argparse.Namespace) -> int:
     else:
         model_overrides = _overrides(args, CompVAEConfig, DATA_DEFINED_MODEL_FIELDS)
         trainer, out_dir = new_run(args.preset, train_overrides, model_overrides, args.out_dir, args.experiment,
-                                   tracking_uri)
+                                   tracking_uri, "compvae-geo " + shlex.join(args.argv))
+    try:
+        return _train(trainer, out_dir, args)
+    except KeyboardInterrupt:
+        trainer.tracker.end("KILLED")
+        print(f"interrupted; the last checkpoint is {trainer.checkpoint_path} (step {trainer.saved_step})",
+              file=sys.stderr)
+        return INTERRUPTED_EXIT_CODE
+    except BaseException:
+        trainer.tracker.end("FAILED")
+        raise
+
+
+def _train(trainer: Any, out_dir: Path, args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .training.launch import write_artifacts
+
     config = trainer.config
     started = time.monotonic()
     print(f"training {config.problem} on {trainer.device}: {config.iterations} steps of {config.batch_size} wholes, "
-          f"MLflow run {trainer.tracker.run_id} ({trainer.tracker.tracking_uri})", flush=True)
+          f"MLflow run {trainer.tracker.run_id} ({trainer.tracker.tracking_uri}), files in {out_dir}", flush=True)
     bar = tqdm(total=config.iterations, initial=trainer.step, unit="step", dynamic_ncols=True)
 
     def on_log(step: int, metrics: dict[str, float]) -> None:
@@ -173,6 +204,12 @@ def run_train(args: argparse.Namespace) -> int:
         print(f"interrupted at step {result.step}; checkpoint saved: {result.checkpoint}\n"
               f"continue with: compvae-geo train --resume {result.checkpoint}")
         return INTERRUPTED_EXIT_CODE
+    if result.diverged:
+        trainer.tracker.end("FAILED")
+        print(f"compvae-geo: error: the training diverged: {result.skipped_steps} of {result.step} steps had a "
+              f"non-finite loss or gradient (more than --max-skipped-share {config.max_skipped_share}); the "
+              f"checkpoint {result.checkpoint} holds the last finite weights. Try a lower --lr.", file=sys.stderr)
+        return DIVERGED_EXIT_CODE
     write_artifacts(trainer, out_dir)
     trainer.tracker.end("FINISHED")
     minutes = (time.monotonic() - started) / 60

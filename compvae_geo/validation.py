@@ -6,6 +6,7 @@ re-exported here).
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -16,7 +17,8 @@ from compvae_geo.layers import check_batch, resolve_batch
 
 from .models.config import CompVAEConfig
 
-__all__ = ["Wholes", "check_batch", "check_num_samples", "check_parts", "check_whole_attr", "check_wholes"]
+__all__ = ["Wholes", "as_float", "as_multisets", "check_batch", "check_num_samples", "check_parts", "check_whole_attr",
+           "check_wholes"]
 
 
 @dataclass
@@ -35,6 +37,22 @@ def check_num_samples(num_samples: int) -> None:
     """Raise ``ValueError`` unless ``num_samples`` is a positive integer."""
     if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
         raise ValueError(f"num_samples must be an integer >= 1, got {num_samples!r}")
+
+
+def as_multisets(parts: Tensor | Sequence[int] | Sequence[Tensor]) -> Tensor | list[Tensor]:
+    """One multiset ``[K]`` (a tensor, or a list of ints), or several (a list of tensors) as a list.
+
+    Anything else is a ``ValueError`` that says which forms are accepted.
+    """
+    if isinstance(parts, Tensor):
+        return parts
+    if isinstance(parts, (list, tuple)):
+        if all(isinstance(item, int) and not isinstance(item, bool) for item in parts):
+            return torch.tensor(list(parts), dtype=torch.long)  # [] is the empty multiset
+        if all(isinstance(item, Tensor) for item in parts):
+            return list(parts)
+    raise ValueError("parts must be a LongTensor [K] or a list of ints (one multiset), or a list of LongTensors "
+                     f"(several multisets), got {parts!r}")
 
 
 def check_parts(part: Tensor, part_attr: Tensor | None, num_categories: int, part_attr_dim: int) -> None:
@@ -63,6 +81,25 @@ def check_parts(part: Tensor, part_attr: Tensor | None, num_categories: int, par
         raise ValueError("part_attr contains NaN or inf")
 
 
+def as_float(name: str, value: Tensor | None, dtype: torch.dtype) -> Tensor | None:
+    """``value`` converted to the model's float ``dtype`` (e.g. float64 input); ``ValueError`` if it cannot be used.
+
+    Refused: a tensor that is not floating point, and finite values so large that their squares overflow ``dtype``
+    (a whole of 1e30 would only show as NaN losses): scale such data first. NaN and inf pass (checked by the caller).
+    """
+    if value is None:
+        return None
+    if not isinstance(value, Tensor) or not value.is_floating_point():
+        kind = value.dtype if isinstance(value, Tensor) else type(value).__name__
+        raise ValueError(f"{name} must be a float tensor, got {kind}")
+    finite = value[torch.isfinite(value)]
+    limit = torch.finfo(dtype).max ** 0.5
+    if finite.numel() and float(finite.abs().max()) > limit:
+        raise ValueError(f"{name} holds values up to {float(finite.abs().max()):.3g}, beyond what {dtype} arithmetic "
+                         f"squares without overflow ({limit:.3g}): scale the data (e.g. standardise it)")
+    return value.to(dtype)
+
+
 def check_whole_attr(whole_attr: Tensor | None, num_wholes: int, whole_attr_dim: int) -> Tensor | None:
     """``whole_attr`` as ``[num_wholes, whole_attr_dim]``, or None; ``ValueError`` if invalid.
 
@@ -86,17 +123,18 @@ def check_whole_attr(whole_attr: Tensor | None, num_wholes: int, whole_attr_dim:
     return whole_attr
 
 
-def check_wholes(data: Data, config: CompVAEConfig) -> Wholes:
+def check_wholes(data: Data, config: CompVAEConfig, dtype: torch.dtype = torch.float32) -> Wholes:
     """Validates a PyG ``Data``/``Batch`` of wholes against a model's ``config``.
 
     The batch holds ``part``, ``whole`` and optionally ``part_attr``, and, read with
     ``config.whole_attr_dim`` only, ``whole_attr``; with no ``batch`` vector it must hold one whole.
+    Float tensors of another precision are converted to the model's ``dtype`` (see :func:`as_float`).
     """
     for key in ("part", "whole"):
         if getattr(data, key, None) is None:
             raise ValueError(f"the batch has no '{key}' attribute")
-    part, whole = data.part, data.whole
-    part_attr = getattr(data, "part_attr", None)
+    part, whole = data.part, as_float("whole", data.whole, dtype)
+    part_attr = as_float("part_attr", getattr(data, "part_attr", None), dtype)
     check_parts(part, part_attr, config.num_categories, config.part_attr_dim)
     if whole.dim() != 1 + len(config.obs_shape) or tuple(whole.shape[1:]) != config.obs_shape:
         raise ValueError(
@@ -111,5 +149,6 @@ def check_wholes(data: Data, config: CompVAEConfig) -> Wholes:
     check_batch(batch, part.numel(), num_wholes)
     whole_attr = None  # a model without conditions ignores the ones a batch may carry
     if config.whole_attr_dim:
-        whole_attr = check_whole_attr(getattr(data, "whole_attr", None), num_wholes, config.whole_attr_dim)
+        whole_attr = as_float("whole_attr", getattr(data, "whole_attr", None), dtype)
+        whole_attr = check_whole_attr(whole_attr, num_wholes, config.whole_attr_dim)
     return Wholes(part, part_attr, whole, batch, num_wholes, whole_attr)

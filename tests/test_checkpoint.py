@@ -3,6 +3,14 @@
 Format 1 files (written by the code before the package split, commit cfa6fe9) still load and compute what they computed
 then; files that cannot be upgraded are refused by name.
 """
+import os
+import pickle
+import signal
+import stat
+import subprocess
+import sys
+import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -10,7 +18,8 @@ import torch
 from torch_geometric.data import Batch
 
 from compvae_geo import CompVAE, LatentNoise, load_model
-from compvae_geo.checkpoint import CHECKPOINT_FORMAT, read_model_payload
+from compvae_geo.checkpoint import CHECKPOINT_FORMAT, atomic_torch_save, read_model_payload
+from compvae_geo.cli import main
 from compvae_geo.training import Trainer
 
 DATA = Path(__file__).parent / "data"
@@ -46,5 +55,86 @@ def test_a_format_1_checkpoint_of_a_removed_option_is_refused_by_name(tmp_path):
         load_model(tmp_path / "fitted.pt")
     payload["format"] = 7
     torch.save(payload, tmp_path / "future.pt")
-    with pytest.raises(ValueError, match="not a compvae_geo checkpoint of format 1 or 2 \\(format: 7\\)"):
+    with pytest.raises(ValueError, match="checkpoint \\(format 7; this version reads formats 1 and 2"):
         load_model(tmp_path / "future.pt")
+
+
+class RunsCode:
+    """Unpickling it would run a shell command: a checkpoint must never get that far."""
+
+    def __reduce__(self):
+        return (os.system, ("touch /tmp/compvae_geo_pwned",))
+
+
+def not_checkpoints(tmp_path):
+    good = (DATA / "format1_model.pt").read_bytes()
+    files = {"empty": b"", "random": os.urandom(4096), "truncated": good[: len(good) // 2]}
+    for name, content in files.items():
+        (tmp_path / f"{name}.pt").write_bytes(content)
+    torch.save({"state_dict": RunsCode()}, tmp_path / "malicious.pt")
+    (tmp_path / "pickle.pt").write_bytes(pickle.dumps(RunsCode()))
+    torch.save([1, 2], tmp_path / "list.pt")
+    (tmp_path / "a_directory").mkdir()
+    return sorted(tmp_path.iterdir())
+
+
+def test_what_is_not_a_checkpoint_is_refused_in_one_line_without_advising_unsafe_loading(tmp_path, capsys):
+    for path in not_checkpoints(tmp_path):
+        with pytest.raises(ValueError, match=f"^{path} is not a compvae_geo checkpoint \\(") as caught:
+            load_model(path)
+        assert "weights_only" not in str(caught.value) and "\n" not in str(caught.value)
+        with pytest.raises(ValueError, match="is not a compvae_geo checkpoint"):
+            CompVAE.load(path)
+        for argv in (["generate", "--checkpoint", str(path), "--parts", "1"],
+                     ["evaluate", "--checkpoint", str(path), "--no-mlflow"],
+                     ["train", "--resume", str(path)]):
+            assert main(argv) == 2
+            err = capsys.readouterr().err
+            assert err.startswith(f"compvae-geo: error: {path} is not a compvae_geo checkpoint (")
+            assert "Traceback" not in err
+    assert not Path("/tmp/compvae_geo_pwned").exists()
+
+
+def test_a_checkpoint_with_non_finite_weights_is_refused(tmp_path, capsys):
+    model = CompVAE()
+    with torch.no_grad():
+        next(model.parameters())[0] = float("nan")
+    model.save(tmp_path / "diverged.pt")
+    with pytest.raises(ValueError, match="holds non-finite weights .* its training diverged"):
+        load_model(tmp_path / "diverged.pt")
+    assert main(["generate", "--checkpoint", str(tmp_path / "diverged.pt"), "--parts", "1",
+                 "--out", str(tmp_path / "x.csv")]) == 2
+    assert "non-finite weights" in capsys.readouterr().err and not (tmp_path / "x.csv").exists()
+
+
+def test_checkpoints_are_synced_to_disk_and_renamed_atomically(tmp_path, monkeypatch):
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(os.fstat(fd).st_mode) or real_fsync(fd))
+    atomic_torch_save({"a": torch.ones(3)}, tmp_path / "checkpoint.pt")
+    assert [stat.S_ISREG(mode) for mode in synced] == [True, False]  # the file, then its directory
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"]
+
+
+def test_temporary_files_of_a_killed_write_are_cleaned_up_by_the_next_write(tmp_path):
+    # a real writer, killed with SIGKILL while its temporary file is half written
+    writer = textwrap.dedent(f"""
+        import time, torch
+        from compvae_geo.checkpoint import atomic_torch_save
+        def slow_save(payload, handle):
+            handle.write(b"half a checkpoint"); handle.flush(); time.sleep(60)
+        torch.save = slow_save
+        atomic_torch_save({{}}, {str(tmp_path / "checkpoint.pt")!r})
+    """)
+    for _ in range(2):
+        process = subprocess.Popen([sys.executable, "-c", writer])
+        deadline = time.monotonic() + 60
+        while not list(tmp_path.glob(".checkpoint.pt.*.tmp")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.2)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    assert len(list(tmp_path.glob(".checkpoint.pt.*.tmp"))) == 1  # the second writer removed the first's
+    atomic_torch_save({"a": torch.ones(3)}, tmp_path / "checkpoint.pt")
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"]
+    assert torch.equal(torch.load(tmp_path / "checkpoint.pt", weights_only=True)["a"], torch.ones(3))

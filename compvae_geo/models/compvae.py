@@ -17,7 +17,7 @@ from compvae_geo.layers import (
 )
 
 from ..codecs import get_codec
-from ..validation import Wholes, check_num_samples, check_parts, check_whole_attr, check_wholes
+from ..validation import Wholes, as_float, as_multisets, check_num_samples, check_parts, check_whole_attr, check_wholes
 from .conditions import condition_features
 from .config import CompVAEConfig
 from .gaussian import floored_scale, normal, normal_from_params, split_loc_scale
@@ -25,6 +25,13 @@ from .loss_terms import LossTerms
 from .part_embedding import PartEmbedding
 from .part_prior import PartPrior
 from .savable import SavableModel
+
+GENERATE_CHUNK_PARTS = 1024  # parts rendered and summed at a time by generate (bounds its memory at large K)
+GENERATE_CHUNK_SAMPLES = 256  # wholes decoded at a time by generate
+
+
+def _rows(tensor: Tensor | None, start: int, end: int) -> Tensor | None:
+    return None if tensor is None else tensor[start:end]
 
 
 @dataclass
@@ -178,7 +185,7 @@ class CompVAE(SavableModel):
         :math:`q(z \mid x, c)` (c: the batch's ``whole_attr``, with ``whole_attr_dim``), a sample of z, and
         :math:`q(\{w_i\} \mid x, z, \{l_i\})`.
         """
-        return self._posterior(check_wholes(data, self.config), noise)
+        return self._posterior(check_wholes(data, self.config, self.dtype), noise)
 
     def _posterior(self, wholes: Wholes, noise: LatentNoise | None) -> Posterior:
         c = self.config
@@ -214,7 +221,7 @@ class CompVAE(SavableModel):
             The three terms, each ``[B]``. L_w is in closed form (the KL of the correlated
             posterior to the part prior, registered in :mod:`compvae_geo.layers.distributions.kl`).
         """
-        wholes = check_wholes(data, self.config)
+        wholes = check_wholes(data, self.config, self.dtype)
         if noise is None:
             noise = LatentNoise.sample(self.config, wholes.num_wholes, wholes.part.numel(), wholes.whole.device)
         posterior = self._posterior(wholes, noise)
@@ -257,7 +264,7 @@ class CompVAE(SavableModel):
     @torch.no_grad()
     def generate(
         self,
-        parts: Tensor | list[Tensor],
+        parts: Tensor | list[int] | list[Tensor],
         num_samples: int = 1,
         part_attr: Tensor | list[Tensor] | None = None,
         whole_attr: Tensor | None = None,
@@ -269,30 +276,51 @@ class CompVAE(SavableModel):
         :math:`p(x \mid z, \tilde{w}, c)` (or a draw from it with ``observation_noise=True``).
 
         Args:
-            parts: categories ``[K]`` of one multiset (K = 0 allowed), or a list of them.
+            parts: categories ``[K]`` of one multiset (K = 0 allowed; a list of ints is one multiset too), or a
+                list of such tensors for several multisets.
             num_samples: wholes to draw per multiset.
-            part_attr: continuous descriptors ``[K, F]`` (or a list), if the model uses them.
-            whole_attr: the known conditions :math:`c` ``[whole_attr_dim]`` of the wholes (households:
-                ``HouseholdParts.conditions(...)``), if the model has any; None: unknown, drawn with z.
+            part_attr: continuous descriptors ``[K, F]`` (or a list), if the model uses them; float64 is converted.
+            whole_attr: the known conditions :math:`c` ``[whole_attr_dim]`` (or one row per sample) of the
+                wholes (households: ``HouseholdParts.conditions(...)``), if the model has any; None: unknown,
+                drawn with z.
             observation_noise: add the observation model's Gaussian noise.
 
         Returns:
             ``[num_samples, *obs_shape]``, or a list of them for a list of multisets.
-            Memory and time are linear in K.
+            Time is linear in K x ``num_samples``; memory too for the part latents (``w_dim`` floats each),
+            while the parts are rendered and summed ``GENERATE_CHUNK_PARTS`` at a time and the wholes decoded
+            ``GENERATE_CHUNK_SAMPLES`` at a time, which bounds the rest.
         """
-        if isinstance(parts, (list, tuple)):
+        parts = as_multisets(parts)
+        if isinstance(parts, list):
             attrs = part_attr if part_attr is not None else [None] * len(parts)
             if len(attrs) != len(parts):
                 raise ValueError(f"{len(parts)} multisets but {len(attrs)} part_attr tensors")
             return [self.generate(p, num_samples, a, whole_attr, observation_noise)
                     for p, a in zip(parts, attrs, strict=True)]
-        w = self.prior_latents(parts, num_samples, part_attr, whole_attr)  # [S, K, w_dim]
-        batch = torch.arange(num_samples, device=w.device).repeat_interleave(parts.numel())
-        repeated_attr = None if part_attr is None else part_attr.repeat(num_samples, 1)
-        # w~ = 0 (and K = 0) for no parts
-        w_tilde = self.sum_parts(w.flatten(0, 1), batch, num_samples, parts.repeat(num_samples), repeated_attr)
-        x_dist = self.decode(w_tilde, whole_attr=whole_attr)
-        return x_dist.sample() if observation_noise else x_dist.mean
+        part_attr = as_float("part_attr", part_attr, self.dtype)
+        w = self.prior_latents(parts, num_samples, part_attr, whole_attr).flatten(0, 1)  # [S K, w_dim]
+        num_parts = parts.numel()
+        batch = torch.arange(num_samples, device=w.device).repeat_interleave(num_parts)
+        every_part = parts.repeat(num_samples)
+        every_attr = None if part_attr is None else part_attr.repeat(num_samples, 1)
+        # whole by whole where a chunk holds whole wholes, so the sums are those of a single pass (K = 0: w~ = 0)
+        chunk = num_parts * max(1, GENERATE_CHUNK_PARTS // num_parts) if 0 < num_parts <= GENERATE_CHUNK_PARTS \
+            else GENERATE_CHUNK_PARTS
+        w_tilde = self.sum_parts(w[:0], batch[:0], num_samples, every_part[:0], _rows(every_attr, 0, 0))
+        for start in range(0, w.size(0), chunk):
+            end = start + chunk
+            w_tilde = w_tilde + self.sum_parts(w[start:end], batch[start:end], num_samples, every_part[start:end],
+                                               _rows(every_attr, start, end))
+        whole_attr = check_whole_attr(as_float("whole_attr", whole_attr, self.dtype), num_samples,
+                                      self.config.whole_attr_dim)
+        z = self.z_prior_dist(w_tilde, whole_attr).rsample()
+        wholes = []
+        for start in range(0, num_samples, GENERATE_CHUNK_SAMPLES):
+            end = start + GENERATE_CHUNK_SAMPLES
+            x_dist = self.decode(w_tilde[start:end], z[start:end], _rows(whole_attr, start, end))
+            wholes.append(x_dist.sample() if observation_noise else x_dist.mean)
+        return torch.cat(wholes)
 
     def extra_repr(self) -> str:
         """The sizes shown by ``repr``."""

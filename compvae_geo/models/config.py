@@ -1,6 +1,7 @@
 """Configuration of the CompVAE model."""
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,13 @@ class PlainDataConfig:
     def to_dict(self) -> dict[str, Any]:
         """The fields as plain values (tuples become lists)."""
         return {key: list(value) if isinstance(value, tuple) else value for key, value in asdict(self).items()}
+
+    def check_finite(self) -> None:
+        """``ValueError`` unless every float field is finite (``inf`` or ``nan`` would only show later, as NaN)."""
+        for field in fields(self):  # type: ignore[arg-type]
+            value = getattr(self, field.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"{field.name} must be finite, got {value}")
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> Self:
@@ -85,6 +93,7 @@ class CompVAEConfig(PlainDataConfig):
 
     def __post_init__(self) -> None:
         self.obs_shape = tuple(int(size) for size in self.obs_shape)
+        self.check_finite()
         for name in ("num_categories", "w_dim", "hidden_dim", "x_feature_dim", "part_embed_dim"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")

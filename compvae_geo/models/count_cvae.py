@@ -11,7 +11,7 @@ from torch_geometric.utils import scatter
 from compvae_geo.layers import resolve_batch
 
 from ..codecs import get_codec
-from ..validation import check_num_samples, check_parts, check_whole_attr, check_wholes
+from ..validation import as_float, as_multisets, check_num_samples, check_parts, check_whole_attr, check_wholes
 from .conditions import condition_features
 from .config import CompVAEConfig
 from .gaussian import floored_scale, normal, normal_from_params, split_loc_scale
@@ -70,7 +70,7 @@ class CountCVAE(SavableModel):
 
     def loss(self, data: Data, noise: None = None) -> LossTerms[Tensor]:
         """L_w = 0, L_z = KL(q(z|x,c) || p(z|c)) (closed form), L_x: nats per whole."""
-        wholes = check_wholes(data, self.config)
+        wholes = check_wholes(data, self.config, self.dtype)
         counts = self.category_counts(wholes.part, wholes.batch, wholes.num_wholes, wholes.part_attr,
                                       wholes.whole_attr)
         features = torch.cat([self.x_encoder(wholes.whole), counts], dim=-1)
@@ -86,13 +86,18 @@ class CountCVAE(SavableModel):
         return self.loss(data, noise)
 
     @torch.no_grad()
-    def generate(self, parts: Tensor, num_samples: int = 1, part_attr: Tensor | None = None,
+    def generate(self, parts: Tensor | list[int], num_samples: int = 1, part_attr: Tensor | None = None,
                  whole_attr: Tensor | None = None, observation_noise: bool = False) -> Tensor:
-        """``[num_samples, *obs_shape]`` wholes for the multiset ``parts``.
+        """``[num_samples, *obs_shape]`` wholes for the multiset ``parts`` (a tensor ``[K]`` or a list of ints).
 
         z ~ p(z|c), then the mean of p(x|z,c) (or a draw with ``observation_noise``); ``whole_attr``
         are the known conditions (None: unknown).
         """
+        parts = as_multisets(parts)
+        if isinstance(parts, list):
+            raise ValueError("CountCVAE.generate takes one multiset; call it once per multiset")
+        part_attr = as_float("part_attr", part_attr, self.dtype)
+        whole_attr = as_float("whole_attr", whole_attr, self.dtype)
         check_num_samples(num_samples)
         check_parts(parts, part_attr, self.config.num_categories, self.config.part_attr_dim)
         whole_attr = check_whole_attr(whole_attr, 1, self.config.whole_attr_dim)

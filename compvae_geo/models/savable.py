@@ -10,7 +10,7 @@ from torch import nn
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-from ..checkpoint import CHECKPOINT_FORMAT, DEFAULT_MODEL_NAME, atomic_torch_save, read_model_payload
+from ..checkpoint import CHECKPOINT_FORMAT, DEFAULT_MODEL_NAME, CheckpointError, atomic_torch_save, read_model_payload
 from .config import CompVAEConfig
 
 
@@ -22,6 +22,11 @@ class SavableModel(nn.Module):
     def __init__(self, config: CompVAEConfig) -> None:
         super().__init__()
         self.config = config
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The float type of the weights (inputs of another precision are converted to it)."""
+        return next(self.parameters()).dtype
 
     def checkpoint_payload(self) -> dict[str, Any]:
         """The model name, config and weights as plain data (what :meth:`save` writes)."""
@@ -43,10 +48,15 @@ class SavableModel(nn.Module):
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any], source: str = "the checkpoint") -> Self:
-        """The model of a :meth:`checkpoint_payload` dictionary."""
+        """The model of a :meth:`checkpoint_payload` dictionary; refuses non-finite weights."""
         name = payload.get("model", DEFAULT_MODEL_NAME)
         if name != cls.model_name:
             raise ValueError(f"{source} holds a {name!r} model, not a {cls.model_name!r} one")
+        diverged = [key for key, value in payload["state_dict"].items()
+                    if isinstance(value, torch.Tensor) and value.is_floating_point() and not value.isfinite().all()]
+        if diverged:
+            raise CheckpointError(f"{source} holds non-finite weights ({diverged[0]}, {len(diverged)} tensors in all): "
+                                  "its training diverged; resume from an earlier checkpoint or train with a lower lr")
         model = cls(CompVAEConfig.from_dict(payload["config"]))
         model.load_state_dict(payload["state_dict"])
         return model

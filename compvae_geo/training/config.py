@@ -38,9 +38,13 @@ class TrainConfig(PlainDataConfig):
     # After this many skipped (non-finite) steps in a row, the weights and optimizer state go back to
     # those of the last log interval that had a finite step, and training goes on (0: never)
     restore_after_skips: int = 100
+    # A run that skips more than this share of its steps has diverged: it ends with an error (the CLI exits
+    # with code 3) instead of "done", keeping its last finite weights
+    max_skipped_share: float = 0.5
 
     def __post_init__(self) -> None:
         self.eval_part_counts = tuple(int(k) for k in self.eval_part_counts)
+        self.check_finite()
         positive = ("iterations", "batch_size", "lr_halving_every", "k_start", "k_grow_every", "k_max",
                     "log_every", "eval_every", "eval_wholes")
         for name in positive:
@@ -56,6 +60,10 @@ class TrainConfig(PlainDataConfig):
             raise ValueError("checkpoint_minutes must be > 0")
         if not 0 <= self.condition_dropout <= 1:
             raise ValueError(f"condition_dropout must be in [0, 1], got {self.condition_dropout}")
+        if not 0 <= self.max_skipped_share <= 1:
+            raise ValueError(f"max_skipped_share must be in [0, 1], got {self.max_skipped_share}")
+        if not 0 <= self.beta1 < 1 or not 0 <= self.beta2 < 1:
+            raise ValueError(f"Adam's betas must be in [0, 1), got {self.beta1} and {self.beta2}")
         if self.restore_after_skips < 0:
             raise ValueError(f"restore_after_skips must be >= 0, got {self.restore_after_skips}")
 

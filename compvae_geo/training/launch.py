@@ -5,7 +5,9 @@ its checkpoint.
 """
 from __future__ import annotations
 
+import itertools
 import json
+import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -26,6 +28,65 @@ def default_preset(device: str) -> str:
     return "paper" if resolve_device(device).type == "cuda" else "cpu"
 
 
+def run_directory(out_dir: Path | None, problem: str) -> Path:
+    """The directory of a new run, created here.
+
+    ``out_dir`` if given, when it is new or empty (a non-empty one holds another run: refused); else
+    ``runs/<problem>-<date>-<time>``, with ``-2``, ``-3``, ... added when that exists (two runs started in
+    the same second each get their own: ``mkdir`` is atomic).
+    """
+    if out_dir is not None:
+        if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+            raise ValueError(f"--out-dir {out_dir} exists and is not empty: choose a new directory, or continue its "
+                             f"run with --resume {out_dir / CHECKPOINT_NAME}")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        return out_dir
+    base = Path("runs") / f"{problem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    base.parent.mkdir(parents=True, exist_ok=True)
+    for attempt in itertools.count(1):
+        candidate = base if attempt == 1 else base.with_name(f"{base.name}-{attempt}")
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            continue
+    raise AssertionError("unreachable")
+
+
+def check_writable(directory: Path) -> None:
+    """``ValueError`` at once if files cannot be created in ``directory`` (not after minutes of training)."""
+    try:
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as error:
+        raise ValueError(f"cannot write in {directory}: {error.strerror or error}") from None
+
+
+def run_description(trainer: Trainer, preset_name: str | None, command: str | None) -> str:
+    """The MLflow run description: what trains on which problem, and the command that started it."""
+    config = trainer.config
+    text = (f"{config.model} on the {config.problem} problem, preset {preset_name or 'none'}: {config.iterations} "
+            f"steps of {config.batch_size} wholes with up to {config.k_max} parts")
+    return text + (f"\n\n`{command}`" if command else "")
+
+
+def track(trainer: Trainer, experiment: str | None, tracking_uri: str, description: str | None = None,
+          run_name: str | None = None, run_id: str | None = None) -> Tracker:
+    """Opens the MLflow run of ``trainer`` (a new one, or ``run_id`` to go on), with its dataset input if new."""
+    tracker = Tracker(experiment or trainer.config.problem, tracking_uri, run_id=run_id, run_name=run_name,
+                      description=description)
+    if run_id is not None:  # steps logged after the checkpoint, before the run stopped, are not logged again
+        tracker.logged_until = tracker.last_logged_step()
+    else:
+        config = trainer.config
+        tracker.log_dataset(f"{config.problem} generator", {
+            "generator": type(trainer.problem).__module__ + "." + type(trainer.problem).__name__,
+            "seed": str(config.seed), "parts_per_whole": f"1..{config.k_max}",
+            "wholes": f"{config.iterations * config.batch_size} drawn fresh, {config.batch_size} per step"})
+    trainer.tracker = tracker
+    return tracker
+
+
 def new_run(
     preset_name: str | None,
     train_overrides: dict[str, Any],
@@ -33,31 +94,45 @@ def new_run(
     out_dir: Path | None,
     experiment: str | None,
     tracking_uri: str,
+    command: str | None = None,
 ) -> tuple[Trainer, Path]:
     """A fresh run.
 
-    The preset (default :func:`default_preset`) with the overrides, its directory (default
-    ``runs/<problem>-<date>-<time>``) and its MLflow run (experiment: the problem).
+    The preset (default :func:`default_preset`) with the overrides, its directory (see
+    :func:`run_directory`) and its MLflow run (experiment: the problem). Everything is validated
+    before the directory and the MLflow run are made, so a refused run leaves nothing behind.
     """
     problem_name = train_overrides.get("problem", TrainConfig.problem)
     name = preset_name or default_preset(train_overrides.get("device", TrainConfig.device))
     train_config, preset_model = preset(name, problem_name)
     train_config = replace(train_config, **train_overrides)
     model_config = model_config_for(make_problem(train_config.problem), **{**preset_model, **model_overrides})
-    out_dir = out_dir or Path("runs") / f"{train_config.problem}-{time.strftime('%Y%m%d-%H%M%S')}"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tracker = Tracker(experiment or train_config.problem, tracking_uri, run_name=out_dir.name)
-    return Trainer(train_config, model_config, out_dir / CHECKPOINT_NAME, tracker), out_dir
+    resolve_device(train_config.device)
+    out_dir = run_directory(out_dir, train_config.problem)
+    try:
+        check_writable(out_dir)
+        trainer = Trainer(train_config, model_config, out_dir / CHECKPOINT_NAME)
+    except BaseException:
+        if not any(out_dir.iterdir()):
+            out_dir.rmdir()
+        raise
+    track(trainer, experiment, tracking_uri, run_description(trainer, name, command), run_name=out_dir.name)
+    return trainer, out_dir
 
 
 def resumed_run(
     checkpoint: Path, train_overrides: dict[str, Any], experiment: str | None, tracking_uri: str
 ) -> tuple[Trainer, Path]:
-    """The run of ``checkpoint``, continued in its MLflow run (experiment: its problem)."""
+    """The run of ``checkpoint``, continued in its MLflow run (experiment: its problem).
+
+    The overrides are checked before the MLflow run is touched: a refused resume leaves it as it was.
+    """
     payload = Trainer.read_checkpoint(checkpoint)
-    state = payload["training"]
-    tracker = Tracker(experiment or state["config"]["problem"], tracking_uri, run_id=state["run_id"])
-    return Trainer.resume(checkpoint, payload, tracker, **train_overrides), checkpoint.parent
+    check_writable(checkpoint.parent)
+    trainer = Trainer.resume(checkpoint, payload, None, **train_overrides)
+    track(trainer, experiment or payload["training"]["config"]["problem"], tracking_uri,
+          run_id=payload["training"]["run_id"])
+    return trainer, checkpoint.parent
 
 
 def write_artifacts(trainer: Trainer, out_dir: Path) -> None:

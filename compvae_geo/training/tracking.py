@@ -1,15 +1,13 @@
 """MLflow tracking that fails fast at start and never stops training once it has started."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-
-from mlflow.entities import Metric, Param, RunStatus
-from mlflow.tracking import MlflowClient
 
 logger = logging.getLogger(__name__)
 
@@ -19,6 +17,29 @@ HTTP_TIMEOUT_SECONDS = "10"
 SQLITE_PREFIX = "sqlite:///"
 MAX_PARAMS_PER_BATCH = 100  # MLflow's limit for one log_batch call
 MAX_METRICS_PER_BATCH = 1000
+
+
+# MLflow 3 opens an experiment without this tag on its GenAI overview; with it, on the training runs
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"
+DESCRIPTION_TAG = "mlflow.note.content"  # the run's description in the MLflow UI
+STORE_LOCK_TIMEOUT_S = 60  # how long a process waits for another one that sets up the same SQLite store
+
+
+@contextlib.contextmanager
+def _store_lock(database: Path | None) -> Iterator[None]:
+    """Holds a file lock beside a SQLite store while its schema and experiments are set up (no-op for others)."""
+    if database is None:
+        yield
+        return
+    from filelock import FileLock, Timeout
+
+    try:
+        with FileLock(f"{database}.lock", timeout=STORE_LOCK_TIMEOUT_S):
+            yield
+    except Timeout:
+        raise TrackingUnavailable(f"another process held the lock of the MLflow store {database} for "
+                                  f"{STORE_LOCK_TIMEOUT_S} s") from None
 
 
 class TrackingUnavailable(RuntimeError):
@@ -32,6 +53,32 @@ def resolve_tracking_uri(uri: str | None = None) -> str:
     that a stale ``./mlruns`` folder is never picked up).
     """
     return uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+
+
+def sqlite_database(tracking_uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` store (None for other stores)."""
+    return Path(tracking_uri[len(SQLITE_PREFIX):]) if tracking_uri.startswith(SQLITE_PREFIX) else None
+
+
+def check_sqlite_store(database: Path) -> None:
+    """Raises :class:`TrackingUnavailable` at once where SQLite could not write ``database``.
+
+    SQLite writes the file and journal files beside it, so both must be writable; MLflow itself would
+    retry for minutes before failing with a traceback.
+    """
+    directory = database.parent if str(database.parent) else Path(".")
+    problem = None
+    if not directory.is_dir():
+        problem = f"its directory {directory} does not exist"
+    elif not os.access(directory, os.W_OK | os.X_OK):
+        problem = f"its directory {directory} is not writable"
+    elif database.exists() and not database.is_file():
+        problem = f"{database} is not a file"
+    elif database.exists() and not os.access(database, os.R_OK | os.W_OK):
+        problem = f"{database} is not writable"
+    if problem:
+        raise TrackingUnavailable(f"cannot use the MLflow store sqlite:///{database}: {problem}. "
+                                  "Choose another store with --tracking-uri.")
 
 
 def default_artifact_location(tracking_uri: str) -> str | None:
@@ -55,29 +102,51 @@ class Tracker:
     """
 
     def __init__(self, experiment: str, tracking_uri: str | None = None, run_id: str | None = None,
-                 run_name: str | None = None) -> None:
+                 run_name: str | None = None, description: str | None = None) -> None:
+        from mlflow.entities import RunStatus
+        from mlflow.tracking import MlflowClient  # here, not at import: MLflow takes a second to import
+
         self.tracking_uri = resolve_tracking_uri(tracking_uri)
         if self.tracking_uri.startswith(("http://", "https://")):
             os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", HTTP_PROBE_RETRIES)
             os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", HTTP_TIMEOUT_SECONDS)
-        self.client = MlflowClient(tracking_uri=self.tracking_uri)
+        database = sqlite_database(self.tracking_uri)
+        if database is not None:
+            check_sqlite_store(database)
         self.failure: str | None = None
+        self.logged_until = -1  # metrics of steps up to this one are not logged (a resumed training sets it)
         try:
-            found = self.client.get_experiment_by_name(experiment)
-            experiment_id = found.experiment_id if found else self.client.create_experiment(
-                experiment, artifact_location=default_artifact_location(self.tracking_uri))
+            with _store_lock(database):  # one process at a time creates a new store's schema and experiments
+                self.client = MlflowClient(tracking_uri=self.tracking_uri)
+                experiment_id = self._experiment_id(experiment)
             if run_id is None:
-                run_id = self.client.create_run(experiment_id, run_name=run_name).info.run_id
+                tags = {DESCRIPTION_TAG: description} if description else None
+                run_id = self.client.create_run(experiment_id, run_name=run_name, tags=tags).info.run_id
             else:
-                self.client.get_run(run_id)
                 self.client.update_run(run_id, status=RunStatus.to_string(RunStatus.RUNNING))
         except Exception as error:  # any failure here means: no tracking for this run
             raise TrackingUnavailable(
-                f"cannot use the MLflow tracking store at {self.tracking_uri!r}: {error}. "
+                f"cannot use the MLflow tracking store at {self.tracking_uri!r}: {str(error).splitlines()[0]}. "
                 f"Start the server, or choose another store with --tracking-uri (default {DEFAULT_TRACKING_URI})."
             ) from error
         self.experiment_id = experiment_id
         self.run_id = run_id
+
+    def _experiment_id(self, name: str) -> str:
+        """The id of experiment ``name``, created if new; tagged so that ``mlflow ui`` opens on its training runs."""
+        found = self.client.get_experiment_by_name(name)
+        if found is None:
+            return self.client.create_experiment(name, artifact_location=default_artifact_location(self.tracking_uri),
+                                                 tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND})
+        if found.tags.get(EXPERIMENT_KIND_TAG) != EXPERIMENT_KIND:
+            self.client.set_experiment_tag(found.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
+        return found.experiment_id
+
+    def last_logged_step(self) -> int:
+        """The last step with a metric in this run (-1 for none)."""
+        keys = self.client.get_run(self.run_id).data.metrics
+        return max((metric.step for key in keys for metric in self.client.get_metric_history(self.run_id, key)),
+                   default=-1)
 
     @property
     def available(self) -> bool:
@@ -95,18 +164,38 @@ class Tracker:
 
     def log_params(self, params: dict[str, Any]) -> None:
         """Logs ``params`` in batches of at most MLflow's limit."""
+        from mlflow.entities import Param
+
         items = [Param(key, str(value)) for key, value in params.items()]
         for start in range(0, len(items), MAX_PARAMS_PER_BATCH):
             self._call("log_params", self.client.log_batch, self.run_id,
                        params=items[start:start + MAX_PARAMS_PER_BATCH])
 
     def log_metrics(self, metrics: dict[str, float], step: int) -> None:
-        """All ``metrics`` of one step in a single request."""
+        """All ``metrics`` of one step in a single request.
+
+        Steps up to ``logged_until`` are skipped: a resumed training sets it to the last step its run
+        holds (logged after its checkpoint, before it stopped), so that no step of a metric holds two values.
+        """
+        if step <= self.logged_until:
+            return
+        from mlflow.entities import Metric
+
         timestamp = int(time.time() * 1000)
         items = [Metric(key, float(value), timestamp, step) for key, value in metrics.items()]
         for start in range(0, len(items), MAX_METRICS_PER_BATCH):
             self._call("log_metrics", self.client.log_batch, self.run_id,
                        metrics=items[start:start + MAX_METRICS_PER_BATCH])
+
+    def log_dataset(self, name: str, tags: dict[str, str]) -> None:
+        """Records what the run trains on as its MLflow dataset input: a generator (``tags`` describe it), no files."""
+        from mlflow.data.code_dataset_source import CodeDatasetSource
+        from mlflow.data.meta_dataset import MetaDataset
+        from mlflow.entities import DatasetInput, InputTag
+
+        dataset = MetaDataset(CodeDatasetSource(tags), name=name)._to_mlflow_entity()
+        self._call("log_inputs", self.client.log_inputs, self.run_id,
+                   [DatasetInput(dataset, [InputTag("mlflow.data.context", "training")])])
 
     def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
         """Uploads the file ``path`` to the run's artifacts (under ``artifact_path``)."""

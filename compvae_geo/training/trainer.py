@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch_geometric.data import Batch
 
-from ..checkpoint import atomic_torch_save, read_model_payload
+from ..checkpoint import CheckpointWriteError, atomic_torch_save, describe_write_error, read_model_payload
 from ..evaluation.evaluate import heldout_elbo_bits
 from ..models import BITS_PER_NAT, CompVAEConfig, build_model
 from ..problems import make_problem
@@ -28,7 +28,10 @@ def resolve_device(name: str) -> torch.device:
     """``"auto"``: CUDA when present, else CPU."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"unknown device {name!r}: use auto, cpu, cuda or cuda:N") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {name!r} asked for, but CUDA is not available")
     return device
@@ -43,6 +46,7 @@ class TrainResult:
     interrupted: bool
     checkpoint: Path
     tracking_failure: str | None
+    diverged: bool = False  # more than config.max_skipped_share of this run's steps were skipped
 
 
 class Trainer:
@@ -72,6 +76,7 @@ class Trainer:
         self.restores = 0  # times the weights went back to the last good state (restore_after_skips)
         self._last_good: tuple[int, dict, dict] | None = None  # step, model and optimizer state
         self.history: list[dict[str, float]] = []  # logged training losses, for the loss-curve figure
+        self.saved_step: int | None = None  # the step of the last checkpoint written by this process
 
     # ----- checkpoints ------------------------------------------------------------------------
 
@@ -91,7 +96,19 @@ class Trainer:
             "history": self.history,
         }
         atomic_torch_save(payload, path)
+        self.saved_step = self.step
         return path
+
+    def try_checkpoint(self) -> bool:
+        """:meth:`save_checkpoint`, or a warning in plain words if the disk refuses it (the previous one stays)."""
+        try:
+            self.save_checkpoint()
+            return True
+        except OSError as error:
+            logging.warning("step %d: %s; the checkpoint of step %s stays in %s, and training goes on (the next "
+                            "checkpoint tries again)", self.step, describe_write_error(error, self.checkpoint_path),
+                            self.saved_step, self.checkpoint_path)
+            return False
 
     @staticmethod
     def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
@@ -241,6 +258,10 @@ class Trainer:
         interval_steps, interval_start = 0, time.perf_counter()
         last_checkpoint = time.monotonic()
         interrupted = False
+        first_step, skipped_before = self.step, self.skipped_steps
+        if self._last_good is None:  # the starting weights are the first restore point
+            self.remember_good_state()
+        self._final_checkpoint()  # a directory that cannot take a checkpoint fails now, not after the training
         try:
             while self.step < config.iterations:
                 means = self.train_step()
@@ -259,13 +280,24 @@ class Trainer:
                         metrics.update(self.heldout_elbo_bits())
                     self._log(metrics, on_log)
                 if time.monotonic() - last_checkpoint > 60 * config.checkpoint_minutes:
-                    self.save_checkpoint()
+                    self.try_checkpoint()
                     last_checkpoint = time.monotonic()
         except KeyboardInterrupt:
             interrupted = True
-        checkpoint = self.save_checkpoint()
+        checkpoint = self._final_checkpoint()
+        steps_run = self.step - first_step
+        diverged = steps_run > 0 and self.skipped_steps - skipped_before > config.max_skipped_share * steps_run
         return TrainResult(self.step, self.skipped_steps, interrupted, checkpoint,
-                           self.tracker.failure if self.tracker else None)
+                           self.tracker.failure if self.tracker else None, diverged)
+
+    def _final_checkpoint(self) -> Path:
+        """:meth:`save_checkpoint`, or :class:`CheckpointWriteError` naming the last checkpoint that was written."""
+        try:
+            return self.save_checkpoint()
+        except OSError as error:
+            kept = (f"the last checkpoint written is {self.checkpoint_path} (step {self.saved_step})"
+                    if self.saved_step is not None else "no checkpoint was written")
+            raise CheckpointWriteError(f"{describe_write_error(error, self.checkpoint_path)}; {kept}") from error
 
     def _interval_metrics(self, interval_sum: torch.Tensor, steps: int, start: float) -> dict[str, float]:
         seconds = max(time.perf_counter() - start, 1e-9)

@@ -202,7 +202,7 @@ class _Payload:
 def test_load_never_executes_code_from_the_file(tmp_path):
     path = tmp_path / "evil.pt"
     torch.save({"format": 1, "config": {}, "state_dict": {}, "extra": _Payload()}, path)
-    with pytest.raises(Exception, match="Weights only load failed|weights_only"):
+    with pytest.raises(ValueError, match="refused: loading them could run code"):
         CompVAE.load(path)
     torch.save({"something": "else"}, path)
     with pytest.raises(ValueError, match="not a compvae_geo checkpoint"):
@@ -371,3 +371,50 @@ def test_a_prior_that_sees_the_conditions_reads_each_wholes_own_and_generates_gi
     assert (model.part_prior(parts, conditions=model.conditions(rows[0], rows[:1])).loc
             - model.part_prior(parts, conditions=model.conditions(rows[1], rows[:1])).loc).abs().max() > 0.3
     assert model.generate(parts, 3, whole_attr=rows[0]).shape == (3, *CONFIG.obs_shape)
+
+
+def test_absurd_wholes_are_refused_and_float64_inputs_converted():
+    torch.manual_seed(0)
+    model = CompVAE(CONFIG)
+    data = make_batch(counts=[2, 3])
+    noise = LatentNoise.sample(CONFIG, 2, 5)
+    absurd = data.clone()
+    absurd.whole = data.whole * 1e30
+    with pytest.raises(ValueError, match="whole holds values up to .* scale the data"):
+        model.loss(absurd)
+    double = data.clone()
+    double.whole = data.whole.double()
+    torch.testing.assert_close(model.loss(double, noise).elbo, model.loss(data, noise).elbo)
+    integers = data.clone()
+    integers.whole = data.whole.long()
+    with pytest.raises(ValueError, match="whole must be a float tensor, got torch.int64"):
+        model.loss(integers)
+
+
+def test_a_list_of_ints_is_one_multiset_and_a_mixed_list_is_refused():
+    torch.manual_seed(0)
+    model = CompVAE(CONFIG)
+    torch.manual_seed(1)
+    from_list = model.generate([0, 3], 4)
+    torch.manual_seed(1)
+    torch.testing.assert_close(from_list, model.generate(torch.tensor([0, 3]), 4), rtol=0, atol=0)
+    assert model.generate([], 2).shape == (2, *CONFIG.obs_shape)
+    with pytest.raises(ValueError, match="a list of ints \\(one multiset\\), or a list of LongTensors"):
+        model.generate([0, torch.tensor([3])], 4)
+
+
+@pytest.mark.parametrize("num_parts", [2, 5])
+def test_generate_in_chunks_draws_what_one_pass_draws(num_parts, monkeypatch):
+    from compvae_geo.models import compvae
+
+    torch.manual_seed(0)
+    model = CompVAE(replace(CONFIG, render_channels=2, whole_attr_dim=1))
+    parts = torch.arange(num_parts) % CONFIG.num_categories
+    conditions = torch.randn(7, 1)
+    torch.manual_seed(1)
+    one_pass = model.generate(parts, 7, whole_attr=conditions)
+    monkeypatch.setattr(compvae, "GENERATE_CHUNK_PARTS", 3)  # K = 2: whole wholes per chunk; K = 5: split wholes
+    monkeypatch.setattr(compvae, "GENERATE_CHUNK_SAMPLES", 2)
+    torch.manual_seed(1)
+    chunked = model.generate(parts, 7, whole_attr=conditions)
+    torch.testing.assert_close(chunked, one_pass, rtol=1e-5, atol=1e-5)

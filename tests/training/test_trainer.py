@@ -5,6 +5,7 @@ import time
 
 import pytest
 import torch
+from helpers import TINY_MODEL, TINY_MODEL_ARGS, TINY_TRAIN
 from mlflow.tracking import MlflowClient
 
 from compvae_geo import CompVAE
@@ -13,11 +14,6 @@ from compvae_geo.models import CountCVAE, load_model
 from compvae_geo.problems import make_problem, model_config_for
 from compvae_geo.training import TrainConfig, preset
 from compvae_geo.training.tracking import Tracker, TrackingUnavailable
-
-TINY_MODEL = dict(w_dim=4, z_dim=3, hidden_dim=16, x_feature_dim=8, part_embed_dim=4, num_update_layers=1)
-TINY_TRAIN = ["--iterations", "6", "--batch-size", "8", "--log-every", "2", "--eval-every", "4",
-              "--eval-wholes", "4", "--eval-part-counts", "1,3", "--k-max", "3"]
-TINY_MODEL_ARGS = [arg for key, value in TINY_MODEL.items() for arg in (f"--{key.replace('_', '-')}", str(value))]
 
 
 @pytest.fixture(scope="module")
