@@ -15,19 +15,18 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from .checkpoint import CheckpointWriteError
+# Only plain-data modules here, so that --help answers at once; each command imports torch, PyG and
+# MLflow when it runs.
 from .evaluation.config import EvalConfig
-from .models import CompVAEConfig, load_model
-from .problems import DATA_DEFINED_MODEL_FIELDS, PROBLEMS, make_problem
+from .models.config import DATA_DEFINED_MODEL_FIELDS, CompVAEConfig
+from .problems import PROBLEM_NAMES
 from .training.config import TrainConfig
 from .training.presets import PRESETS
 from .training.tracking import DEFAULT_TRACKING_URI, TrackingUnavailable, resolve_tracking_uri
 
 INTERRUPTED_EXIT_CODE = 130  # the shell's code for a process stopped by Ctrl-C
 DIVERGED_EXIT_CODE = 3  # a training whose steps were almost all skipped (see TrainConfig.max_skipped_share)
-FAILED_EXIT_CODE = 1  # a checkpoint that could not be written
+FAILED_EXIT_CODE = 1  # a file that could not be written or read (a full disk, say)
 
 
 def _parse_bool(text: str) -> bool:
@@ -99,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
                                "(sites: x,y locations, e.g. '0.1,0.5;-0.4,0')")
     generate.add_argument("--num-samples", type=int, default=8)
     generate.add_argument("--seed", type=int, default=0)
-    generate.add_argument("--problem", choices=sorted(PROBLEMS), default=None,
+    generate.add_argument("--problem", choices=PROBLEM_NAMES, default=None,
                           help="also draw true wholes of this problem in the plot")
     generate.add_argument("--out", type=Path, default=Path("generated.csv"),
                           help="where the wholes go: .csv (one per row), .pt or .npy; a .png plot goes beside it")
@@ -107,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--checkpoint", type=Path, required=True, help="the model to evaluate")
     evaluate.add_argument("--baseline", action="append", default=[], metavar="NAME=CHECKPOINT",
                           help="another trained model to compare, e.g. count_cvae=runs/cvae/checkpoint.pt (repeatable)")
-    evaluate.add_argument("--problem", choices=sorted(PROBLEMS), default=None,
+    evaluate.add_argument("--problem", choices=PROBLEM_NAMES, default=None,
                           help="default: the checkpoint's training problem, or for a bare model file "
                                "the problem whose data its config fits")
     _add_config_overrides(evaluate, EvalConfig, set(), "what to measure",
@@ -145,7 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, TrackingUnavailable, FileNotFoundError) as error:
         print(f"compvae-geo: error: {error}", file=sys.stderr)
         return 2
-    except CheckpointWriteError as error:
+    except OSError as error:  # e.g. a checkpoint that could not be written (CheckpointWriteError): no traceback
         print(f"compvae-geo: error: {error}", file=sys.stderr)
         return FAILED_EXIT_CODE
 
@@ -229,7 +228,11 @@ def _train(trainer: Any, out_dir: Path, args: argparse.Namespace) -> int:
 
 def run_generate(args: argparse.Namespace) -> int:
     """Generates wholes for one multiset and writes them with a plot."""
+    import torch
+
     from .evaluation.figures import samples_figure
+    from .models import load_model
+    from .problems import make_problem
 
     model = load_model(args.checkpoint).eval()
     parts = torch.tensor(args.parts, dtype=torch.long)
@@ -277,7 +280,7 @@ def _parse_baselines(items: list[str]) -> dict[str, Path]:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """Evaluates a checkpoint (and baselines) and prints the per-K tables."""
-    from .evaluation.evaluate import format_table
+    from .evaluation.per_k import format_table
     from .evaluation.run import evaluate_checkpoints
 
     config = EvalConfig(**_overrides(args, EvalConfig))

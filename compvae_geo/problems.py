@@ -1,29 +1,33 @@
 """The problems the command line knows, and the model configuration that fits each."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from compvae_geo.datasets import HouseholdParts, PartsProblem, SineParts, SiteParts
+from .models.config import DATA_DEFINED_MODEL_FIELDS, CompVAEConfig
 
-from .models.config import CompVAEConfig
+if TYPE_CHECKING:
+    from compvae_geo.datasets import PartsProblem
 
-PROBLEMS: dict[str, type[PartsProblem]] = {
-    "sine": SineParts,
-    "sites": SiteParts,
-    "households": HouseholdParts,
-}
+# The problems by name: their classes in compvae_geo.datasets (imported on first use: they import torch)
+PROBLEM_CLASSES = {"sine": "SineParts", "sites": "SiteParts", "households": "HouseholdParts"}
+PROBLEM_NAMES = tuple(sorted(PROBLEM_CLASSES))
+
+__all__ = ["DATA_DEFINED_MODEL_FIELDS", "PROBLEM_CLASSES", "PROBLEM_NAMES", "make_problem", "model_config_for",
+           "problem_class", "problem_of_model"]
+
+
+def problem_class(name: str) -> type[PartsProblem]:
+    """The class of the problem ``name`` (a key of :data:`PROBLEM_CLASSES`)."""
+    if name not in PROBLEM_CLASSES:
+        raise ValueError(f"unknown problem {name!r}; known: {list(PROBLEM_NAMES)}")
+    from compvae_geo import datasets
+
+    return getattr(datasets, PROBLEM_CLASSES[name])
 
 
 def make_problem(name: str) -> PartsProblem:
-    """A fresh problem of the name ``name`` (a key of :data:`PROBLEMS`)."""
-    if name not in PROBLEMS:
-        raise ValueError(f"unknown problem {name!r}; known: {sorted(PROBLEMS)}")
-    return PROBLEMS[name]()
-
-
-# The CompVAEConfig fields that a problem's data defines (model_config_for sets them).
-DATA_DEFINED_MODEL_FIELDS = frozenset(
-    {"num_categories", "obs_shape", "part_attr_dim", "whole_attr_dim", "observation"})
+    """A fresh problem of the name ``name`` (a key of :data:`PROBLEM_CLASSES`)."""
+    return problem_class(name)()
 
 
 def problem_of_model(model_config: dict[str, Any]) -> str:
@@ -33,13 +37,13 @@ def problem_of_model(model_config: dict[str, Any]) -> str:
     as in a checkpoint) was built for: the one whose data-defined fields it matches.
     """
     model_config = CompVAEConfig.from_dict(model_config).to_dict()  # fields added since it was written: defaults
-    matches = [name for name, problem in PROBLEMS.items()
-               if all(model_config_for(problem()).to_dict()[key] == model_config[key]
+    matches = [name for name in PROBLEM_NAMES
+               if all(model_config_for(make_problem(name)).to_dict()[key] == model_config[key]
                       for key in DATA_DEFINED_MODEL_FIELDS)]
     if len(matches) != 1:
         described = {key: model_config.get(key) for key in sorted(DATA_DEFINED_MODEL_FIELDS)}
         raise ValueError(f"cannot tell which problem a model with {described} is for "
-                         f"(candidates: {matches or sorted(PROBLEMS)}); name it")
+                         f"(candidates: {matches or list(PROBLEM_NAMES)}); name it")
     return matches[0]
 
 

@@ -2,7 +2,9 @@
 
 Two-sample metrics, the per-K evaluation, the paper's figures and the generated results documents.
 """
-from .config import NAIVE, TRUE, EvalConfig
-from .evaluate import KEvaluation, evaluate, heldout_elbo_bits, sample_distances
+from compvae_geo._lazy import lazy_attributes
 
-__all__ = ["NAIVE", "TRUE", "EvalConfig", "KEvaluation", "evaluate", "heldout_elbo_bits", "sample_distances"]
+_WHERE = {"NAIVE": ".config", "TRUE": ".config", "EvalConfig": ".config", "KEvaluation": ".per_k",
+          "evaluate": ".per_k", "heldout_elbo_bits": ".per_k", "sample_distances": ".per_k"}
+__all__ = sorted(_WHERE)
+__getattr__ = lazy_attributes(__name__, _WHERE)  # the evaluation imports torch: only when first used

@@ -1,6 +1,6 @@
 """What an evaluation measures.
 
-What an evaluation measures, shared by :func:`~compvae_geo.evaluation.evaluate.evaluate` and
+What an evaluation measures, shared by :func:`~compvae_geo.evaluation.per_k.evaluate` and
 ``compvae-geo evaluate`` (whose flags are generated from :class:`EvalConfig`).
 """
 from __future__ import annotations

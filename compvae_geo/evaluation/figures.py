@@ -13,7 +13,7 @@ from compvae_geo.datasets import PartsProblem
 
 from ..codecs import get_codec
 from ..models import CompVAE, SavableModel
-from .evaluate import KEvaluation
+from .per_k import KEvaluation
 
 RECOMPOSITION_PARTS = 5  # parts in the recomposition figures (paper Fig. 5 and Fig. 7)
 SIZE_GENERALITY_PART_COUNTS = (8, 16, 32, 64)  # K of the size-generality figure (within the problem's evaluation range)

@@ -17,8 +17,8 @@ from ..problems import make_problem, problem_of_model
 from ..training.launch import training_command
 from ..training.tracking import Tracker, TrackingUnavailable
 from .config import NAIVE, TRUE, EvalConfig
-from .evaluate import KEvaluation, as_json, as_metrics, evaluate
 from .figures import coincidence_figure, model_figures
+from .per_k import KEvaluation, as_json, as_metrics, evaluate
 from .probe import z_probe
 
 

@@ -3,42 +3,11 @@
 The models: CompVAE, its part prior, the count-vector CVAE baseline, their shared loss terms and
 savable base, and the registry the trainer and the command line build them from by name.
 """
-from __future__ import annotations
+from compvae_geo._lazy import lazy_attributes
 
-import os
-
-import torch
-
-from ..checkpoint import DEFAULT_MODEL_NAME, read_model_payload
-from .compvae import CompVAE, LatentNoise, Posterior
-from .config import CompVAEConfig
-from .count_cvae import CountCVAE
-from .loss_terms import BITS_PER_NAT, LossTerms
-from .part_prior import PartPrior
-from .savable import SavableModel
-
-MODELS: dict[str, type[SavableModel]] = {cls.model_name: cls for cls in (CompVAE, CountCVAE)}
-
-
-def build_model(name: str, config: CompVAEConfig) -> SavableModel:
-    """A fresh model of kind ``name`` (a key of :data:`MODELS`)."""
-    if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; known: {sorted(MODELS)}")
-    return MODELS[name](config)
-
-
-def model_from_payload(payload: dict, source: str = "the checkpoint") -> SavableModel:
-    """Whatever model a :func:`~compvae_geo.checkpoint.read_model_payload` dictionary holds."""
-    name = payload.get("model", DEFAULT_MODEL_NAME)
-    if name not in MODELS:
-        raise ValueError(f"{source} holds an unknown model {name!r}; known: {sorted(MODELS)}")
-    return MODELS[name].from_payload(payload, source)
-
-
-def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> SavableModel:
-    """Whatever model a checkpoint holds (``weights_only=True``: no code from the file runs)."""
-    return model_from_payload(read_model_payload(path, map_location), str(path))
-
-
-__all__ = ["BITS_PER_NAT", "MODELS", "CompVAE", "CompVAEConfig", "CountCVAE", "LatentNoise", "LossTerms", "PartPrior",
-           "Posterior", "SavableModel", "build_model", "load_model", "model_from_payload"]
+_WHERE = {"CompVAE": ".compvae", "LatentNoise": ".compvae", "Posterior": ".compvae", "CompVAEConfig": ".config",
+          "CountCVAE": ".count_cvae", "BITS_PER_NAT": ".loss_terms", "LossTerms": ".loss_terms",
+          "PartPrior": ".part_prior", "SavableModel": ".savable", "MODELS": ".registry", "build_model": ".registry",
+          "load_model": ".registry", "model_from_payload": ".registry"}
+__all__ = sorted(_WHERE)
+__getattr__ = lazy_attributes(__name__, _WHERE)  # the networks import torch and PyG: only when first used

@@ -9,6 +9,10 @@ if TYPE_CHECKING:
     from typing_extensions import Self
 
 
+# The CompVAEConfig fields that a problem's data defines (compvae_geo.problems.model_config_for sets them).
+DATA_DEFINED_MODEL_FIELDS = frozenset({"num_categories", "obs_shape", "part_attr_dim", "whole_attr_dim", "observation"})
+
+
 class PlainDataConfig:
     """Conversion of a config dataclass to and from plain Python values.
 

@@ -1,8 +1,8 @@
 """Training: the run's config and presets, the trainer (checkpoints, resume, recovery), MLflow tracking."""
-from .config import TrainConfig
-from .presets import PRESETS, preset
-from .tracking import Tracker, TrackingUnavailable
-from .trainer import Trainer, TrainResult, resolve_device
+from compvae_geo._lazy import lazy_attributes
 
-__all__ = ["PRESETS", "TrainConfig", "TrainResult", "Trainer", "Tracker", "TrackingUnavailable", "preset",
-           "resolve_device"]
+_WHERE = {"TrainConfig": ".config", "PRESETS": ".presets", "preset": ".presets", "Tracker": ".tracking",
+          "TrackingUnavailable": ".tracking", "Trainer": ".trainer", "TrainResult": ".trainer",
+          "resolve_device": ".trainer"}
+__all__ = sorted(_WHERE)
+__getattr__ = lazy_attributes(__name__, _WHERE)  # the trainer imports torch: only when first used

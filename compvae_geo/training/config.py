@@ -10,7 +10,7 @@ from ..models.config import PlainDataConfig
 class TrainConfig(PlainDataConfig):
     """How to train a CompVAE (paper section 4.3); saved in every checkpoint and logged to MLflow."""
 
-    problem: str = "sine"  # which problem to learn, a key of compvae_geo.problems.PROBLEMS
+    problem: str = "sine"  # which problem to learn, a key of compvae_geo.problems.PROBLEM_CLASSES
     model: str = "compvae"  # which model: "compvae", or the baseline "count_cvae" (compvae_geo.models.MODELS)
     iterations: int = 30_000  # optimisation steps (one fresh batch each)
     batch_size: int = 128  # wholes per batch (the paper: 256)

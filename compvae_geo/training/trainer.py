@@ -15,7 +15,7 @@ import torch
 from torch_geometric.data import Batch
 
 from ..checkpoint import CheckpointWriteError, atomic_torch_save, describe_write_error, read_model_payload
-from ..evaluation.evaluate import heldout_elbo_bits
+from ..evaluation.per_k import heldout_elbo_bits
 from ..models import BITS_PER_NAT, CompVAEConfig, build_model
 from ..problems import make_problem
 from .config import TrainConfig

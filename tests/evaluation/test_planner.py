@@ -4,8 +4,8 @@ import torch
 
 from compvae_geo import CompVAE
 from compvae_geo.evaluation import NAIVE, TRUE, EvalConfig, evaluate
-from compvae_geo.evaluation.evaluate import as_json, as_metrics
 from compvae_geo.evaluation.figures import coincidence_figure
+from compvae_geo.evaluation.per_k import as_json, as_metrics
 from compvae_geo.evaluation.planner import PEAK_QUANTILES, average, planner_statistics, relative_errors
 from compvae_geo.evaluation.probe import z_probe
 from compvae_geo.evaluation.report import headline_markdown, results_markdown
