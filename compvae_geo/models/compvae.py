@@ -93,13 +93,16 @@ class CompVAE(SavableModel):
         self.part_updates = PartUpdateStack(node_dims)
         self.w_posterior = nn.Linear(node_dims[-1], 3 * c.w_dim)  # mean, log-variance, correlation logit
         self.part_prior = PartPrior(c, build_context=False)  # its context layers come last (below)
-        self.z_prior = MLP([c.whole_latent_dim + c.condition_dim, c.hidden_dim, 2 * c.z_dim], norm=None)
+        self.z_prior = MLP([c.z_prior_input_dim + c.condition_dim, c.hidden_dim, 2 * c.z_dim], norm=None)
         self.part_sum = PartSum()
         self.render_embedding, self.part_renderer = None, None
         if c.render_channels:
             self.render_embedding = PartEmbedding(c.num_categories, c.part_attr_dim, c.part_embed_dim)
             self.part_renderer = codec.build_renderer(c.obs_shape, c.w_dim + c.part_embed_dim,
                                                       c.render_hidden_dim, c.render_channels)
+        # z_first: p(z | {l_i}, c) reads a sum of the parts' own embeddings (built last, like the context layers)
+        self.multiset_embedding = PartEmbedding(c.num_categories, c.part_attr_dim, c.part_embed_dim) \
+            if c.z_first else None
         self.part_prior.build_context()  # last: the rest starts the same with or without it
 
     # ----- the distributions of the model -----------------------------------------------------
@@ -148,23 +151,39 @@ class CompVAE(SavableModel):
         whole_attr = check_whole_attr(whole_attr, like.size(0), self.config.whole_attr_dim)
         return condition_features(whole_attr, like.size(0), self.config, like)
 
-    def z_prior_dist(self, w_tilde: Tensor, whole_attr: Tensor | None = None) -> Normal:
-        r""":math:`p(z \mid \tilde{w}, c)` over ``[B, z_dim]``.
+    def multiset_summary(
+        self, part: Tensor, part_attr: Tensor | None = None, batch: Tensor | None = None, num_wholes: int | None = None
+    ) -> Tensor:
+        """What p(z | {l_i}, c) reads with ``z_first``: the sum of the parts' embeddings, and K.
 
-        It reads the vector part of :math:`\tilde{w}` and the conditions ``whole_attr``
-        (``[B, whole_attr_dim]`` or one row for all; None: unknown).
+        ``[num_wholes, part_embed_dim + 1]`` for parts ``[N]`` grouped by ``batch`` (default: one whole).
         """
-        return self._z_prior_dist(w_tilde, self.conditions(whole_attr, w_tilde))
+        if self.multiset_embedding is None:
+            raise ValueError("only a z_first model reads a multiset summary (this one reads w~)")
+        batch, num_wholes = resolve_batch(batch, part.numel(), part.device, num_wholes)
+        embedding = self.multiset_embedding(part, part_attr)
+        return self.part_sum(torch.cat([embedding, embedding.new_ones(part.numel(), 1)], -1), batch,
+                             dim_size=num_wholes)
 
-    def _z_prior_dist(self, w_tilde: Tensor, conditions: Tensor) -> Normal:
+    def z_prior_dist(self, context: Tensor, whole_attr: Tensor | None = None) -> Normal:
+        r""":math:`p(z \mid \tilde{w}, c)` over ``[B, z_dim]``, or with ``z_first`` :math:`p(z \mid \{l_i\}, c)`.
+
+        ``context`` is :math:`\tilde{w}` (its vector part is read), or with ``z_first`` the
+        :meth:`multiset_summary`; ``whole_attr`` the conditions (``[B, whole_attr_dim]`` or one row for all;
+        None: unknown).
+        """
+        return self._z_prior_dist(context, self.conditions(whole_attr, context))
+
+    def _z_prior_dist(self, context: Tensor, conditions: Tensor) -> Normal:
         """:meth:`z_prior_dist` from condition features already built (``[B, condition_dim]``)."""
-        vector, _ = self.split_whole_latent(w_tilde)
-        return normal_from_params(self.z_prior(torch.cat([vector, conditions], -1)), self.config.prior_scale_floor)
+        source = context if self.config.z_first else self.split_whole_latent(context)[0]
+        return normal_from_params(self.z_prior(torch.cat([source, conditions], -1)), self.config.prior_scale_floor)
 
     def decode(self, w_tilde: Tensor, z: Tensor | None = None, whole_attr: Tensor | None = None) -> Normal:
         r""":math:`p(x \mid z, \tilde{w}, c)` over ``[B, *obs_shape]``.
 
-        With no ``z``, one is drawn from :math:`p(z \mid \tilde{w}, c)`; ``whole_attr`` are the conditions
+        With no ``z``, one is drawn from :math:`p(z \mid \tilde{w}, c)` (a ``z_first`` model needs its ``z``,
+        e.g. from :meth:`draw_prior`); ``whole_attr`` are the conditions
         :math:`c` (``[B, whole_attr_dim]`` or one row for all; None: unknown). Build ``w_tilde`` with
         :meth:`sum_parts` from any subset of part latents to recompose a whole from chosen parts.
         """
@@ -173,6 +192,8 @@ class CompVAE(SavableModel):
     def _decode(self, w_tilde: Tensor, z: Tensor | None, conditions: Tensor) -> Normal:
         """:meth:`decode` from condition features already built (``[B, condition_dim]``)."""
         if z is None:
+            if self.config.z_first:
+                raise ValueError("a z_first model draws z from the multiset: pass z (see draw_prior)")
             z = self._z_prior_dist(w_tilde, conditions).rsample()
         vector, rendered = self.split_whole_latent(w_tilde)
         latent = torch.cat([z, vector, conditions], dim=-1)
@@ -229,9 +250,13 @@ class CompVAE(SavableModel):
         w_tilde = self.sum_parts(w, wholes.batch, wholes.num_wholes, wholes.part, wholes.part_attr)
         # wholes.whole_attr is checked already: build its features once for the priors and p(x | z, w~, c)
         conditions = condition_features(wholes.whole_attr, wholes.num_wholes, self.config, w_tilde)
-        prior = self.part_prior(wholes.part, wholes.part_attr, wholes.batch, wholes.num_wholes, conditions)
+        z_first = self.config.z_first
+        prior = self.part_prior(wholes.part, wholes.part_attr, wholes.batch, wholes.num_wholes, conditions,
+                                posterior.z if z_first else None)
         loss_w = kl_divergence(posterior.w_dist, prior)
-        z_prior = self._z_prior_dist(w_tilde, conditions)
+        z_context = self.multiset_summary(wholes.part, wholes.part_attr, wholes.batch, wholes.num_wholes) \
+            if z_first else w_tilde
+        z_prior = self._z_prior_dist(z_context, conditions)
         loss_z = (posterior.z_dist.log_prob(posterior.z) - z_prior.log_prob(posterior.z)).sum(-1)
         loss_x = -self._decode(w_tilde, posterior.z, conditions).log_prob(wholes.whole).flatten(1).sum(-1)
         return LossTerms(w=loss_w, z=loss_z, x=loss_x)
@@ -249,17 +274,32 @@ class CompVAE(SavableModel):
 
         ``[num_samples, K, w_dim]``. Sum any subset over dim 1 and :meth:`decode` it. ``whole_attr``
         (``[whole_attr_dim]``, or one row per sample) are the conditions, read by a prior with
-        ``prior_sees_conditions``; None: unknown.
+        ``prior_sees_conditions``; None: unknown. A ``z_first`` model needs the z they were drawn with to
+        decode them: use :meth:`draw_prior`.
+        """
+        return self.draw_prior(parts, num_samples, part_attr, whole_attr)[0]
+
+    def draw_prior(
+        self, parts: Tensor, num_samples: int = 1, part_attr: Tensor | None = None, whole_attr: Tensor | None = None
+    ) -> tuple[Tensor, Tensor | None]:
+        r"""The part latents ``[num_samples, K, w_dim]`` of one multiset, and z ``[num_samples, z_dim]`` (z_first).
+
+        With ``z_first``, :math:`z \sim p(z \mid \{l_i\}, c)` then :math:`w_i \sim p(w_i \mid l_i, z, c)`;
+        otherwise :math:`w_i \sim p(w_i \mid l_i, c)` and z is None (drawn later, from :math:`p(z \mid \tilde{w}, c)`).
         """
         check_num_samples(num_samples)
         check_parts(parts, part_attr, self.config.num_categories, self.config.part_attr_dim)
         conditions = self.conditions(whole_attr, torch.empty(num_samples, 0, device=parts.device))
-        if self.part_prior.conditions is None:  # the same prior for every sample
-            return self.part_prior(parts, part_attr).sample((num_samples,))
+        z = None
+        if self.config.z_first:
+            summary = self.multiset_summary(parts, part_attr).expand(num_samples, -1)
+            z = self._z_prior_dist(summary, conditions).rsample()
+        if self.part_prior.conditions is None and z is None:  # the same prior for every sample
+            return self.part_prior(parts, part_attr).sample((num_samples,)), None
         batch = torch.arange(num_samples, device=parts.device).repeat_interleave(parts.numel())
         repeated_attr = None if part_attr is None else part_attr.repeat(num_samples, 1)
-        prior = self.part_prior(parts.repeat(num_samples), repeated_attr, batch, num_samples, conditions)
-        return prior.sample().reshape(num_samples, parts.numel(), self.config.w_dim)
+        prior = self.part_prior(parts.repeat(num_samples), repeated_attr, batch, num_samples, conditions, z)
+        return prior.sample().reshape(num_samples, parts.numel(), self.config.w_dim), z
 
     @torch.no_grad()
     def generate(
@@ -273,7 +313,8 @@ class CompVAE(SavableModel):
         r"""Wholes generated from a multiset of parts.
 
         :math:`w_i \sim p(w_i \mid l_i)` (the part prior), :math:`z \sim p(z \mid \tilde{w}, c)`, then the mean of
-        :math:`p(x \mid z, \tilde{w}, c)` (or a draw from it with ``observation_noise=True``).
+        :math:`p(x \mid z, \tilde{w}, c)` (or a draw from it with ``observation_noise=True``); with ``z_first``,
+        z is drawn first and the parts given it (:meth:`draw_prior`).
 
         Args:
             parts: categories ``[K]`` of one multiset (K = 0 allowed; a list of ints is one multiset too), or a
@@ -299,7 +340,8 @@ class CompVAE(SavableModel):
             return [self.generate(p, num_samples, a, whole_attr, observation_noise)
                     for p, a in zip(parts, attrs, strict=True)]
         part_attr = as_float("part_attr", part_attr, self.dtype)
-        w = self.prior_latents(parts, num_samples, part_attr, whole_attr).flatten(0, 1)  # [S K, w_dim]
+        w, z = self.draw_prior(parts, num_samples, part_attr, whole_attr)
+        w = w.flatten(0, 1)  # [S K, w_dim]
         num_parts = parts.numel()
         batch = torch.arange(num_samples, device=w.device).repeat_interleave(num_parts)
         every_part = parts.repeat(num_samples)
@@ -314,7 +356,8 @@ class CompVAE(SavableModel):
                                                _rows(every_attr, start, end))
         whole_attr = check_whole_attr(as_float("whole_attr", whole_attr, self.dtype), num_samples,
                                       self.config.whole_attr_dim)
-        z = self.z_prior_dist(w_tilde, whole_attr).rsample()
+        if z is None:
+            z = self.z_prior_dist(w_tilde, whole_attr).rsample()
         wholes = []
         for start in range(0, num_samples, GENERATE_CHUNK_SAMPLES):
             end = start + GENERATE_CHUNK_SAMPLES

@@ -63,6 +63,10 @@ class CompVAEConfig(PlainDataConfig):
     # p(w_i | l_i, c): the part prior also reads the known conditions of its whole (needs whole_attr_dim), so
     # the parts of a day drawn given its conditions move together with them (False: the paper's prior)
     prior_sees_conditions: bool = False
+    # z first: p(z | {l_i}, c) reads the multiset (a sum of part embeddings and K) instead of w~, and the part
+    # prior p(w_i | l_i, z) reads z, so what the parts of a whole share (the day's weather) is drawn once, in z,
+    # and moves every part (False: the paper's order, w_i first and p(z | w~))
+    z_first: bool = False
     hidden_dim: int = 128  # width of the hidden layers of every network
     x_feature_dim: int = 64  # size of pre(x), the summary of x fed to q(z|x) and the part nodes
     part_embed_dim: int = 32  # size of the part embedding e(l)
@@ -88,6 +92,11 @@ class CompVAEConfig(PlainDataConfig):
         return self.w_dim + int(self.count_channel)
 
     @property
+    def z_prior_input_dim(self) -> int:
+        """What p(z | ...) reads besides the conditions: w~'s vector part, or with ``z_first`` the multiset summary."""
+        return self.part_embed_dim + 1 if self.z_first else self.whole_latent_dim
+
+    @property
     def condition_dim(self) -> int:
         """Size of the condition features (0 without ``whole_attr_dim``).
 
@@ -107,6 +116,8 @@ class CompVAEConfig(PlainDataConfig):
                              "prior_context_layers must be >= 0")
         if self.render_hidden_dim < 1:
             raise ValueError(f"render_hidden_dim must be >= 1, got {self.render_hidden_dim}")
+        if self.z_first and not self.z_dim:
+            raise ValueError("z_first needs a z (z_dim > 0)")
         if self.prior_sees_conditions and not self.whole_attr_dim:
             raise ValueError("prior_sees_conditions needs conditions (whole_attr_dim > 0)")
         if not self.obs_shape or min(self.obs_shape) < 1:

@@ -24,7 +24,8 @@ class PartPrior(nn.Module):
 
     The paper's prior is :math:`\prod_i p(w_i \mid l_i)`, a :class:`~compvae_geo.layers.PartNormal`
     from an MLP of the part embedding :math:`e(l_i)`. Three options of :class:`CompVAEConfig`
-    let it read more of the multiset, and a fourth the whole's conditions (each measured in ``docs/design.md``):
+    let it read more of the multiset, and two more the whole's conditions and z (each measured in
+    ``docs/design.md``):
 
     - ``prior_sees_count``: each part also reads :math:`1/K`, K the number of parts of its whole;
     - ``prior_group_factor``: the parts of a whole that share a category (:math:`m_i` of them)
@@ -34,11 +35,12 @@ class PartPrior(nn.Module):
       :class:`~compvae_geo.layers.PartUpdateStack` over the parts of its whole,
       :math:`p(w_i \mid l_i, \{l_j\})` (permutation-equivariant, :math:`O(|V|)`);
     - ``prior_sees_conditions``: each part also reads its whole's condition features
-      (:func:`~compvae_geo.models.conditions.condition_features`), :math:`p(w_i \mid l_i, c)`.
+      (:func:`~compvae_geo.models.conditions.condition_features`), :math:`p(w_i \mid l_i, c)`;
+    - ``z_first``: each part also reads its whole's z, :math:`p(w_i \mid l_i, z)`.
 
     Args:
         config (CompVAEConfig): uses ``num_categories``, ``part_attr_dim``, ``part_embed_dim``,
-            ``hidden_dim``, ``w_dim``, ``prior_scale_floor`` and the four options above.
+            ``hidden_dim``, ``w_dim``, ``prior_scale_floor`` and the options above.
         build_context (bool): build the context layers now, else with :meth:`build_context`.
             (default: ``True``)
     """
@@ -50,6 +52,7 @@ class PartPrior(nn.Module):
         self.count = nn.Linear(1, c.part_embed_dim, bias=False) if c.prior_sees_count else None
         self.group_size = nn.Linear(1, c.part_embed_dim, bias=False) if c.prior_group_factor else None
         self.conditions = nn.Linear(c.condition_dim, c.part_embed_dim) if c.prior_sees_conditions else None
+        self.z = nn.Linear(c.z_dim, c.part_embed_dim) if c.z_first else None
         # per coordinate: a mean and a std, and with prior_group_factor the loading of the shared factor
         outputs = (3 if c.prior_group_factor else 2) * c.w_dim
         self.head = MLP([c.part_embed_dim, c.hidden_dim, outputs], norm=None)
@@ -73,13 +76,15 @@ class PartPrior(nn.Module):
         batch: Tensor | None = None,
         num_wholes: int | None = None,
         conditions: Tensor | None = None,
+        z: Tensor | None = None,
     ) -> PartNormal | PartGroupDiagonalFactorNormal:
         """The prior of the parts of each whole.
 
         The prior of parts ``[N]`` (and ``part_attr`` ``[N, F]``) grouped into wholes by
         ``batch`` (default: one whole), given the condition features ``[num_wholes, condition_dim]``
-        of the wholes (read with ``prior_sees_conditions``; None: unknown). Its arguments are not
-        validated (a non-finite network output must give a non-finite loss, which training skips).
+        of the wholes (read with ``prior_sees_conditions``; None: unknown), and their z ``[num_wholes, z_dim]``
+        (needed with ``z_first``). Its arguments are not validated (a non-finite network output must give a
+        non-finite loss, which training skips).
         """
         batch, num_wholes = resolve_batch(batch, part.numel(), part.device, num_wholes)
         embedding = self.embedding(part, part_attr)
@@ -87,6 +92,10 @@ class PartPrior(nn.Module):
             if conditions is None:
                 conditions = condition_features(None, num_wholes, self.config, embedding)
             embedding = embedding + self.conditions(conditions).index_select(0, batch)
+        if self.z is not None:
+            if z is None:
+                raise ValueError("this part prior reads z (z_first): pass the z of each whole")
+            embedding = embedding + self.z(z).index_select(0, batch)
         if self.count is not None:  # 1/K of each part's whole: bounded, so K beyond training stays in range
             counts = torch.bincount(batch, minlength=num_wholes).index_select(0, batch)
             embedding = embedding + self.count(counts.to(embedding.dtype).reciprocal().unsqueeze(-1))

@@ -418,3 +418,45 @@ def test_generate_in_chunks_draws_what_one_pass_draws(num_parts, monkeypatch):
     torch.manual_seed(1)
     chunked = model.generate(parts, 7, whole_attr=conditions)
     torch.testing.assert_close(chunked, one_pass, rtol=1e-5, atol=1e-5)
+
+
+def test_z_first_draws_z_from_the_multiset_and_the_parts_given_z():
+    with pytest.raises(ValueError, match="z_first needs a z"):
+        replace(CONFIG, z_first=True, z_dim=0)
+    torch.manual_seed(0)
+    model = CompVAE(replace(CONFIG, z_first=True, whole_attr_dim=1, render_channels=2))
+    data = make_batch(counts=[2, 3, 1, 0])
+    data.whole_attr = torch.tensor([[0.5], [float("nan")], [-1.0], [2.0]])
+    noise = LatentNoise.sample(model.config, 4, 6)
+    terms = model.loss(data, noise)
+    for b, single in enumerate(data.to_data_list()):  # batched = one whole at a time
+        single.whole_attr = data.whole_attr[b:b + 1]
+        nodes = slice(int(data.ptr[b]), int(data.ptr[b + 1]))
+        one = LatentNoise(noise.z[b:b + 1], noise.node[nodes], noise.w[nodes])
+        torch.testing.assert_close(model.loss(single, one).elbo, terms.elbo[b:b + 1], rtol=1e-4, atol=1e-3)
+    other_z = LatentNoise(noise.z + 1.0, noise.node, noise.w)
+    assert (model.loss(data, other_z).w[:3] != terms.w[:3]).all()  # L_w reads z (the whole of no parts has none)
+    # p(z | {l_i}, c) reads the multiset, not the order of its parts
+    summary = model.multiset_summary(torch.tensor([1, 4, 4]))
+    torch.testing.assert_close(model.multiset_summary(torch.tensor([4, 1, 4])), summary)
+    assert summary[0, -1] == 3  # and K
+    # draw_prior: z from p(z | {l_i}, c), then w from p(w_i | l_i, z), each sample with its own z
+    parts, condition = torch.tensor([1, 4, 4]), torch.tensor([0.5])
+    with torch.no_grad():
+        model.part_prior.z.weight.mul_(10)  # so that z visibly moves the parts' prior
+    w, z = model.draw_prior(parts, 3000, whole_attr=condition)
+    z_prior = model.z_prior_dist(summary, condition)
+    torch.testing.assert_close(z.mean(0), z_prior.loc[0], rtol=0, atol=4 * z_prior.scale.max().item() / 3000**0.5)
+    features = model.conditions(condition, z).expand(3000, -1)
+    batch = torch.arange(3000).repeat_interleave(3)
+
+    def standardised(z):  # w under the part prior given z, one whole per sample; equal parts share a factor
+        prior = model.part_prior(parts.repeat(3000), None, batch, 3000, features, z)
+        return ((w.flatten(0, 1) - prior.loc) / prior.variance.sqrt())[::3]  # the first part, alone in its group
+
+    assert abs(standardised(z).std().item() - 1) < 0.05  # each sample's parts were drawn given its own z
+    assert standardised(z.roll(1, 0)).std().item() > 1.1  # not given another sample's
+    with pytest.raises(ValueError, match="a z_first model draws z from the multiset: pass z"):
+        model.decode(torch.zeros(1, model.config.whole_latent_dim + 2 * CONFIG.obs_shape[0]))
+    assert model.generate(parts, 2, whole_attr=condition).shape == (2, *CONFIG.obs_shape)
+    assert model.generate(torch.tensor([], dtype=torch.long), 2).shape == (2, *CONFIG.obs_shape)
