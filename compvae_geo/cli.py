@@ -155,28 +155,53 @@ def run_train(args: argparse.Namespace) -> int:
     """Trains (or resumes) one run, with a progress bar; Ctrl-C saves a checkpoint.
 
     Every run that ends abnormally is marked in MLflow: KILLED on Ctrl-C, FAILED on an error or a
-    diverged training (exit code 3).
+    diverged training (exit code 3). Under ``torchrun`` every process runs this: they join one process
+    group, rank 0 alone prints, tracks and writes, and after a restart of the workers (``--max-restarts``)
+    the run goes on from its last checkpoint.
     """
-    from .training.launch import new_run, resumed_run
+    from .training.distributed import Ranks, destroy_process_group, init_process_group
+    from .training.launch import new_run, resumed_run, torchrun_directory, torchrun_restart_checkpoint
+    from .training.trainer import resolve_device
 
+    ranks = Ranks.from_environment()
     tracking_uri = resolve_tracking_uri(args.tracking_uri)
     train_overrides = _overrides(args, TrainConfig)
-    if args.resume is not None:
-        trainer, out_dir = resumed_run(args.resume, train_overrides, args.experiment, tracking_uri)
-    else:
-        model_overrides = _overrides(args, CompVAEConfig, DATA_DEFINED_MODEL_FIELDS)
-        trainer, out_dir = new_run(args.preset, train_overrides, model_overrides, args.out_dir, args.experiment,
-                                   tracking_uri, "compvae-geo " + shlex.join(args.argv))
+    init_process_group(ranks, resolve_device(train_overrides.get("device", TrainConfig.device)))
+    trainer, finished = None, False
     try:
-        return _train(trainer, out_dir, args)
-    except KeyboardInterrupt:
-        trainer.tracker.end("KILLED")
-        print(f"interrupted; the last checkpoint is {trainer.checkpoint_path} (step {trainer.saved_step})",
-              file=sys.stderr)
-        return INTERRUPTED_EXIT_CODE
-    except BaseException:
-        trainer.tracker.end("FAILED")
-        raise
+        resume, out_dir = args.resume, args.out_dir
+        if resume is None and ranks.distributed:
+            problem = train_overrides.get("problem", TrainConfig.problem)
+            resume = torchrun_restart_checkpoint(out_dir, problem)
+            out_dir = out_dir or torchrun_directory(problem)
+        if resume is not None:
+            trainer, out_dir = resumed_run(resume, train_overrides, args.experiment, tracking_uri, ranks)
+        else:
+            model_overrides = _overrides(args, CompVAEConfig, DATA_DEFINED_MODEL_FIELDS)
+            trainer, out_dir = new_run(args.preset, train_overrides, model_overrides, out_dir, args.experiment,
+                                       tracking_uri, "compvae-geo " + shlex.join(args.argv), ranks)
+        try:
+            code = _train(trainer, out_dir, args)
+            finished = True
+            return code
+        except KeyboardInterrupt:
+            _end_run(trainer, "KILLED")
+            print(f"interrupted; the last checkpoint is {trainer.checkpoint_path} (step {trainer.saved_step})",
+                  file=sys.stderr)
+            return INTERRUPTED_EXIT_CODE
+        except BaseException:
+            _end_run(trainer, "FAILED")
+            raise
+    finally:
+        if trainer is not None:
+            trainer.close()
+        if finished:  # after an error the other ranks may be gone: torchrun stops them, no collective teardown
+            destroy_process_group()
+
+
+def _end_run(trainer: Any, status: str) -> None:
+    if trainer.tracker is not None:  # rank 0's
+        trainer.tracker.end(status)
 
 
 def _train(trainer: Any, out_dir: Path, args: argparse.Namespace) -> int:
@@ -185,9 +210,14 @@ def _train(trainer: Any, out_dir: Path, args: argparse.Namespace) -> int:
     from .training.launch import write_artifacts
 
     config = trainer.config
+    if not trainer.ranks.is_main:  # torchrun: rank 0 prints, tracks and writes
+        result = trainer.run()
+        return INTERRUPTED_EXIT_CODE if result.interrupted else DIVERGED_EXIT_CODE if result.diverged else 0
     started = time.monotonic()
-    print(f"training {config.problem} on {trainer.device}: {config.iterations} steps of {config.batch_size} wholes, "
-          f"MLflow run {trainer.tracker.run_id} ({trainer.tracker.tracking_uri}), files in {out_dir}", flush=True)
+    processes = f" x {trainer.ranks.world_size} processes" if trainer.ranks.distributed else ""
+    print(f"training {config.problem} on {trainer.device}{processes}: {config.iterations} steps of "
+          f"{config.batch_size} wholes, MLflow run {trainer.tracker.run_id} ({trainer.tracker.tracking_uri}), "
+          f"files in {out_dir}", flush=True)
     bar = tqdm(total=config.iterations, initial=trainer.step, unit="step", dynamic_ncols=True)
 
     def on_log(step: int, metrics: dict[str, float]) -> None:

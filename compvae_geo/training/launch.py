@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import tempfile
 import time
 from dataclasses import replace
@@ -16,6 +17,7 @@ from typing import Any
 from ..models import CompVAEConfig
 from ..problems import DATA_DEFINED_MODEL_FIELDS, make_problem, model_config_for
 from .config import TrainConfig
+from .distributed import Ranks, broadcast
 from .presets import preset
 from .tracking import Tracker
 from .trainer import Trainer, resolve_device
@@ -95,44 +97,79 @@ def new_run(
     experiment: str | None,
     tracking_uri: str,
     command: str | None = None,
+    ranks: Ranks | None = None,
 ) -> tuple[Trainer, Path]:
     """A fresh run.
 
     The preset (default :func:`default_preset`) with the overrides, its directory (see
     :func:`run_directory`) and its MLflow run (experiment: the problem). Everything is validated
     before the directory and the MLflow run are made, so a refused run leaves nothing behind.
+    Under ``torchrun`` (``ranks``), rank 0 makes the directory and the MLflow run; every rank builds a trainer.
     """
+    ranks = ranks or Ranks()
     problem_name = train_overrides.get("problem", TrainConfig.problem)
     name = preset_name or default_preset(train_overrides.get("device", TrainConfig.device))
     train_config, preset_model = preset(name, problem_name)
     train_config = replace(train_config, **train_overrides)
     model_config = model_config_for(make_problem(train_config.problem), **{**preset_model, **model_overrides})
     resolve_device(train_config.device)
-    out_dir = run_directory(out_dir, train_config.problem)
+    ranks.share(train_config.batch_size)
+    if ranks.is_main:
+        out_dir = run_directory(out_dir, train_config.problem)
+    out_dir = broadcast(out_dir)
     try:
-        check_writable(out_dir)
-        trainer = Trainer(train_config, model_config, out_dir / CHECKPOINT_NAME)
+        if ranks.is_main:
+            check_writable(out_dir)
+        trainer = Trainer(train_config, model_config, out_dir / CHECKPOINT_NAME, ranks=ranks)
     except BaseException:
-        if not any(out_dir.iterdir()):
+        if ranks.is_main and not any(out_dir.iterdir()):
             out_dir.rmdir()
         raise
-    track(trainer, experiment, tracking_uri, run_description(trainer, name, command), run_name=out_dir.name)
+    if ranks.is_main:
+        track(trainer, experiment, tracking_uri, run_description(trainer, name, command), run_name=out_dir.name)
     return trainer, out_dir
 
 
 def resumed_run(
-    checkpoint: Path, train_overrides: dict[str, Any], experiment: str | None, tracking_uri: str
+    checkpoint: Path, train_overrides: dict[str, Any], experiment: str | None, tracking_uri: str,
+    ranks: Ranks | None = None,
 ) -> tuple[Trainer, Path]:
     """The run of ``checkpoint``, continued in its MLflow run (experiment: its problem).
 
     The overrides are checked before the MLflow run is touched: a refused resume leaves it as it was.
+    Under ``torchrun`` every rank reads the checkpoint, and rank 0 reopens the MLflow run.
     """
+    ranks = ranks or Ranks()
     payload = Trainer.read_checkpoint(checkpoint)
-    check_writable(checkpoint.parent)
-    trainer = Trainer.resume(checkpoint, payload, None, **train_overrides)
-    track(trainer, experiment or payload["training"]["config"]["problem"], tracking_uri,
-          run_id=payload["training"]["run_id"])
+    if ranks.is_main:
+        check_writable(checkpoint.parent)
+    trainer = Trainer.resume(checkpoint, payload, None, ranks, **train_overrides)
+    if ranks.is_main:
+        track(trainer, experiment or payload["training"]["config"]["problem"], tracking_uri,
+              run_id=payload["training"]["run_id"])
     return trainer, checkpoint.parent
+
+
+def torchrun_restart_checkpoint(out_dir: Path | None, problem: str) -> Path | None:
+    """After ``torchrun`` restarted the workers (``--max-restarts``), the checkpoint to go on from.
+
+    The run's directory is ``--out-dir``, or by default ``runs/<problem>-<torchrun run id>`` (see
+    :func:`torchrun_directory`). None on a first start, or when no checkpoint was written yet.
+    """
+    if int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")) == 0:
+        return None
+    directory = out_dir or torchrun_directory(problem)
+    checkpoint = None if directory is None else directory / CHECKPOINT_NAME
+    return checkpoint if checkpoint is not None and checkpoint.is_file() else None
+
+
+def torchrun_directory(problem: str) -> Path | None:
+    """The default directory of a ``torchrun`` run: ``runs/<problem>-<run id>``, the same after restarts.
+
+    None without a run id of its own (``torchrun --standalone`` makes one; ``--rdzv-id`` names one).
+    """
+    run_id = os.environ.get("TORCHELASTIC_RUN_ID", "")
+    return Path("runs") / f"{problem}-{run_id}" if run_id and run_id != "none" else None
 
 
 def write_artifacts(trainer: Trainer, out_dir: Path) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch.nn.parallel import DistributedDataParallel
 from torch_geometric.data import Batch
 
 from ..checkpoint import CheckpointWriteError, atomic_torch_save, describe_write_error, read_model_payload
@@ -19,6 +20,7 @@ from ..evaluation.per_k import heldout_elbo_bits
 from ..models import BITS_PER_NAT, CompVAEConfig, build_model
 from ..problems import make_problem
 from .config import TrainConfig
+from .distributed import DATA_SEED_STRIDE, Ranks, all_true, broadcast, gather, mean_over_ranks
 from .tracking import Tracker
 
 HELDOUT_SEED_OFFSET = 1_000_003  # held-out data never share a seed with training data
@@ -55,19 +57,35 @@ class Trainer:
     Args:
         config: the training run.
         model_config: the model (its data-defined fields must match ``config.problem``).
-        checkpoint_path: where checkpoints go (written atomically).
-        tracker: an MLflow run, or None for no tracking.
+        checkpoint_path: where checkpoints go (written atomically, by rank 0).
+        tracker: an MLflow run, or None for no tracking (ranks other than 0 have none).
+        ranks: this process among the processes of a ``torchrun`` run (default: the only one). Each rank
+            draws its share of every batch from its own seed; the model is wrapped in
+            ``DistributedDataParallel``, which averages the gradients (the process group must be joined,
+            :func:`~compvae_geo.training.distributed.init_process_group`).
     """
 
     def __init__(self, config: TrainConfig, model_config: CompVAEConfig, checkpoint_path: str | os.PathLike,
-                 tracker: Tracker | None = None) -> None:
+                 tracker: Tracker | None = None, ranks: Ranks | None = None) -> None:
         self.config = config
+        self.ranks = ranks or Ranks()
+        self.local_batch_size = self.ranks.share(config.batch_size)
         self.device = resolve_device(config.device)
+        if self.device.type == "cuda" and self.ranks.distributed:
+            self.device = torch.device("cuda", self.ranks.local_rank)
+            torch.cuda.set_device(self.device)
         self.problem = make_problem(config.problem)
-        torch.manual_seed(config.seed)
+        torch.manual_seed(config.seed)  # the same initial weights on every rank
         self.model = build_model(config.model, model_config).to(self.device)
+        self.parallel: torch.nn.Module = self.model  # what the loss is computed through
+        if self.ranks.distributed:
+            self.parallel = DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, betas=(config.beta1, config.beta2))
-        self.data_generator = torch.Generator(self.device).manual_seed(config.seed)
+        rank_seed = config.seed + self.ranks.rank * DATA_SEED_STRIDE
+        self.data_generator = torch.Generator(self.device).manual_seed(rank_seed)
+        if self.ranks.rank:  # rank 0 draws its latent noise as one process does; the others their own
+            torch.manual_seed(rank_seed)
         self.checkpoint_path = Path(checkpoint_path)
         self.tracker = tracker
         self.step = 0
@@ -78,11 +96,21 @@ class Trainer:
         self.history: list[dict[str, float]] = []  # logged training losses, for the loss-curve figure
         self.saved_step: int | None = None  # the step of the last checkpoint written by this process
 
+    def close(self) -> None:
+        """Drops the ``DistributedDataParallel`` wrapper: call it before leaving the process group."""
+        self.parallel = self.model
+
     # ----- checkpoints ------------------------------------------------------------------------
 
     def save_checkpoint(self, path: str | os.PathLike | None = None) -> Path:
-        """Model, optimizer, step, RNG states and MLflow run id: everything ``resume`` needs."""
+        """Model, optimizer, step, RNG states and MLflow run id: everything ``resume`` needs.
+
+        Under ``torchrun`` every rank calls it (the RNG states of all ranks are gathered) and rank 0 writes.
+        """
         path = Path(path or self.checkpoint_path)
+        rank_rngs = gather((torch.get_rng_state(), self.data_generator.get_state()))
+        if not self.ranks.is_main:
+            return path
         payload = self.model.checkpoint_payload()
         payload["training"] = {
             "config": self.config.to_dict(),
@@ -91,8 +119,9 @@ class Trainer:
             "skipped_steps": self.skipped_steps,
             "restores": self.restores,
             "run_id": self.tracker.run_id if self.tracker else None,
-            "torch_rng": torch.get_rng_state(),
-            "data_rng": self.data_generator.get_state(),
+            "torch_rng": rank_rngs[0][0],
+            "data_rng": rank_rngs[0][1],
+            "rank_rngs": [list(states) for states in rank_rngs[1:]],  # torchrun: ranks 1, 2, ...
             "history": self.history,
         }
         atomic_torch_save(payload, path)
@@ -120,7 +149,7 @@ class Trainer:
 
     @classmethod
     def resume(cls, path: str | os.PathLike, payload: dict[str, Any] | None = None, tracker: Tracker | None = None,
-               **overrides: Any) -> Trainer:
+               ranks: Ranks | None = None, **overrides: Any) -> Trainer:
         """Continues a run from its checkpoint at ``path``.
 
         Same step, LR schedule, data stream and MLflow run (``tracker``, reopened on the checkpoint's run id by the
@@ -130,20 +159,25 @@ class Trainer:
             path: the checkpoint, which later checkpoints replace.
             payload: its contents, if already read with :meth:`read_checkpoint` (else read here).
             tracker: the tracking run to go on logging into, or None.
+            ranks: this process under ``torchrun``; with as many processes as the checkpoint was written
+                by, each rank goes on with its own data stream (else ranks > 0 start new streams).
             **overrides: training fields to change (e.g. more ``iterations``, another ``device``).
         """
         payload = payload if payload is not None else cls.read_checkpoint(path)
         state = payload["training"]
         config = TrainConfig.from_dict({**state["config"], **overrides})
-        trainer = cls(config, CompVAEConfig.from_dict(payload["config"]), path, tracker)
+        trainer = cls(config, CompVAEConfig.from_dict(payload["config"]), path, tracker, ranks)
         trainer.model.load_state_dict(payload["state_dict"])
         trainer.optimizer.load_state_dict(state["optimizer"])
         trainer.step, trainer.skipped_steps = state["step"], state["skipped_steps"]
         trainer.restores = state.get("restores", 0)  # absent from checkpoints written before it existed
         trainer.history = list(state["history"])
-        torch.set_rng_state(state["torch_rng"])
-        if trainer.data_generator.device.type == "cpu":
-            trainer.data_generator.set_state(state["data_rng"])
+        rank_rngs = [(state["torch_rng"], state["data_rng"]), *state.get("rank_rngs", [])]
+        if trainer.ranks.rank < len(rank_rngs):
+            torch_rng, data_rng = rank_rngs[trainer.ranks.rank]
+            torch.set_rng_state(torch_rng)
+            if trainer.data_generator.device.type == "cpu":
+                trainer.data_generator.set_state(data_rng)
         return trainer
 
     # ----- one step ---------------------------------------------------------------------------
@@ -153,18 +187,19 @@ class Trainer:
             return torch.autocast("cuda", dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
-    def train_step(self) -> torch.Tensor | None:
-        """One optimisation step on a fresh batch.
+    def train_step(self, batch: Batch | None = None, noise: Any = None) -> torch.Tensor | None:
+        """One optimisation step on a fresh batch (this rank's share of it), or on ``batch`` (with ``noise``).
 
-        Returns the mean (L_w, L_z, L_x) in nats, or None when the loss or a gradient is not finite (the step is skipped
-        and counted).
+        Returns the mean (L_w, L_z, L_x) in nats, or None when the loss or a gradient is not finite on
+        any rank (the step is skipped and counted, on every rank).
         """
         config = self.config
-        batch = self.problem.sample_batch(config.batch_size, config.max_parts_at(self.step),
-                                          generator=self.data_generator, device=self.device)
-        self.hide_conditions(batch)
+        if batch is None:
+            batch = self.problem.sample_batch(self.local_batch_size, config.max_parts_at(self.step),
+                                              generator=self.data_generator, device=self.device)
+            self.hide_conditions(batch)
         with self._autocast():
-            terms = self.model.loss(batch)
+            terms = self.parallel(batch, noise)
         means = torch.stack([terms.w.mean(), terms.z.mean(), terms.x.mean()]).float()
         loss = config.kl_weight_at(self.step) * (means[0] + means[1]) + means[2]
         return means.detach() if self._apply(loss) else None
@@ -190,8 +225,8 @@ class Trainer:
             group["lr"] = self.config.learning_rate_at(self.step)
         self.step += 1
         self.optimizer.zero_grad(set_to_none=True)
-        if torch.isfinite(loss):
-            loss.backward()
+        if all_true(bool(torch.isfinite(loss)), self.device):  # every rank takes the step, or none
+            loss.backward()  # several ranks: DistributedDataParallel averages the gradients, so all agree below
             grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), float("inf"))
             if torch.isfinite(grad_norm):
                 self.optimizer.step()
@@ -249,6 +284,8 @@ class Trainer:
 
         Logs every ``log_every`` steps (to MLflow and ``on_log``), evaluates every ``eval_every``, checkpoints every
         ``checkpoint_minutes`` and at the end. Ctrl-C saves a checkpoint and returns with ``interrupted=True``.
+        Under ``torchrun`` every rank runs it: the losses are averaged over the ranks, and rank 0 alone
+        evaluates, logs and writes.
         """
         config = self.config
         if self.tracker and self.step == 0:
@@ -269,17 +306,19 @@ class Trainer:
                     interval_sum += means
                     interval_steps += 1
                 self.restore_if_diverged()
-                if self.step % config.log_every == 0 or self.step == config.iterations:
+                log_due = self.step % config.log_every == 0 or self.step == config.iterations
+                if log_due:
+                    interval_sum = mean_over_ranks(interval_sum)  # every rank skips the same steps
                     metrics = self._interval_metrics(interval_sum, interval_steps, interval_start)
                     if interval_steps and self.skips_in_a_row == 0:
                         self.remember_good_state()
                     interval_sum.zero_()
                     interval_steps, interval_start = 0, time.perf_counter()
                     held_out_due = self.step % config.eval_every == 0 or self.step == config.iterations
-                    if held_out_due:
+                    if held_out_due and self.ranks.is_main:
                         metrics.update(self.heldout_elbo_bits())
                     self._log(metrics, on_log)
-                if time.monotonic() - last_checkpoint > 60 * config.checkpoint_minutes:
+                if self._checkpoint_due(last_checkpoint, log_due):
                     self.try_checkpoint()
                     last_checkpoint = time.monotonic()
         except KeyboardInterrupt:
@@ -289,6 +328,13 @@ class Trainer:
         diverged = steps_run > 0 and self.skipped_steps - skipped_before > config.max_skipped_share * steps_run
         return TrainResult(self.step, self.skipped_steps, interrupted, checkpoint,
                            self.tracker.failure if self.tracker else None, diverged)
+
+    def _checkpoint_due(self, last_checkpoint: float, log_due: bool) -> bool:
+        """Whether ``checkpoint_minutes`` have passed; under ``torchrun``, rank 0's clock decides at logged steps."""
+        due = time.monotonic() - last_checkpoint > 60 * self.config.checkpoint_minutes
+        if not self.ranks.distributed:
+            return due
+        return log_due and broadcast(due)
 
     def _final_checkpoint(self) -> Path:
         """:meth:`save_checkpoint`, or :class:`CheckpointWriteError` naming the last checkpoint that was written."""
