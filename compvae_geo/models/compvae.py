@@ -154,16 +154,19 @@ class CompVAE(SavableModel):
     def multiset_summary(
         self, part: Tensor, part_attr: Tensor | None = None, batch: Tensor | None = None, num_wholes: int | None = None
     ) -> Tensor:
-        """What p(z | {l_i}, c) reads with ``z_first``: the sum of the parts' embeddings, and K.
+        """What p(z | {l_i}, c) reads with ``z_first``: the mean of the parts' embeddings, and 1 / (K + 1).
 
         ``[num_wholes, part_embed_dim + 1]`` for parts ``[N]`` grouped by ``batch`` (default: one whole).
+        Both are bounded, so the prior stays in range for K beyond training (a sum grew with K, and z drawn
+        from it went astray at 2-4x the training K: docs/experiments.md).
         """
         if self.multiset_embedding is None:
             raise ValueError("only a z_first model reads a multiset summary (this one reads w~)")
         batch, num_wholes = resolve_batch(batch, part.numel(), part.device, num_wholes)
         embedding = self.multiset_embedding(part, part_attr)
-        return self.part_sum(torch.cat([embedding, embedding.new_ones(part.numel(), 1)], -1), batch,
-                             dim_size=num_wholes)
+        counts = torch.bincount(batch, minlength=num_wholes).to(embedding.dtype).unsqueeze(-1)
+        mean = self.part_sum(embedding, batch, dim_size=num_wholes) / counts.clamp(min=1)
+        return torch.cat([mean, (counts + 1).reciprocal()], -1)
 
     def z_prior_dist(self, context: Tensor, whole_attr: Tensor | None = None) -> Normal:
         r""":math:`p(z \mid \tilde{w}, c)` over ``[B, z_dim]``, or with ``z_first`` :math:`p(z \mid \{l_i\}, c)`.

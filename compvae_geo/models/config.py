@@ -63,7 +63,7 @@ class CompVAEConfig(PlainDataConfig):
     # p(w_i | l_i, c): the part prior also reads the known conditions of its whole (needs whole_attr_dim), so
     # the parts of a day drawn given its conditions move together with them (False: the paper's prior)
     prior_sees_conditions: bool = False
-    # z first: p(z | {l_i}, c) reads the multiset (a sum of part embeddings and K) instead of w~, and the part
+    # z first: p(z | {l_i}, c) reads the multiset (a mean of part embeddings and 1/(K+1)) instead of w~, and the part
     # prior p(w_i | l_i, z) reads z, so what the parts of a whole share (the day's weather) is drawn once, in z,
     # and moves every part (False: the paper's order, w_i first and p(z | w~))
     z_first: bool = False

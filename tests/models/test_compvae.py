@@ -439,7 +439,11 @@ def test_z_first_draws_z_from_the_multiset_and_the_parts_given_z():
     # p(z | {l_i}, c) reads the multiset, not the order of its parts
     summary = model.multiset_summary(torch.tensor([1, 4, 4]))
     torch.testing.assert_close(model.multiset_summary(torch.tensor([4, 1, 4])), summary)
-    assert summary[0, -1] == 3  # and K
+    assert summary[0, -1] == 1 / 4  # and 1 / (K + 1)
+    doubled = model.multiset_summary(torch.tensor([1, 1, 4, 4, 4, 4]))
+    torch.testing.assert_close(doubled[:, :-1], summary[:, :-1])  # the mean embedding
+    empty = model.multiset_summary(torch.tensor([], dtype=torch.long))
+    assert empty.tolist() == [[0.0] * CONFIG.part_embed_dim + [1.0]]
     # draw_prior: z from p(z | {l_i}, c), then w from p(w_i | l_i, z), each sample with its own z
     parts, condition = torch.tensor([1, 4, 4]), torch.tensor([0.5])
     with torch.no_grad():
