@@ -254,7 +254,7 @@ class CompVAE(SavableModel):
         # wholes.whole_attr is checked already: build its features once for the priors and p(x | z, w~, c)
         conditions = condition_features(wholes.whole_attr, wholes.num_wholes, self.config, w_tilde)
         z_first = self.config.z_first
-        prior = self.part_prior(wholes.part, wholes.part_attr, wholes.batch, wholes.num_wholes, conditions,
+        prior = self.part_prior(wholes.part, wholes.part_attr, wholes.batch, wholes.num_wholes,
                                 posterior.z if z_first else None)
         loss_w = kl_divergence(posterior.w_dist, prior)
         z_context = self.multiset_summary(wholes.part, wholes.part_attr, wholes.batch, wholes.num_wholes) \
@@ -275,10 +275,9 @@ class CompVAE(SavableModel):
     ) -> Tensor:
         r"""Draws the latents of the K parts of one multiset from the part prior (:math:`p(w_i \mid l_i)` in the paper).
 
-        ``[num_samples, K, w_dim]``. Sum any subset over dim 1 and :meth:`decode` it. ``whole_attr``
-        (``[whole_attr_dim]``, or one row per sample) are the conditions, read by a prior with
-        ``prior_sees_conditions``; None: unknown. A ``z_first`` model needs the z they were drawn with to
-        decode them: use :meth:`draw_prior`.
+        ``[num_samples, K, w_dim]``. Sum any subset over dim 1 and :meth:`decode` it. A ``z_first`` model
+        draws them given a z (from the conditions ``whole_attr``) and needs that z to decode them: use
+        :meth:`draw_prior`.
         """
         return self.draw_prior(parts, num_samples, part_attr, whole_attr)[0]
 
@@ -287,21 +286,20 @@ class CompVAE(SavableModel):
     ) -> tuple[Tensor, Tensor | None]:
         r"""The part latents ``[num_samples, K, w_dim]`` of one multiset, and z ``[num_samples, z_dim]`` (z_first).
 
-        With ``z_first``, :math:`z \sim p(z \mid \{l_i\}, c)` then :math:`w_i \sim p(w_i \mid l_i, z, c)`;
-        otherwise :math:`w_i \sim p(w_i \mid l_i, c)` and z is None (drawn later, from :math:`p(z \mid \tilde{w}, c)`).
+        With ``z_first``, :math:`z \sim p(z \mid \{l_i\}, c)` (``whole_attr``: the conditions c, one row or
+        one per sample; None: unknown) then :math:`w_i \sim p(w_i \mid l_i, z)`; otherwise
+        :math:`w_i \sim p(w_i \mid l_i)` and z is None (drawn later, from :math:`p(z \mid \tilde{w}, c)`).
         """
         check_num_samples(num_samples)
         check_parts(parts, part_attr, self.config.num_categories, self.config.part_attr_dim)
         conditions = self.conditions(whole_attr, torch.empty(num_samples, 0, device=parts.device))
-        z = None
-        if self.config.z_first:
-            summary = self.multiset_summary(parts, part_attr).expand(num_samples, -1)
-            z = self._z_prior_dist(summary, conditions).rsample()
-        if self.part_prior.conditions is None and z is None:  # the same prior for every sample
+        if not self.config.z_first:  # the same prior for every sample
             return self.part_prior(parts, part_attr).sample((num_samples,)), None
+        summary = self.multiset_summary(parts, part_attr).expand(num_samples, -1)
+        z = self._z_prior_dist(summary, conditions).rsample()
         batch = torch.arange(num_samples, device=parts.device).repeat_interleave(parts.numel())
         repeated_attr = None if part_attr is None else part_attr.repeat(num_samples, 1)
-        prior = self.part_prior(parts.repeat(num_samples), repeated_attr, batch, num_samples, conditions, z)
+        prior = self.part_prior(parts.repeat(num_samples), repeated_attr, batch, num_samples, z)
         return prior.sample().reshape(num_samples, parts.numel(), self.config.w_dim), z
 
     @torch.no_grad()

@@ -60,9 +60,6 @@ class CompVAEConfig(PlainDataConfig):
     # > 0: p(w_i | l_i, {l_j}): the part prior also reads the rest of its multiset through this many
     # residual PartUpdateConv layers on the prior's part embeddings (0: each part alone, the paper)
     prior_context_layers: int = 0
-    # p(w_i | l_i, c): the part prior also reads the known conditions of its whole (needs whole_attr_dim), so
-    # the parts of a day drawn given its conditions move together with them (False: the paper's prior)
-    prior_sees_conditions: bool = False
     # z first: p(z | {l_i}, c) reads the multiset (a mean of part embeddings and 1/(K+1)) instead of w~, and the part
     # prior p(w_i | l_i, z) reads z, so what the parts of a whole share (the day's weather) is drawn once, in z,
     # and moves every part (False: the paper's order, w_i first and p(z | w~))
@@ -118,8 +115,6 @@ class CompVAEConfig(PlainDataConfig):
             raise ValueError(f"render_hidden_dim must be >= 1, got {self.render_hidden_dim}")
         if self.z_first and not self.z_dim:
             raise ValueError("z_first needs a z (z_dim > 0)")
-        if self.prior_sees_conditions and not self.whole_attr_dim:
-            raise ValueError("prior_sees_conditions needs conditions (whole_attr_dim > 0)")
         if not self.obs_shape or min(self.obs_shape) < 1:
             raise ValueError(f"obs_shape must be non-empty with positive sizes, got {self.obs_shape}")
         if min(self.prior_scale_floor, self.observation_scale_floor, self.posterior_scale_floor) <= 0:

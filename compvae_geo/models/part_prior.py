@@ -13,7 +13,6 @@ from compvae_geo.layers import (
     resolve_batch,
 )
 
-from .conditions import condition_features
 from .config import CompVAEConfig
 from .gaussian import split_loc_scale
 from .part_embedding import PartEmbedding
@@ -24,8 +23,7 @@ class PartPrior(nn.Module):
 
     The paper's prior is :math:`\prod_i p(w_i \mid l_i)`, a :class:`~compvae_geo.layers.PartNormal`
     from an MLP of the part embedding :math:`e(l_i)`. Three options of :class:`CompVAEConfig`
-    let it read more of the multiset, and two more the whole's conditions and z (each measured in
-    ``docs/design.md``):
+    let it read more of the multiset, and a fourth the whole's z (each measured in ``docs/design.md``):
 
     - ``prior_sees_count``: each part also reads :math:`1/K`, K the number of parts of its whole;
     - ``prior_group_factor``: the parts of a whole that share a category (:math:`m_i` of them)
@@ -34,8 +32,6 @@ class PartPrior(nn.Module):
     - ``prior_context_layers``: each part's embedding passes through a residual
       :class:`~compvae_geo.layers.PartUpdateStack` over the parts of its whole,
       :math:`p(w_i \mid l_i, \{l_j\})` (permutation-equivariant, :math:`O(|V|)`);
-    - ``prior_sees_conditions``: each part also reads its whole's condition features
-      (:func:`~compvae_geo.models.conditions.condition_features`), :math:`p(w_i \mid l_i, c)`;
     - ``z_first``: each part also reads its whole's z, :math:`p(w_i \mid l_i, z)`.
 
     Args:
@@ -51,7 +47,6 @@ class PartPrior(nn.Module):
         self.embedding = PartEmbedding(c.num_categories, c.part_attr_dim, c.part_embed_dim)
         self.count = nn.Linear(1, c.part_embed_dim, bias=False) if c.prior_sees_count else None
         self.group_size = nn.Linear(1, c.part_embed_dim, bias=False) if c.prior_group_factor else None
-        self.conditions = nn.Linear(c.condition_dim, c.part_embed_dim) if c.prior_sees_conditions else None
         self.z = nn.Linear(c.z_dim, c.part_embed_dim) if c.z_first else None
         # per coordinate: a mean and a std, and with prior_group_factor the loading of the shared factor
         outputs = (3 if c.prior_group_factor else 2) * c.w_dim
@@ -75,23 +70,17 @@ class PartPrior(nn.Module):
         part_attr: Tensor | None = None,
         batch: Tensor | None = None,
         num_wholes: int | None = None,
-        conditions: Tensor | None = None,
         z: Tensor | None = None,
     ) -> PartNormal | PartGroupDiagonalFactorNormal:
         """The prior of the parts of each whole.
 
         The prior of parts ``[N]`` (and ``part_attr`` ``[N, F]``) grouped into wholes by
-        ``batch`` (default: one whole), given the condition features ``[num_wholes, condition_dim]``
-        of the wholes (read with ``prior_sees_conditions``; None: unknown), and their z ``[num_wholes, z_dim]``
-        (needed with ``z_first``). Its arguments are not validated (a non-finite network output must give a
-        non-finite loss, which training skips).
+        ``batch`` (default: one whole), given the z ``[num_wholes, z_dim]`` of the wholes (needed with
+        ``z_first``). Its arguments are not validated (a non-finite network output must give a non-finite
+        loss, which training skips).
         """
         batch, num_wholes = resolve_batch(batch, part.numel(), part.device, num_wholes)
         embedding = self.embedding(part, part_attr)
-        if self.conditions is not None:
-            if conditions is None:
-                conditions = condition_features(None, num_wholes, self.config, embedding)
-            embedding = embedding + self.conditions(conditions).index_select(0, batch)
         if self.z is not None:
             if z is None:
                 raise ValueError("this part prior reads z (z_first): pass the z of each whole")

@@ -344,35 +344,6 @@ def test_conditions_reach_the_z_posterior_the_z_prior_and_the_decoder_and_may_be
         CompVAE(CONFIG).generate(torch.tensor([1]), 2, whole_attr=torch.zeros(2))
 
 
-def test_a_prior_that_sees_the_conditions_reads_each_wholes_own_and_generates_given_them():
-    with pytest.raises(ValueError, match="prior_sees_conditions needs conditions"):
-        replace(CONFIG, prior_sees_conditions=True)
-    torch.manual_seed(0)
-    model = CompVAE(replace(CONFIG, whole_attr_dim=2, prior_sees_conditions=True))
-    data = make_batch(counts=[2, 3, 1])
-    data.whole_attr = torch.tensor([[0.5, -1.0], [float("nan"), float("nan")], [2.0, 0.0]])
-    features = model.conditions(data.whole_attr, data.whole_attr)
-    prior = model.part_prior(data.part, None, data.batch, 3, features)
-    for b in range(3):  # batched = one whole at a time; the NaN row = no conditions
-        nodes = slice(int(data.ptr[b]), int(data.ptr[b + 1]))
-        row = None if b == 1 else features[b:b + 1]
-        torch.testing.assert_close(model.part_prior(data.part[nodes], conditions=row).loc, prior.loc[nodes])
-    noise = LatentNoise.sample(model.config, 3, 6)
-    changed = data.clone()
-    changed.whole_attr = data.whole_attr.clone()
-    changed.whole_attr[0] = torch.tensor([-3.0, 4.0])
-    terms, other = model.loss(data, noise), model.loss(changed, noise)
-    assert other.w[0] != terms.w[0] and torch.equal(other.w[1:], terms.w[1:])  # L_w reads the whole's conditions
-    parts, rows = torch.tensor([1, 1, 4]), torch.tensor([[0.5, -1.0], [-3.0, 4.0]])
-    w = model.prior_latents(parts, 4000, whole_attr=rows.repeat_interleave(2000, 0))
-    for half, row in zip(w.split(2000), rows):
-        expected = model.part_prior(parts, conditions=model.conditions(row, row[None])).loc
-        torch.testing.assert_close(half.mean(0), expected, rtol=0, atol=0.15)
-    assert (model.part_prior(parts, conditions=model.conditions(rows[0], rows[:1])).loc
-            - model.part_prior(parts, conditions=model.conditions(rows[1], rows[:1])).loc).abs().max() > 0.3
-    assert model.generate(parts, 3, whole_attr=rows[0]).shape == (3, *CONFIG.obs_shape)
-
-
 def test_absurd_wholes_are_refused_and_float64_inputs_converted():
     torch.manual_seed(0)
     model = CompVAE(CONFIG)
@@ -451,11 +422,10 @@ def test_z_first_draws_z_from_the_multiset_and_the_parts_given_z():
     w, z = model.draw_prior(parts, 3000, whole_attr=condition)
     z_prior = model.z_prior_dist(summary, condition)
     torch.testing.assert_close(z.mean(0), z_prior.loc[0], rtol=0, atol=4 * z_prior.scale.max().item() / 3000**0.5)
-    features = model.conditions(condition, z).expand(3000, -1)
     batch = torch.arange(3000).repeat_interleave(3)
 
     def standardised(z):  # w under the part prior given z, one whole per sample; equal parts share a factor
-        prior = model.part_prior(parts.repeat(3000), None, batch, 3000, features, z)
+        prior = model.part_prior(parts.repeat(3000), None, batch, 3000, z)
         return ((w.flatten(0, 1) - prior.loc) / prior.variance.sqrt())[::3]  # the first part, alone in its group
 
     assert abs(standardised(z).std().item() - 1) < 0.05  # each sample's parts were drawn given its own z
