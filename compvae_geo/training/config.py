@@ -27,6 +27,9 @@ class TrainConfig(PlainDataConfig):
     seed: int = 0  # seeds the weights, the data and the latent noise (a CPU run is reproducible)
     device: str = "auto"  # "auto" (CUDA when present), "cpu", "cuda", "cuda:1", ...
     bf16: bool = False  # bfloat16 autocast on CUDA
+    # torch.compile the loss, with dynamic shapes (the number of parts changes every step); measured in
+    # docs/performance.md: no gain on CPU, so off by default
+    compile: bool = False
     log_every: int = 50  # steps between metric logs (metrics are sent in one batch each time)
     eval_every: int = 2_000  # steps between held-out evaluations
     eval_part_counts: tuple[int, ...] = (1, 2, 4, 8, 12, 16, 24, 32)  # K of the held-out sets

@@ -81,7 +81,11 @@ class Trainer:
         if self.ranks.distributed:
             self.parallel = DistributedDataParallel(
                 self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, betas=(config.beta1, config.beta2))
+        if config.compile:
+            self.parallel = torch.compile(self.parallel, dynamic=True)
+        # fused Adam on CUDA (one kernel for all parameters); on CPU it was slower (docs/performance.md)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, betas=(config.beta1, config.beta2),
+                                          fused=self.device.type == "cuda")
         rank_seed = config.seed + self.ranks.rank * DATA_SEED_STRIDE
         self.data_generator = torch.Generator(self.device).manual_seed(rank_seed)
         if self.ranks.rank:  # rank 0 draws its latent noise as one process does; the others their own
@@ -97,7 +101,7 @@ class Trainer:
         self.saved_step: int | None = None  # the step of the last checkpoint written by this process
 
     def close(self) -> None:
-        """Drops the ``DistributedDataParallel`` wrapper: call it before leaving the process group."""
+        """Drops the ``DistributedDataParallel`` (and compiled) wrapper: call it before leaving the process group."""
         self.parallel = self.model
 
     # ----- checkpoints ------------------------------------------------------------------------
