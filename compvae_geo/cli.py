@@ -171,9 +171,8 @@ def run_train(args: argparse.Namespace) -> int:
     try:
         resume, out_dir = args.resume, args.out_dir
         if resume is None and ranks.distributed:
-            problem = train_overrides.get("problem", TrainConfig.problem)
-            resume = torchrun_restart_checkpoint(out_dir, problem)
-            out_dir = out_dir or torchrun_directory(problem)
+            out_dir = out_dir or torchrun_directory(train_overrides.get("problem", TrainConfig.problem))
+            resume = torchrun_restart_checkpoint(out_dir)
         if resume is not None:
             trainer, out_dir = resumed_run(resume, train_overrides, args.experiment, tracking_uri, ranks)
         else:

@@ -100,7 +100,7 @@ class CompVAE(SavableModel):
             self.render_embedding = PartEmbedding(c.num_categories, c.part_attr_dim, c.part_embed_dim)
             self.part_renderer = codec.build_renderer(c.obs_shape, c.w_dim + c.part_embed_dim,
                                                       c.render_hidden_dim, c.render_channels)
-        # z_first: p(z | {l_i}, c) reads a sum of the parts' own embeddings (built last, like the context layers)
+        # z_first: p(z | {l_i}, c) reads a mean of the parts' own embeddings (built last, like the context layers)
         self.multiset_embedding = PartEmbedding(c.num_categories, c.part_attr_dim, c.part_embed_dim) \
             if c.z_first else None
         self.part_prior.build_context()  # last: the rest starts the same with or without it

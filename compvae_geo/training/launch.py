@@ -5,7 +5,6 @@ its checkpoint.
 """
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import tempfile
@@ -45,14 +44,14 @@ def run_directory(out_dir: Path | None, problem: str) -> Path:
         return out_dir
     base = Path("runs") / f"{problem}-{time.strftime('%Y%m%d-%H%M%S')}"
     base.parent.mkdir(parents=True, exist_ok=True)
-    for attempt in itertools.count(1):
-        candidate = base if attempt == 1 else base.with_name(f"{base.name}-{attempt}")
+    candidate, attempt = base, 1
+    while True:
         try:
             candidate.mkdir()
             return candidate
         except FileExistsError:
-            continue
-    raise AssertionError("unreachable")
+            attempt += 1
+            candidate = base.with_name(f"{base.name}-{attempt}")
 
 
 def check_writable(directory: Path) -> None:
@@ -150,17 +149,16 @@ def resumed_run(
     return trainer, checkpoint.parent
 
 
-def torchrun_restart_checkpoint(out_dir: Path | None, problem: str) -> Path | None:
-    """After ``torchrun`` restarted the workers (``--max-restarts``), the checkpoint to go on from.
+def torchrun_restart_checkpoint(out_dir: Path | None) -> Path | None:
+    """After ``torchrun`` restarted the workers (``--max-restarts``), the checkpoint in ``out_dir`` to go on from.
 
-    The run's directory is ``--out-dir``, or by default ``runs/<problem>-<torchrun run id>`` (see
-    :func:`torchrun_directory`). None on a first start, or when no checkpoint was written yet.
+    ``out_dir`` is ``--out-dir`` or :func:`torchrun_directory`. None on a first start, without a directory,
+    or when no checkpoint was written yet.
     """
-    if int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")) == 0:
+    if int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")) == 0 or out_dir is None:
         return None
-    directory = out_dir or torchrun_directory(problem)
-    checkpoint = None if directory is None else directory / CHECKPOINT_NAME
-    return checkpoint if checkpoint is not None and checkpoint.is_file() else None
+    checkpoint = out_dir / CHECKPOINT_NAME
+    return checkpoint if checkpoint.is_file() else None
 
 
 def torchrun_directory(problem: str) -> Path | None:
