@@ -1,9 +1,10 @@
 """Synthetic parts-to-whole problems with a known generator."""
 from .batching import batch_from_tensors
 from .household_parts import ARCHETYPES, DAY_TYPES, HouseholdParts
+from .observation import Observation
 from .parts_problem import PartsProblem
 from .sine_parts import SineParts
 from .site_parts import SITE_COLORS, SiteParts
 
-__all__ = ["ARCHETYPES", "DAY_TYPES", "HouseholdParts", "PartsProblem", "SITE_COLORS", "SineParts", "SiteParts",
-           "batch_from_tensors"]
+__all__ = ["ARCHETYPES", "DAY_TYPES", "HouseholdParts", "Observation", "PartsProblem", "SITE_COLORS", "SineParts",
+           "SiteParts", "batch_from_tensors"]

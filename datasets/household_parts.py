@@ -12,7 +12,10 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor
+from torch_geometric.data import Data
 from torch_geometric.utils import scatter
+
+from compvae_geo.validation import Edit
 
 from .parts_problem import PartsProblem
 
@@ -376,3 +379,25 @@ class HouseholdParts(PartsProblem):
         """What practitioners do: each household on its own independent day ``shared`` ``[N, S]``, summed."""
         loads = self.household_loads(part, part_attr, intrinsics, shared)
         return scatter(loads, batch, dim=0, dim_size=num_wholes, reduce="sum")
+
+    def edit_directly(
+        self, observation: Data, edit: Edit, num_samples: int, generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """A planner's what-if without a model, ``[num_samples, *obs_shape]``.
+
+        The observed load scaled by the kept households' share of the annual consumption, plus the naive
+        simulation (:meth:`naive_wholes`, each household on its own day under the observation's conditions) of
+        the added households, drawn with descriptors when the edit has none.
+        """
+        annual = observation.part_attr[:, 0]
+        total = annual.sum()
+        share = annual[edit.keep].sum() / total if total > 0 else annual.new_ones(())
+        scaled = (share * observation.whole).expand(num_samples, -1)
+        if not edit.add_part.numel():
+            return scaled
+        whole_attr = getattr(observation, "whole_attr", None)
+        added_attr = edit.add_part_attr
+        if added_attr is None:
+            added_attr = self.sample_part_attr(edit.add_part, generator)
+        added = self.naive_wholes(edit.add_part, num_samples, added_attr, whole_attr, generator)
+        return scaled + added

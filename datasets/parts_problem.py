@@ -8,9 +8,10 @@ from torch import Tensor
 from torch_geometric.data import Batch, Data
 from torch_geometric.utils import scatter
 
-from compvae_geo.validation import check_parts
+from compvae_geo.validation import Edit, check_edit, check_parts
 
 from .batching import batch_from_tensors
+from .observation import Observation
 
 
 class PartsProblem(ABC):
@@ -183,6 +184,80 @@ class PartsProblem(ABC):
         """
         return None
 
+    def observe(
+        self,
+        part: Tensor,
+        part_attr: Tensor | None = None,
+        whole_attr: Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Observation:
+        """One whole of the multiset ``part``, with the hidden draws it was made of (for :meth:`sample_counterfactual`).
+
+        ``part_attr`` are drawn when not given (problems with descriptors); the shared factors are drawn given the
+        conditions ``whole_attr`` ``[whole_attr_dim]`` when given.
+        """
+        if part_attr is None:
+            part_attr = self.sample_part_attr(part, generator)
+        self.check_parts(part, part_attr)
+        whole_attr = self.check_whole_attr(whole_attr)
+        device = part.device
+        intrinsics = self.sample_intrinsics(part.numel(), generator, device)
+        shared = self.sample_shared(1, generator, device, whole_attr)
+        batch = torch.zeros(part.numel(), dtype=torch.long, device=device)
+        whole = self.render(part, part_attr, intrinsics, batch, 1, shared)
+        whole_attr = self.whole_attr_of(shared) if whole_attr is None else whole_attr
+        return Observation(part, part_attr, intrinsics, shared, whole, whole_attr)
+
+    def check_edit(
+        self, observation: Observation, remove: Tensor | list[int] | None, add_part: Tensor | list[int] | None,
+        add_part_attr: Tensor | None = None,
+    ) -> Edit:
+        """The :class:`~compvae_geo.validation.Edit` of an observation (descriptors of added parts may be None)."""
+        return check_edit(observation.part.numel(), remove, add_part, add_part_attr, self.num_categories,
+                          self.part_attr_dim, attr_required=False)
+
+    def sample_counterfactual(
+        self,
+        observation: Observation,
+        remove: Tensor | list[int] | None = None,
+        add_part: Tensor | list[int] | None = None,
+        add_part_attr: Tensor | None = None,
+        num_samples: int = 1,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """The true what-if wholes of an observation, ``[num_samples, *obs_shape]``.
+
+        The observation's parts at positions ``remove`` are removed and parts of categories ``add_part`` added
+        (with descriptors ``add_part_attr``, drawn for each sample when None). The kept parts keep their
+        descriptors and hidden variation, the whole keeps its shared factors (its day), and each sample draws the
+        added parts' variation afresh: removing parts alone gives one whole, ``num_samples`` times.
+        """
+        edit = self.check_edit(observation, remove, add_part, add_part_attr)
+        device = observation.part.device
+        kept = edit.keep.to(device)
+        added = edit.add_part.to(device).repeat(num_samples)
+        part = _kept_then_added(observation.part[kept], added, num_samples)
+        fresh = self.sample_intrinsics(added.numel(), generator, device)
+        intrinsics = _kept_then_added(observation.intrinsics[kept], fresh, num_samples)
+        part_attr = None
+        if observation.part_attr is not None:
+            added_attr = self.sample_part_attr(added, generator) if edit.add_part_attr is None \
+                else edit.add_part_attr.to(device, observation.part_attr.dtype).repeat(num_samples, 1)
+            part_attr = _kept_then_added(observation.part_attr[kept], added_attr, num_samples)
+        batch = torch.arange(num_samples, device=device).repeat_interleave(edit.num_parts)
+        shared = None if observation.shared is None else observation.shared.expand(num_samples, -1)
+        return self.render(part, part_attr, intrinsics, batch, num_samples, shared)
+
+    def edit_directly(
+        self, observation: Data, edit: Edit, num_samples: int, generator: torch.Generator | None = None,
+    ) -> Tensor | None:
+        """What a user does without a model: edit the observed whole itself, ``[num_samples, *obs_shape]``.
+
+        ``observation`` is what a user sees (:meth:`Observation.data`). None where the problem has no such
+        practice (the default); the households problem scales the observed load and adds simulated households.
+        """
+        return None
+
     def data_list(
         self, num_wholes: int, max_parts: int, min_parts: int = 1, seed: int = 0
     ) -> list[Data]:
@@ -229,6 +304,17 @@ class PartsProblem(ABC):
         counts = torch.full((num_samples,), part.numel(), dtype=torch.long, device=part.device)
         repeated_attr = _repeat(part_attr, num_samples)
         return self._render_batch(counts, part.repeat(num_samples), generator, repeated_attr, whole_attr, naive)
+
+
+def _kept_then_added(kept: Tensor, added: Tensor, num_samples: int) -> Tensor:
+    """Rows of ``num_samples`` edited wholes: the ``kept`` rows ``[K', ...]`` in each, then its share of ``added``.
+
+    ``added`` ``[num_samples * A, ...]`` holds the added parts' rows, sample by sample; returns
+    ``[num_samples * (K' + A), ...]``, whole by whole.
+    """
+    shape = added.shape[1:]
+    per_sample = added.reshape(num_samples, -1, *shape) if added.numel() else added.new_zeros(num_samples, 0, *shape)
+    return torch.cat([kept.expand(num_samples, *kept.shape), per_sample], 1).flatten(0, 1)
 
 
 def _repeat(part_attr: Tensor | None, num_samples: int) -> Tensor | None:

@@ -17,7 +17,16 @@ from compvae_geo.layers import (
 )
 
 from ..codecs import get_codec
-from ..validation import Wholes, as_float, as_multisets, check_num_samples, check_parts, check_whole_attr, check_wholes
+from ..validation import (
+    Wholes,
+    as_float,
+    as_multisets,
+    check_edit,
+    check_num_samples,
+    check_parts,
+    check_whole_attr,
+    check_wholes,
+)
 from .conditions import condition_features
 from .config import CompVAEConfig
 from .gaussian import floored_scale, normal, normal_from_params, split_loc_scale
@@ -32,6 +41,19 @@ GENERATE_CHUNK_SAMPLES = 256  # wholes decoded at a time by generate
 
 def _rows(tensor: Tensor | None, start: int, end: int) -> Tensor | None:
     return None if tensor is None else tensor[start:end]
+
+
+def _repeat_rows(tensor: Tensor | None, times: int) -> Tensor | None:
+    """``tensor`` ``[N, ...]`` stacked ``times`` times along dim 0 (None stays None)."""
+    return None if tensor is None else tensor.repeat(times, *([1] * (tensor.dim() - 1)))
+
+
+def _copies(observed: Wholes, times: int) -> Wholes:
+    """``times`` copies of one whole, as a batch of ``times`` wholes."""
+    num_parts = observed.part.numel()
+    batch = torch.arange(times, device=observed.part.device).repeat_interleave(num_parts)
+    return Wholes(observed.part.repeat(times), _repeat_rows(observed.part_attr, times),
+                  _repeat_rows(observed.whole, times), batch, times, _repeat_rows(observed.whole_attr, times))
 
 
 @dataclass
@@ -298,7 +320,7 @@ class CompVAE(SavableModel):
         summary = self.multiset_summary(parts, part_attr).expand(num_samples, -1)
         z = self._z_prior_dist(summary, conditions).rsample()
         batch = torch.arange(num_samples, device=parts.device).repeat_interleave(parts.numel())
-        repeated_attr = None if part_attr is None else part_attr.repeat(num_samples, 1)
+        repeated_attr = _repeat_rows(part_attr, num_samples)
         prior = self.part_prior(parts.repeat(num_samples), repeated_attr, batch, num_samples, z)
         return prior.sample().reshape(num_samples, parts.numel(), self.config.w_dim), z
 
@@ -346,7 +368,7 @@ class CompVAE(SavableModel):
         num_parts = parts.numel()
         batch = torch.arange(num_samples, device=w.device).repeat_interleave(num_parts)
         every_part = parts.repeat(num_samples)
-        every_attr = None if part_attr is None else part_attr.repeat(num_samples, 1)
+        every_attr = _repeat_rows(part_attr, num_samples)
         # whole by whole where a chunk holds whole wholes, so the sums are those of a single pass (K = 0: w~ = 0)
         chunk = num_parts * max(1, GENERATE_CHUNK_PARTS // num_parts) if 0 < num_parts <= GENERATE_CHUNK_PARTS \
             else GENERATE_CHUNK_PARTS
@@ -365,6 +387,75 @@ class CompVAE(SavableModel):
             x_dist = self.decode(w_tilde[start:end], z[start:end], _rows(whole_attr, start, end))
             wholes.append(x_dist.sample() if observation_noise else x_dist.mean)
         return torch.cat(wholes)
+
+    # ----- what-if recomposition -------------------------------------------------------------
+
+    @torch.no_grad()
+    def recompose(
+        self,
+        data: Data,
+        remove: Tensor | list[int] | None = None,
+        add_part: Tensor | list[int] | None = None,
+        add_part_attr: Tensor | None = None,
+        num_samples: int = 1,
+        observation_noise: bool = True,
+    ) -> Tensor:
+        r"""What an observed whole would have been with some of its parts removed and others added.
+
+        Infers the observation's latents, :math:`z \sim q(z \mid x, c)` and
+        :math:`\{w_i\} \sim q(\{w_i\} \mid x, z, \{l_i\})`; drops the latents of the removed parts; draws those of the
+        added parts from the part prior of the edited multiset given the kept latents (and given z with
+        ``z_first``: :meth:`PartPrior.forward`, :meth:`~compvae_geo.layers.PartNormal.sample_given`); and decodes
+        :math:`\tilde{w}'` of the edited multiset with the inferred z and the observation's conditions
+        ``whole_attr``, so that what the parts share (the day's weather, calendar and events) stays the
+        observation's.
+
+        With ``observation_noise`` the observation's own noise is carried over, as in a counterfactual of the
+        structural model :math:`x = \mu(z, \tilde{w}) + \sigma(z, \tilde{w})\,\epsilon`: the residual
+        :math:`\epsilon = (x - \mu(z, \tilde{w})) / \sigma(z, \tilde{w})` of the observation is kept and
+        :math:`x' = \mu(z, \tilde{w}') + \sigma(z, \tilde{w}')\,\epsilon` returned, so that with nothing removed or
+        added ``x' = x``; without, the mean :math:`\mu(z, \tilde{w}')`.
+
+        Args:
+            data: one observed whole: ``part`` [K], ``whole`` [1, *obs_shape], and ``part_attr``/``whole_attr``
+                where the model has them.
+            remove: positions (``0 .. K-1``) of the observed parts to remove.
+            add_part: categories of the parts to add (a LongTensor [A] or a list of ints).
+            add_part_attr: their descriptors ``[A, F]``, where the model has them.
+            num_samples: what-if wholes to draw, each from its own draw of the latents.
+            observation_noise: carry the observation's noise over (see above), else return the means.
+
+        Returns:
+            ``[num_samples, *obs_shape]``.
+        """
+        check_num_samples(num_samples)
+        observed = check_wholes(data, self.config, self.dtype)
+        if observed.num_wholes != 1:
+            raise ValueError(f"recompose takes one observed whole, got {observed.num_wholes}")
+        c = self.config
+        edit = check_edit(observed.part.numel(), remove, add_part, as_float("add_part_attr", add_part_attr, self.dtype),
+                          c.num_categories, c.part_attr_dim).to(observed.part.device)
+        copies = _copies(observed, num_samples)
+        posterior = self._posterior(copies, None)
+        w = posterior.w_dist.sample()  # [S K, w_dim]
+        part, part_attr = edit.edited_parts(observed.part, observed.part_attr)
+        num_parts, num_kept = part.numel(), int(edit.keep.sum())
+        batch = torch.arange(num_samples, device=part.device).repeat_interleave(num_parts)
+        every_part, every_attr = part.repeat(num_samples), _repeat_rows(part_attr, num_samples)
+        known = (torch.arange(num_parts, device=part.device) < num_kept).repeat(num_samples)
+        kept = w.view(num_samples, -1, c.w_dim)[:, edit.keep]
+        value = torch.cat([kept, kept.new_zeros(num_samples, num_parts - num_kept, c.w_dim)], 1).flatten(0, 1)
+        prior = self.part_prior(every_part, every_attr, batch, num_samples, posterior.z if c.z_first else None)
+        edited_w = prior.sample_given(known, value)
+        conditions = condition_features(copies.whole_attr, num_samples, c, edited_w)
+        edited = self._decode(self.sum_parts(edited_w, batch, num_samples, every_part, every_attr), posterior.z,
+                              conditions)
+        if not observation_noise:
+            return edited.mean
+        reconstruction = self._decode(self.sum_parts(w, copies.batch, num_samples, copies.part, copies.part_attr),
+                                      posterior.z, conditions)
+        residual = (copies.whole - reconstruction.mean) / reconstruction.stddev
+        return edited.mean + edited.stddev * residual
 
     def extra_repr(self) -> str:
         """The sizes shown by ``repr``."""

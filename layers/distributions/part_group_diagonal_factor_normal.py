@@ -82,6 +82,26 @@ class PartGroupDiagonalFactorNormal(JointPartNormal):
         return self.loc + self.scale * self.standard_normal(sample_shape) + self.loading * factor.index_select(
             -2, self.group)
 
+    def sample_given(self, known: Tensor, value: Tensor) -> Tensor:
+        r"""Draws the latents of the parts not ``known`` given those that are.
+
+        ``known`` :math:`(|V|)` (bool) marks the parts whose latents are ``value`` :math:`(|V|, D)` (the other rows
+        of ``value`` are ignored). The known parts of a group tell about its shared factor:
+        :math:`u_{gd} \mid \text{known} \sim \mathcal{N}(m_{gd}, 1 / P_{gd})` with
+        :math:`P_{gd} = 1 + \sum_{i \in g\ \text{known}} b_{id}^2 / \sigma_{id}^2` and
+        :math:`m_{gd} = \sum_{i \in g\ \text{known}} b_{id} (w_{id} - \mu_{id}) / \sigma_{id}^2 \,/\, P_{gd}`;
+        each other part is :math:`\mu_{id} + \sigma_{id}\epsilon_{id} + b_{id} u_{g(i)d}`. Returns
+        :math:`(|V|, D)` with the known rows kept: an exact draw of the Gaussian conditional.
+        """
+        known = known.unsqueeze(-1)
+        white = torch.where(known, (value - self.loc) / self.scale, 0.0)
+        whitened_loading = torch.where(known, self.whitened_loading, 0.0)
+        precision = 1 + self.groups.sum_per_group(whitened_loading.pow(2), dim=0)  # (groups, D)
+        mean = self.groups.sum_per_group(whitened_loading * white, dim=0) / precision
+        factor = mean + torch.randn_like(mean) * precision.rsqrt()
+        drawn = self.loc + self.scale * self.standard_normal() + self.loading * factor.index_select(0, self.group)
+        return torch.where(known, value, drawn)
+
     def explained_by_groups(self, per_part: Tensor) -> Tensor:
         r"""What the shared factors take off a whitened square norm, per whole.
 

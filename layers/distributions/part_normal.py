@@ -52,6 +52,15 @@ class PartNormal(PartDistribution):
         """Draws ``sample_shape + (|V|, D)`` latents with the reparameterisation trick."""
         return self.loc + self.scale * self.standard_normal(sample_shape)
 
+    def sample_given(self, known: Tensor, value: Tensor) -> Tensor:
+        """Draws the latents of the parts not ``known`` given those that are.
+
+        ``known`` :math:`(|V|)` (bool) marks the parts whose latents are ``value`` :math:`(|V|, D)` (the other rows
+        of ``value`` are ignored); returns :math:`(|V|, D)` with the known rows kept and the others drawn from
+        their conditional, here their own marginal (the parts are independent).
+        """
+        return torch.where(known.unsqueeze(-1), value, self.sample())
+
     def log_prob(self, value: Tensor) -> Tensor:
         """Log-density per whole: ``value`` ``(..., |V|, D)`` gives ``(..., |G|)``."""
         self._validate_value(value)

@@ -133,3 +133,48 @@ def test_bad_shapes_raise_a_clear_error():
     q = CorrelatedPartNormal(torch.zeros(2, 2), torch.zeros(2, 2), torch.zeros(2, 2), batch[:2], 1)
     with pytest.raises(ValueError, match="same parts"):
         kl_divergence(q, PartGroupDiagonalFactorNormal(loc, torch.ones(3, 2), torch.zeros(3, 2), batch, batch))
+
+
+def tiled(p: PartGroupDiagonalFactorNormal, copies: int) -> PartGroupDiagonalFactorNormal:
+    """The same wholes ``copies`` times over, each copy with groups and wholes of its own."""
+    offsets = torch.arange(copies).repeat_interleave(p.loc.size(0))
+    return PartGroupDiagonalFactorNormal(
+        p.loc.repeat(copies, 1), p.scale.repeat(copies, 1), p.loading.repeat(copies, 1),
+        p.group.repeat(copies) + offsets * p.groups.num_groups, p.batch.repeat(copies) + offsets * p.num_wholes,
+        copies * p.num_wholes)
+
+
+def test_sample_given_draws_the_dense_gaussian_conditional():
+    p = make_prior(11, dtype=torch.float64)
+    known = torch.zeros(PART.numel(), dtype=torch.bool)
+    known[[0, 4, 6]] = True  # whole 0: one of its two 2s; whole 3: a 1 and a 4
+    value = p.sample()
+    copies = 40_000
+    draws = tiled(p, copies).sample_given(known.repeat(copies), value.repeat(copies, 1)).view(copies, -1, DIM)
+    assert (draws[:, known] == value[known]).all()
+    for parts in (WHOLE_PARTS[0], WHOLE_PARTS[3]):
+        cov = dense_prior_covariance(p, parts)
+        inside = known[parts].repeat_interleave(DIM)
+        a, b = inside.nonzero()[:, 0], (~inside).nonzero()[:, 0]
+        gain = cov[b][:, a] @ torch.linalg.inv(cov[a][:, a])
+        mean = p.loc[parts].flatten()[b] + gain @ (value[parts].flatten()[a] - p.loc[parts].flatten()[a])
+        conditional = cov[b][:, b] - gain @ cov[a][:, b]
+        drawn = draws[:, parts].flatten(1)[:, b]
+        standard_error = conditional.diagonal().sqrt() / copies**0.5
+        assert ((drawn.mean(0) - mean).abs() < 5 * standard_error).all()
+        centred = drawn - drawn.mean(0)
+        torch.testing.assert_close(centred.T @ centred / copies, conditional, atol=0.05, rtol=0.05)
+
+
+def test_sample_given_with_nothing_known_is_the_prior_and_with_all_known_the_value():
+    p = make_prior(12, dtype=torch.float64)
+    value = p.sample()
+    assert (p.sample_given(torch.ones(PART.numel(), dtype=torch.bool), value) == value).all()
+    copies = 40_000
+    draws = tiled(p, copies).sample_given(torch.zeros(copies * PART.numel(), dtype=torch.bool),
+                                          torch.full((copies * PART.numel(), DIM), float("nan"), dtype=torch.float64))
+    centred = (draws.view(copies, -1, DIM) - p.loc).flatten(1)
+    whole = WHOLE_PARTS[3]
+    flat = slice(whole.start * DIM, whole.stop * DIM)
+    torch.testing.assert_close((centred.T @ centred / copies)[flat, flat], dense_prior_covariance(p, whole),
+                               atol=0.05, rtol=0.05)

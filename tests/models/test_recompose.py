@@ -1,0 +1,130 @@
+from dataclasses import replace
+
+import pytest
+import torch
+from torch_geometric.data import Batch, Data
+
+from compvae_geo import CompVAE, CompVAEConfig
+from compvae_geo.datasets import HouseholdParts, SineParts
+from compvae_geo.problems import model_config_for
+
+PROBLEM = SineParts(length=20)
+CONFIG = CompVAEConfig(obs_shape=PROBLEM.obs_shape, w_dim=4, z_dim=3, hidden_dim=32, x_feature_dim=8, part_embed_dim=5,
+                       num_update_layers=2)
+VARIANTS = {"paper": {}, "group_prior": dict(prior_group_factor=True, prior_sees_count=True),
+            "z_first": dict(z_first=True), "rendered": dict(render_channels=2, render_hidden_dim=8, z_dim=0)}
+SAMPLES = 5
+
+
+@pytest.fixture(params=list(VARIANTS.values()), ids=list(VARIANTS))
+def model(request):
+    torch.manual_seed(0)
+    return CompVAE(replace(CONFIG, **request.param)).eval()
+
+
+def observed(parts=(3, 1, 3, 7), seed=0) -> Data:
+    part = torch.tensor(parts)
+    return PROBLEM.observe(part, generator=torch.Generator().manual_seed(seed)).data()
+
+
+def copies(data: Data, times: int) -> Batch:
+    return Batch.from_data_list([data] * times)
+
+
+def reconstruction(model: CompVAE, data: Data, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The oracle: replay recompose's draws of z and the w_i by hand; returns the w_i [S K, D] and z."""
+    torch.manual_seed(seed)
+    posterior = model.encode(copies(data, SAMPLES))
+    return posterior.w_dist.sample(), posterior.z
+
+
+def test_nothing_removed_or_added_gives_back_the_observation(model):
+    data = observed()
+    torch.testing.assert_close(model.recompose(data, num_samples=SAMPLES), data.whole.expand(SAMPLES, -1),
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_nothing_removed_or_added_without_noise_is_the_reconstruction_distribution(model):
+    data = observed()
+    torch.manual_seed(1)
+    means = model.recompose(data, num_samples=SAMPLES, observation_noise=False)
+    w, z = reconstruction(model, data, 1)
+    batch = torch.arange(SAMPLES).repeat_interleave(data.part.numel())
+    expected = model.decode(model.sum_parts(w, batch, SAMPLES, data.part.repeat(SAMPLES)), z).mean
+    torch.testing.assert_close(means, expected)
+    assert means.std(0).max() > 0  # one draw of the latents per sample
+
+
+def test_removing_every_part_decodes_the_empty_multiset_with_the_inferred_z(model):
+    data = observed()
+    torch.manual_seed(2)
+    means = model.recompose(data, remove=list(range(4)), num_samples=SAMPLES, observation_noise=False)
+    _, z = reconstruction(model, data, 2)
+    empty = torch.empty(0, dtype=torch.long)
+    nothing = model.sum_parts(torch.empty(0, model.config.w_dim), empty, SAMPLES, empty)
+    torch.testing.assert_close(means, model.decode(nothing, z).mean)
+
+
+def test_added_parts_are_drawn_from_the_part_prior_given_the_inferred_z():
+    torch.manual_seed(0)
+    model = CompVAE(replace(CONFIG, z_first=True)).eval()
+    data = observed()
+    add = torch.tensor([5, 5])
+    torch.manual_seed(3)
+    means = model.recompose(data, remove=[0, 1, 2, 3], add_part=add, num_samples=SAMPLES, observation_noise=False)
+    _, z = reconstruction(model, data, 3)
+    batch = torch.arange(SAMPLES).repeat_interleave(2)
+    w = model.part_prior(add.repeat(SAMPLES), None, batch, SAMPLES, z).sample()
+    expected = model.decode(model.sum_parts(w, batch, SAMPLES, add.repeat(SAMPLES)), z).mean
+    torch.testing.assert_close(means, expected)
+
+
+def test_removing_a_part_keeps_the_other_latents(model):
+    """Removing the part at position 1 is decoding the other parts' latents of the same posterior draw."""
+    data = observed()
+    torch.manual_seed(4)
+    means = model.recompose(data, remove=[1], num_samples=SAMPLES, observation_noise=False)
+    w, z = reconstruction(model, data, 4)
+    keep = torch.tensor([True, False, True, True]).repeat(SAMPLES)
+    batch = torch.arange(SAMPLES).repeat_interleave(3)
+    expected = model.decode(model.sum_parts(w[keep], batch, SAMPLES, data.part.repeat(SAMPLES)[keep]), z).mean
+    torch.testing.assert_close(means, expected)
+
+
+def test_the_conditions_of_the_observation_pass_through():
+    problem = HouseholdParts()
+    torch.manual_seed(0)
+    model = CompVAE(model_config_for(problem, w_dim=4, z_dim=3, hidden_dim=16, x_feature_dim=8, part_embed_dim=4,
+                                     num_update_layers=1, z_first=True)).eval()
+    generator = torch.Generator().manual_seed(0)
+    observation = problem.observe(torch.tensor([0, 4]), whole_attr=problem.conditions("weekday", -5.0),
+                                  generator=generator)
+    data = observation.data()
+    add_attr = problem.sample_part_attr(torch.tensor([6]), generator)
+    torch.manual_seed(5)
+    cold = model.recompose(data, add_part=[6], add_part_attr=add_attr, num_samples=SAMPLES, observation_noise=False)
+    data.whole_attr = problem.conditions("sunday", 15.0).unsqueeze(0)
+    torch.manual_seed(5)
+    mild = model.recompose(data, add_part=[6], add_part_attr=add_attr, num_samples=SAMPLES, observation_noise=False)
+    assert not torch.allclose(cold, mild)
+    with pytest.raises(ValueError, match="add_part_attr must have shape"):
+        model.recompose(data, add_part=[6])
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    (dict(remove=[4]), "no part 4 to remove: the observed whole has 4 parts"),
+    (dict(remove=[-1]), "no part -1 to remove"),
+    (dict(remove=[1, 1]), "remove names a part twice"),
+    (dict(add_part=[10]), "added parts: part category out of range"),
+    (dict(add_part=torch.tensor([1.0])), "added parts: part must be a 1D LongTensor"),
+    (dict(num_samples=0), "num_samples must be an integer >= 1"),
+])
+def test_bad_edits_are_clear_errors(kwargs, message):
+    model = CompVAE(CONFIG)
+    with pytest.raises(ValueError, match=message):
+        model.recompose(observed(), **kwargs)
+
+
+def test_recompose_takes_one_whole():
+    with pytest.raises(ValueError, match="one observed whole, got 2"):
+        CompVAE(CONFIG).recompose(copies(observed(), 2))
