@@ -1,4 +1,4 @@
-"""The ``compvae-geo`` command line: ``train``, ``generate``, ``evaluate`` and ``report``.
+"""The ``compvae-geo`` command line: ``train``, ``generate``, ``whatif``, ``evaluate`` and ``report``.
 
 This module parses arguments and owns the output (messages, the progress bar); the work is done
 by :mod:`compvae_geo.training.launch`, :mod:`compvae_geo.evaluation.run` and the models.
@@ -102,6 +102,28 @@ def build_parser() -> argparse.ArgumentParser:
                           help="also draw true wholes of this problem in the plot")
     generate.add_argument("--out", type=Path, default=Path("generated.csv"),
                           help="where the wholes go: .csv (one per row), .pt or .npy; a .png plot goes beside it")
+    whatif = commands.add_parser("whatif", help="what an observed whole would have been with parts removed or added")
+    whatif.add_argument("--checkpoint", type=Path, required=True)
+    source = whatif.add_mutually_exclusive_group(required=True)
+    source.add_argument("--observed", type=Path, default=None, metavar="FILE",
+                        help="the observed whole: a .pt file holding a dict of tensors 'part' [K], 'whole' "
+                             "[*obs_shape], and 'part_attr' [K, F] / 'whole_attr' [C] where the model has them")
+    source.add_argument("--problem", choices=PROBLEM_NAMES, default=None,
+                        help="draw the observed whole from this problem's generator (with --parts and --seed), "
+                             "and its true what-if wholes for the plot")
+    whatif.add_argument("--parts", type=_parse_ints, default=None, metavar="L1,L2,...",
+                        help="with --problem: the categories of the observed whole's parts")
+    whatif.add_argument("--remove", type=_parse_ints, default=None, metavar="I1,I2,...",
+                        help="positions (0..K-1) of the observed parts to remove")
+    whatif.add_argument("--add", type=_parse_ints, default=None, metavar="L1,L2,...",
+                        help="categories of the parts to add")
+    whatif.add_argument("--add-part-attr", type=_parse_rows, default=None, metavar="A,B;C,D;...",
+                        help="descriptors of each added part, one row per part (with --problem: drawn if not given)")
+    whatif.add_argument("--num-samples", type=int, default=64)
+    whatif.add_argument("--seed", type=int, default=0)
+    whatif.add_argument("--out", type=Path, default=Path("whatif.csv"),
+                        help="where the what-if wholes go: .csv (one per row), .pt or .npy; a .png plot goes beside it")
+
     evaluate = commands.add_parser("evaluate", help="distances of generated to true wholes per K, with baselines")
     evaluate.add_argument("--checkpoint", type=Path, required=True, help="the model to evaluate")
     evaluate.add_argument("--baseline", action="append", default=[], metavar="NAME=CHECKPOINT",
@@ -120,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--tracking-uri", default=None,
                           help=f"MLflow store (default $MLFLOW_TRACKING_URI, else {DEFAULT_TRACKING_URI})")
     evaluate.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
+    evaluate.add_argument("--whatif", action="store_true",
+                          help="also measure what-if recomposition of observed wholes against the true what-if "
+                               "wholes (CompVAE models)")
 
     report = commands.add_parser("report", help="write docs/<problem>_results.md from an evaluation.json")
     report.add_argument("--evaluation", type=Path, required=True, help="an evaluation.json of 'evaluate'")
@@ -139,7 +164,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.argv = argv  # to record how a result was made
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     try:
-        commands = {"train": run_train, "generate": run_generate, "evaluate": run_evaluate, "report": run_report}
+        commands = {"train": run_train, "generate": run_generate, "whatif": run_whatif, "evaluate": run_evaluate,
+                    "report": run_report}
         return commands[args.command](args)
     except (ValueError, TrackingUnavailable, FileNotFoundError) as error:
         print(f"compvae-geo: error: {error}", file=sys.stderr)
@@ -272,26 +298,101 @@ def run_generate(args: argparse.Namespace) -> int:
     if args.problem is not None:
         reference = make_problem(args.problem).sample_wholes(parts, args.num_samples, part_attr,
                                                             generator=torch.Generator().manual_seed(args.seed))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    suffix = args.out.suffix.lower()
-    if suffix == ".pt":
-        torch.save(samples, args.out)
-    elif suffix == ".npy":
-        import numpy as np
-
-        np.save(args.out, samples.numpy())
-    elif suffix == ".csv":
-        import numpy as np
-
-        np.savetxt(args.out, samples.flatten(1).numpy(), delimiter=",", fmt="%.6g")
-    else:
-        raise ValueError(f"--out must end in .csv, .pt or .npy, got {args.out}")
+    _write_wholes(samples, args.out)
     plot = args.out.with_suffix(".png")
     title = f"{args.num_samples} wholes generated for parts {list(args.parts)}"
     figure = samples_figure(samples, title + (" (grey: true)" if reference is not None else ""),
                             model.config.observation, reference)
     figure.savefig(plot, dpi=120)
     print(f"wrote {args.out} ({tuple(samples.shape)}) and {plot}")
+    return 0
+
+
+def _write_wholes(wholes: Any, out: Path) -> None:
+    """Writes wholes ``[S, *obs_shape]`` to ``out``: .pt, .npy, or .csv (one flattened whole per row)."""
+    import torch
+
+    suffix = out.suffix.lower()
+    if suffix not in (".pt", ".npy", ".csv"):
+        raise ValueError(f"--out must end in .csv, .pt or .npy, got {out}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".pt":
+        torch.save(wholes, out)
+    elif suffix == ".npy":
+        import numpy as np
+
+        np.save(out, wholes.numpy())
+    else:
+        import numpy as np
+
+        np.savetxt(out, wholes.flatten(1).numpy(), delimiter=",", fmt="%.6g")
+
+
+# ----- whatif --------------------------------------------------------------------------------
+
+def _read_observed(path: Path) -> Any:
+    """The observed whole of ``--observed``: a ``Data`` from a .pt dict of tensors (``ValueError`` if unusable)."""
+    import torch
+    from torch_geometric.data import Data
+
+    try:
+        content = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as error:  # noqa: BLE001  (any unreadable file: one line, never torch's unpickling advice)
+        raise ValueError(f"{path} is not a .pt file of tensors ({type(error).__name__})") from None
+    if not isinstance(content, dict) or not {"part", "whole"} <= content.keys():
+        raise ValueError(f"{path} must hold a dict with 'part' and 'whole' tensors (and 'part_attr'/'whole_attr')")
+    unknown = content.keys() - {"part", "whole", "part_attr", "whole_attr"}
+    if unknown:
+        raise ValueError(f"{path} holds unknown keys {sorted(unknown)}; known: part, whole, part_attr, whole_attr")
+    if not all(isinstance(value, torch.Tensor) for value in content.values()):
+        raise ValueError(f"every value in {path} must be a tensor")
+    whole = content["whole"]
+    attrs = {"part": content["part"], "whole": whole.unsqueeze(0)}
+    if "part_attr" in content:
+        attrs["part_attr"] = content["part_attr"]
+    if "whole_attr" in content:
+        attrs["whole_attr"] = content["whole_attr"].reshape(1, -1)
+    return Data(num_nodes=content["part"].numel(), **attrs)
+
+
+def run_whatif(args: argparse.Namespace) -> int:
+    """Recomposes an observed whole (from a file, or drawn from a problem) and writes the what-if wholes with a plot."""
+    import torch
+
+    from .evaluation.figures import whatif_figure
+    from .models import CompVAE, load_model
+    from .problems import make_problem
+
+    model = load_model(args.checkpoint).eval()
+    if not isinstance(model, CompVAE):
+        raise ValueError(f"{args.checkpoint} holds a {model.model_name}, which cannot recompose; use a CompVAE")
+    add = None if args.add is None else torch.tensor(args.add, dtype=torch.long)
+    add_attr = None if args.add_part_attr is None else torch.tensor(args.add_part_attr, dtype=torch.float32)
+    truth = None
+    if args.problem is not None:
+        if args.parts is None:
+            raise ValueError("--problem needs --parts, the categories of the observed whole")
+        problem = make_problem(args.problem)
+        generator = torch.Generator().manual_seed(args.seed)
+        observation = problem.observe(torch.tensor(args.parts, dtype=torch.long), generator=generator)
+        if add is not None and add_attr is None and problem.part_attr_dim:
+            add_attr = problem.sample_part_attr(add, generator)
+        truth = problem.sample_counterfactual(observation, args.remove, add, add_attr, args.num_samples, generator)
+        data = observation.data()
+    else:
+        if args.parts is not None:
+            raise ValueError("--parts goes with --problem; an --observed file holds its parts")
+        data = _read_observed(args.observed)
+    torch.manual_seed(args.seed)
+    recomposed = model.recompose(data, args.remove, add, add_attr, args.num_samples)
+    _write_wholes(recomposed, args.out)
+    plot = args.out.with_suffix(".png")
+    edits = [f"{label} {list(value)}" for label, value in (("without", args.remove), ("with", args.add)) if value]
+    title = f"the observed whole {' and '.join(edits) or 'unchanged'}"
+    whatif_figure(data.whole[0], recomposed, title, model.config.observation, truth).savefig(plot, dpi=120)
+    print(f"wrote {args.out} ({tuple(recomposed.shape)}) and {plot}")
     return 0
 
 
@@ -315,8 +416,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
     config = EvalConfig(**_overrides(args, EvalConfig))
     tracking = None if args.no_mlflow else (args.tracking_uri, args.run_id)
     run = evaluate_checkpoints(args.checkpoint, _parse_baselines(args.baseline), config, args.problem, args.out_dir,
-                               tracking, "compvae-geo " + shlex.join(args.argv))
+                               tracking, "compvae-geo " + shlex.join(args.argv), args.whatif)
     print(format_table(run.evaluation))
+    if run.whatif is not None:
+        from .evaluation.whatif import as_json, format_whatif
+
+        print("\n" + format_whatif(as_json(run.whatif)))
     print(f"({config.multisets_per_k} multisets x {config.num_samples} wholes per K and source, {run.seconds:.0f} s)")
     where = f"; MLflow run {run.tracker.run_id} ({run.tracker.tracking_uri})" if run.tracker is not None else ""
     print(f"wrote {run.json_path} and {run.num_figures} figures in {run.json_path.parent}{where}")

@@ -42,6 +42,11 @@ class Edit:
     add_part_attr: Tensor | None  # [A, F] their descriptors, or None (no descriptors, or to be drawn)
 
     @property
+    def removed(self) -> Tensor:
+        """Positions of the removed parts in the observed whole, ``[R]``."""
+        return (~self.keep).nonzero()[:, 0]
+
+    @property
     def num_parts(self) -> int:
         """Parts of the edited whole: the kept ones, then the added ones."""
         return int(self.keep.sum()) + self.add_part.numel()
@@ -169,8 +174,8 @@ def as_float(name: str, value: Tensor | None, dtype: torch.dtype) -> Tensor | No
 def check_whole_attr(whole_attr: Tensor | None, num_wholes: int, whole_attr_dim: int) -> Tensor | None:
     """``whole_attr`` as ``[num_wholes, whole_attr_dim]``, or None; ``ValueError`` if invalid.
 
-    ``[whole_attr_dim]`` is one whole's conditions, repeated for every whole. A row of NaN says that
-    whole's conditions are unknown; any other non-finite value is an error.
+    ``[whole_attr_dim]`` or ``[1, whole_attr_dim]`` is one whole's conditions, repeated for every whole. A row of
+    NaN says that whole's conditions are unknown; any other non-finite value is an error.
     """
     if whole_attr is None:
         return None
@@ -178,11 +183,11 @@ def check_whole_attr(whole_attr: Tensor | None, num_wholes: int, whole_attr_dim:
         raise ValueError("this model or problem takes no whole_attr (its whole_attr_dim is 0)")
     if not isinstance(whole_attr, Tensor) or not whole_attr.is_floating_point():
         raise ValueError(f"whole_attr must be a float tensor, got {type(whole_attr).__name__}")
-    if whole_attr.dim() == 1:
-        whole_attr = whole_attr.unsqueeze(0).expand(num_wholes, -1)
+    if whole_attr.dim() == 1 or (whole_attr.dim() == 2 and whole_attr.size(0) == 1):  # one row for all
+        whole_attr = whole_attr.reshape(1, -1).expand(num_wholes, -1)
     if whole_attr.dim() != 2 or whole_attr.size(-1) != whole_attr_dim or whole_attr.size(0) != num_wholes:
-        raise ValueError(f"whole_attr must have shape ({whole_attr_dim},) or ({num_wholes}, {whole_attr_dim}), "
-                         f"got {tuple(whole_attr.shape)}")
+        raise ValueError(f"whole_attr must have shape ({whole_attr_dim},), (1, {whole_attr_dim}) or "
+                         f"({num_wholes}, {whole_attr_dim}), got {tuple(whole_attr.shape)}")
     finite, unknown = torch.isfinite(whole_attr).all(-1), torch.isnan(whole_attr).all(-1)
     if not (finite | unknown).all():
         raise ValueError("whole_attr rows must be finite, or all NaN for unknown conditions")

@@ -97,6 +97,43 @@ def samples_figure(samples: Tensor, title: str, observation: str, reference: Ten
     return figure
 
 
+WHATIF_SHOWN = 5  # what-if wholes drawn per row in the what-if figure of image problems
+
+
+def whatif_figure(observed: Tensor, recomposed: Tensor, title: str, observation: str,
+                  truth: Tensor | None = None) -> Figure:
+    """An observed whole beside its what-if wholes (and the true what-if wholes, where they are known).
+
+    Curves: the observation in black, the model's what-if curves in colour, the true ones in grey. Images: the
+    observation, then a row of what-if images, and a row of true ones.
+    """
+    if get_codec(observation).curves:
+        figure = Figure(figsize=(8, 3.5), layout="constrained")
+        ax = figure.add_subplot()
+        for whole in [] if truth is None else truth:
+            plot_whole(ax, whole, observation, color="0.7", linewidth=0.8)
+        for whole in recomposed:
+            plot_whole(ax, whole, observation, color="tab:blue", linewidth=0.8, alpha=0.5)
+        plot_whole(ax, observed, observation, color="black", linewidth=1.5, label="observed")
+        ax.legend(loc="upper left")
+        ax.set_title(title + (" (blue: recomposed, grey: true)" if truth is not None else " (blue: recomposed)"))
+        return figure
+    rows = [("recomposed", recomposed[:WHATIF_SHOWN])] + ([] if truth is None else [("true", truth[:WHATIF_SHOWN])])
+    figure = Figure(figsize=(1.6 * (WHATIF_SHOWN + 1), 1.8 * len(rows)), layout="constrained")
+    axes = figure.subplots(len(rows), WHATIF_SHOWN + 1, squeeze=False)
+    for row, (label, wholes) in zip(axes, rows, strict=True):
+        plot_whole(row[0], observed, observation)
+        row[0].set_title("observed", fontsize=8)
+        for ax in row[1:]:
+            ax.set_axis_off()
+        for ax, whole in zip(row[1:], wholes, strict=False):
+            ax.set_axis_on()
+            plot_whole(ax, whole, observation)
+            ax.set_title(label, fontsize=8)
+    figure.suptitle(title)
+    return figure
+
+
 def size_generality_figure(samples: dict[int, Tensor], truth: dict[int, Tensor], observation: str) -> Figure:
     """Generated wholes next to true ones for one multiset per K (K may exceed the training range).
 

@@ -113,3 +113,19 @@ def spectrum_distance(x: Tensor, y: Tensor) -> Tensor:
     """
     px, py = mean_power_spectrum(x), mean_power_spectrum(y)
     return (px - py).abs().sum() / py.sum()
+
+
+def standardisation(true: Tensor) -> tuple[Tensor, Tensor]:
+    """The mean and std of each position of the true wholes (a std of 0 counts as 1)."""
+    std = true.std(0)
+    return true.mean(0), torch.where(std > 0, std, torch.ones_like(std))
+
+
+def pooled_bandwidth(true: Tensor, other: Tensor) -> Tensor:
+    """The bandwidth when all true wholes are equal.
+
+    The bandwidth when all true wholes are equal (one site fills the whole image in the 2D
+    problem): the median distance of the pooled samples, or 1 if that is 0 too.
+    """
+    bandwidth = median_distance(torch.cat([true, other]))
+    return bandwidth if bandwidth > 0 else torch.tensor(1.0)

@@ -13,7 +13,14 @@ from compvae_geo.datasets import PartsProblem
 from ..codecs import get_codec
 from ..models import LossTerms, SavableModel
 from .config import NAIVE, TRUE, EvalConfig
-from .metrics import energy_distance, median_distance, mmd2_permutation_test, spectrum_distance
+from .metrics import (
+    energy_distance,
+    median_distance,
+    mmd2_permutation_test,
+    pooled_bandwidth,
+    spectrum_distance,
+    standardisation,
+)
 from .planner import PlannerStatistics, average, planner_statistics, relative_errors
 
 # (parts [K], part_attr [K, F] or None, whole_attr [C] or None, num_samples) -> wholes [num_samples, *obs_shape]
@@ -92,7 +99,7 @@ def sample_distances(
                 part = torch.randint(0, problem.num_categories, (k,), generator=data)
                 part_attr = problem.sample_part_attr(part, data)
                 true = problem.sample_wholes(part, num_samples, part_attr, whole_attr, generator=data)
-                scale = _standardisation(true) if problem.standardised_distances else None
+                scale = standardisation(true) if problem.standardised_distances else None
                 true_scaled = true if scale is None else (true - scale[0]) / scale[1]
                 true_bandwidth = median_distance(true_scaled)
                 multiset_seed = int(torch.randint(torch.iinfo(torch.int64).max, (), generator=data))
@@ -108,7 +115,7 @@ def sample_distances(
                             true_plan = planner_statistics(true, problem.planner_hours_per_step, alone)
                         plans[name].append((plan, relative_errors(plan, true_plan)))
                     scaled = wholes if scale is None else (wholes - scale[0]) / scale[1]
-                    bandwidth = true_bandwidth if true_bandwidth > 0 else _pooled_bandwidth(true_scaled, scaled)
+                    bandwidth = true_bandwidth if true_bandwidth > 0 else pooled_bandwidth(true_scaled, scaled)
                     mmd2, pvalue = mmd2_permutation_test(scaled, true_scaled, bandwidth, num_permutations, permutations)
                     spectrum = float(spectrum_distance(wholes, true)) if curves else math.nan
                     accuracy = problem.part_accuracy(wholes, part, part_attr) if k else None
@@ -118,12 +125,6 @@ def sample_distances(
     return out
 
 
-def _standardisation(true: Tensor) -> tuple[Tensor, Tensor]:
-    """The mean and std of each position of the true wholes (a std of 0 counts as 1)."""
-    std = true.std(0)
-    return true.mean(0), torch.where(std > 0, std, torch.ones_like(std))
-
-
 def _peaks_alone(sampler: Sampler, part: Tensor, part_attr: Tensor | None, whole_attr: Tensor | None) -> float:
     """The sum over the multiset's parts of the mean daily peak of the sampler's wholes of that part alone."""
     total = 0.0
@@ -131,16 +132,6 @@ def _peaks_alone(sampler: Sampler, part: Tensor, part_attr: Tensor | None, whole
         attr = None if part_attr is None else part_attr[i:i + 1]
         total += float(sampler(part[i:i + 1], attr, whole_attr, SINGLE_PART_SAMPLES).max(-1).values.mean())
     return total
-
-
-def _pooled_bandwidth(true: Tensor, other: Tensor) -> Tensor:
-    """The bandwidth when all true wholes are equal.
-
-    The bandwidth when all true wholes are equal (one site fills the whole image in the 2D
-    problem): the median distance of the pooled samples, or 1 if that is 0 too.
-    """
-    bandwidth = median_distance(torch.cat([true, other]))
-    return bandwidth if bandwidth > 0 else torch.tensor(1.0)
 
 
 def _average(rows: list[tuple[float, ...]], plans: list[tuple[PlannerStatistics, dict[str, float]]]) -> Distances:

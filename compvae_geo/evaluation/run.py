@@ -20,6 +20,9 @@ from .config import NAIVE, TRUE, EvalConfig
 from .figures import coincidence_figure, model_figures
 from .per_k import KEvaluation, as_json, as_metrics, evaluate
 from .probe import z_probe
+from .whatif import WhatIfCell, evaluate_whatif
+from .whatif import as_json as whatif_json
+from .whatif import as_metrics as whatif_metrics
 
 
 @dataclass
@@ -31,6 +34,7 @@ class EvaluationRun:
     num_figures: int
     seconds: float
     tracker: Tracker | None
+    whatif: list[WhatIfCell] | None = None
 
 
 def evaluation_tracker(payload: dict[str, Any], problem_name: str, tracking_uri: str | None,
@@ -60,6 +64,7 @@ def evaluate_checkpoints(
     out_dir: Path | None = None,
     tracking: tuple[str | None, str | None] | None = (None, None),
     command: str | None = None,
+    whatif: bool = False,
 ) -> EvaluationRun:
     """Evaluates ``checkpoint`` beside the named ``baselines`` on its problem.
 
@@ -72,6 +77,7 @@ def evaluate_checkpoints(
         out_dir: where ``evaluation.json`` and the figures go (default ``<checkpoint dir>/evaluation``).
         tracking: ``(tracking_uri, run_id)`` for :func:`evaluation_tracker`, or None for no MLflow.
         command: the command line that asked for it, recorded in the document.
+        whatif: also measure the what-if recomposition of every CompVAE (:func:`evaluate_whatif`).
     """
     payload = read_model_payload(checkpoint)
     problem_name = (problem_name or payload.get("training", {}).get("config", {}).get("problem")
@@ -94,9 +100,10 @@ def evaluate_checkpoints(
     evaluation = evaluate(models, problem, config)
     conditioned = {name: evaluate(models, problem, config, whole_attr, heldout_elbo=False)
                    for name, whole_attr in problem.evaluation_conditions.items()}
+    compvaes = {name: model for name, model in models.items() if isinstance(model, CompVAE)}
+    whatif_cells = evaluate_whatif(compvaes, problem, config) if whatif else None
     main_label = next(iter(models))
-    probes = {name: z_probe(model, problem, seed=config.seed) for name, model in models.items()
-              if isinstance(model, CompVAE)}
+    probes = {name: z_probe(model, problem, seed=config.seed) for name, model in compvaes.items()}
     seconds = time.monotonic() - started
     figures = model_figures(models[main_label], problem, config.seed, payload.get("training", {}).get("history"))
     if problem.planner_hours_per_step is not None:
@@ -111,12 +118,14 @@ def evaluate_checkpoints(
         document["conditions"] = {name: as_json(rows) for name, rows in conditioned.items()}
     if any(probes.values()):
         document["z_probe"] = probes
+    if whatif_cells is not None:
+        document["whatif"] = whatif_json(whatif_cells)
     json_path = out_dir / "evaluation.json"
     json_path.write_text(json.dumps(document, indent=2))
     if tracker is not None:
-        for metrics, k in as_metrics(evaluation):
+        for metrics, k in as_metrics(evaluation) + whatif_metrics(whatif_cells or []):
             tracker.log_metrics(metrics, step=k)
         for path in [json_path, *(out_dir / name for name in figures)]:
             tracker.log_artifact(path, "evaluation")
         tracker.end("FINISHED")
-    return EvaluationRun(evaluation, json_path, len(figures), seconds, tracker)
+    return EvaluationRun(evaluation, json_path, len(figures), seconds, tracker, whatif_cells)

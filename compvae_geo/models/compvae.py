@@ -48,6 +48,25 @@ def _repeat_rows(tensor: Tensor | None, times: int) -> Tensor | None:
     return None if tensor is None else tensor.repeat(times, *([1] * (tensor.dim() - 1)))
 
 
+def _shared_by_category(
+    shared: Tensor, group: Tensor, before: Wholes, edited_group: Tensor, after: Wholes, num_categories: int
+) -> Tensor:
+    """The shared factor of each group of the edited wholes ``after``, from those of the observed wholes ``before``.
+
+    ``shared`` ``[groups, D]`` holds one factor per group ``group`` ``[N]`` (the parts of a whole that share a
+    category) of ``before``; ``edited_group`` numbers the groups of ``after``. A group whose category its observed
+    whole had gets that group's factor, a new one a fresh standard-normal draw.
+    """
+    def category_key(wholes: Wholes, groups: Tensor) -> Tensor:
+        num_groups = int(groups.max()) + 1 if groups.numel() else 0
+        key = wholes.batch * num_categories + wholes.part
+        return key.new_zeros(num_groups).scatter_(0, groups, key)
+
+    table = torch.randn(after.num_wholes * num_categories, shared.size(-1), dtype=shared.dtype, device=shared.device)
+    table[category_key(before, group)] = shared
+    return table[category_key(after, edited_group)]
+
+
 def _copies(observed: Wholes, times: int) -> Wholes:
     """``times`` copies of one whole, as a batch of ``times`` wholes."""
     num_parts = observed.part.numel()
@@ -402,19 +421,24 @@ class CompVAE(SavableModel):
     ) -> Tensor:
         r"""What an observed whole would have been with some of its parts removed and others added.
 
-        Infers the observation's latents, :math:`z \sim q(z \mid x, c)` and
-        :math:`\{w_i\} \sim q(\{w_i\} \mid x, z, \{l_i\})`; drops the latents of the removed parts; draws those of the
-        added parts from the part prior of the edited multiset given the kept latents (and given z with
-        ``z_first``: :meth:`PartPrior.forward`, :meth:`~compvae_geo.layers.PartNormal.sample_given`); and decodes
-        :math:`\tilde{w}'` of the edited multiset with the inferred z and the observation's conditions
-        ``whole_attr``, so that what the parts share (the day's weather, calendar and events) stays the
-        observation's.
+        A counterfactual of the generative model read as a structural one, in which every latent is its
+        parameters plus a scaled standard-normal noise: :math:`z = \mu_z + \sigma_z \eta` (with ``z_first``
+        from the multiset and the conditions, else from :math:`\tilde{w}`), :math:`w_i = \mu_i + \sigma_i
+        \epsilon_i\ (+\, b_i u_g)` from the part prior, :math:`x = \mu_x + \sigma_x \epsilon_x`.
 
-        With ``observation_noise`` the observation's own noise is carried over, as in a counterfactual of the
-        structural model :math:`x = \mu(z, \tilde{w}) + \sigma(z, \tilde{w})\,\epsilon`: the residual
-        :math:`\epsilon = (x - \mu(z, \tilde{w})) / \sigma(z, \tilde{w})` of the observation is kept and
-        :math:`x' = \mu(z, \tilde{w}') + \sigma(z, \tilde{w}')\,\epsilon` returned, so that with nothing removed or
-        added ``x' = x``; without, the mean :math:`\mu(z, \tilde{w}')`.
+        1. Abduction: :math:`z, \{w_i\}` are drawn from the posterior :math:`q(z \mid x, c)\,q(\{w_i\} \mid x,
+           z, \{l_i\})`, and the noises that give them under the prior of the observed multiset are kept: the
+           day's :math:`\eta`, each kept part's :math:`\epsilon_i`, each category's shared :math:`u_g`
+           (:meth:`~compvae_geo.layers.PartGroupDiagonalFactorNormal.abduct`) and, with ``observation_noise``,
+           the observation's residual :math:`\epsilon_x = (x - \mu_x) / \sigma_x`.
+        2. Action: the removed parts go, the added parts come with fresh noise (their category's :math:`u_g`
+           where a kept part shares it).
+        3. Prediction: the same noises through the model with the edited multiset and the observation's
+           conditions ``whole_attr``; the whole's mean, plus :math:`\sigma_x' \epsilon_x` with ``observation_noise``.
+
+        Nothing removed or added gives back the observation (its reconstruction's means without
+        ``observation_noise``); what the parts share (the day's weather, calendar and events) stays the
+        observation's, while what the multiset itself implies (a smaller feeder loads less) follows the edit.
 
         Args:
             data: one observed whole: ``part`` [K], ``whole`` [1, *obs_shape], and ``part_attr``/``whole_attr``
@@ -422,8 +446,8 @@ class CompVAE(SavableModel):
             remove: positions (``0 .. K-1``) of the observed parts to remove.
             add_part: categories of the parts to add (a LongTensor [A] or a list of ints).
             add_part_attr: their descriptors ``[A, F]``, where the model has them.
-            num_samples: what-if wholes to draw, each from its own draw of the latents.
-            observation_noise: carry the observation's noise over (see above), else return the means.
+            num_samples: what-if wholes to draw, each from its own draw of the posterior.
+            observation_noise: carry the observation's residual over (see above), else return the means.
 
         Returns:
             ``[num_samples, *obs_shape]``.
@@ -435,27 +459,47 @@ class CompVAE(SavableModel):
         c = self.config
         edit = check_edit(observed.part.numel(), remove, add_part, as_float("add_part_attr", add_part_attr, self.dtype),
                           c.num_categories, c.part_attr_dim).to(observed.part.device)
-        copies = _copies(observed, num_samples)
-        posterior = self._posterior(copies, None)
-        w = posterior.w_dist.sample()  # [S K, w_dim]
+        before = _copies(observed, num_samples)
         part, part_attr = edit.edited_parts(observed.part, observed.part_attr)
-        num_parts, num_kept = part.numel(), int(edit.keep.sum())
-        batch = torch.arange(num_samples, device=part.device).repeat_interleave(num_parts)
-        every_part, every_attr = part.repeat(num_samples), _repeat_rows(part_attr, num_samples)
-        known = (torch.arange(num_parts, device=part.device) < num_kept).repeat(num_samples)
-        kept = w.view(num_samples, -1, c.w_dim)[:, edit.keep]
-        value = torch.cat([kept, kept.new_zeros(num_samples, num_parts - num_kept, c.w_dim)], 1).flatten(0, 1)
-        prior = self.part_prior(every_part, every_attr, batch, num_samples, posterior.z if c.z_first else None)
-        edited_w = prior.sample_given(known, value)
-        conditions = condition_features(copies.whole_attr, num_samples, c, edited_w)
-        edited = self._decode(self.sum_parts(edited_w, batch, num_samples, every_part, every_attr), posterior.z,
-                              conditions)
+        after = Wholes(part.repeat(num_samples), _repeat_rows(part_attr, num_samples), before.whole,
+                       torch.arange(num_samples, device=part.device).repeat_interleave(part.numel()), num_samples,
+                       before.whole_attr)
+        conditions = condition_features(before.whole_attr, num_samples, c, before.whole)
+        # abduction
+        posterior = self._posterior(before, None)
+        w, z = posterior.w_dist.sample(), posterior.z
+        prior = self.part_prior(before.part, before.part_attr, before.batch, num_samples, z if c.z_first else None)
+        own, shared = prior.abduct(w)
+        observed_groups = getattr(prior, "group", None)
+        w_tilde = self.sum_parts(w, before.batch, num_samples, before.part, before.part_attr)
+        z_prior = self._z_prior_dist(self._z_context(before, w_tilde), conditions)
+        day = (z - z_prior.loc) / z_prior.scale
+        # action and prediction
+        if c.z_first:
+            z_prior = self._z_prior_dist(self._z_context(after, None), conditions)
+            z = z_prior.loc + z_prior.scale * day
+        prior = self.part_prior(after.part, after.part_attr, after.batch, num_samples, z if c.z_first else None)
+        kept_own = own.view(num_samples, -1, c.w_dim)[:, edit.keep]
+        added_own = torch.randn(num_samples, edit.add_part.numel(), c.w_dim, dtype=own.dtype, device=own.device)
+        if shared is not None:
+            shared = _shared_by_category(shared, observed_groups, before, prior.group, after, c.num_categories)
+        edited_w = prior.from_noise(torch.cat([kept_own, added_own], 1).flatten(0, 1), shared)
+        edited_w_tilde = self.sum_parts(edited_w, after.batch, num_samples, after.part, after.part_attr)
+        if not c.z_first:
+            z_prior = self._z_prior_dist(self._z_context(after, edited_w_tilde), conditions)
+            z = z_prior.loc + z_prior.scale * day
+        edited = self._decode(edited_w_tilde, z, conditions)
         if not observation_noise:
             return edited.mean
-        reconstruction = self._decode(self.sum_parts(w, copies.batch, num_samples, copies.part, copies.part_attr),
-                                      posterior.z, conditions)
-        residual = (copies.whole - reconstruction.mean) / reconstruction.stddev
+        reconstruction = self._decode(w_tilde, posterior.z, conditions)
+        residual = (before.whole - reconstruction.mean) / reconstruction.stddev
         return edited.mean + edited.stddev * residual
+
+    def _z_context(self, wholes: Wholes, w_tilde: Tensor | None) -> Tensor:
+        """What p(z | ...) reads: the multiset summary with ``z_first``, else w~."""
+        if self.config.z_first:
+            return self.multiset_summary(wholes.part, wholes.part_attr, wholes.batch, wholes.num_wholes)
+        return w_tilde
 
     def extra_repr(self) -> str:
         """The sizes shown by ``repr``."""

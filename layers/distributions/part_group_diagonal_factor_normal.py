@@ -82,25 +82,26 @@ class PartGroupDiagonalFactorNormal(JointPartNormal):
         return self.loc + self.scale * self.standard_normal(sample_shape) + self.loading * factor.index_select(
             -2, self.group)
 
-    def sample_given(self, known: Tensor, value: Tensor) -> Tensor:
-        r"""Draws the latents of the parts not ``known`` given those that are.
+    def abduct(self, value: Tensor) -> tuple[Tensor, Tensor]:
+        r"""A draw of the standard-normal noises that give ``value`` :math:`(|V|, D)`: the own and the shared ones.
 
-        ``known`` :math:`(|V|)` (bool) marks the parts whose latents are ``value`` :math:`(|V|, D)` (the other rows
-        of ``value`` are ignored). The known parts of a group tell about its shared factor:
-        :math:`u_{gd} \mid \text{known} \sim \mathcal{N}(m_{gd}, 1 / P_{gd})` with
-        :math:`P_{gd} = 1 + \sum_{i \in g\ \text{known}} b_{id}^2 / \sigma_{id}^2` and
-        :math:`m_{gd} = \sum_{i \in g\ \text{known}} b_{id} (w_{id} - \mu_{id}) / \sigma_{id}^2 \,/\, P_{gd}`;
-        each other part is :math:`\mu_{id} + \sigma_{id}\epsilon_{id} + b_{id} u_{g(i)d}`. Returns
-        :math:`(|V|, D)` with the known rows kept: an exact draw of the Gaussian conditional.
+        The shared factors given the latents, :math:`u_{gd} \mid w \sim \mathcal{N}(m_{gd}, 1 / M_{gd})` with
+        :math:`m_{gd} = \sum_{i \in g} b_{id} (w_{id} - \mu_{id}) / \sigma_{id}^2 \,/\, M_{gd}`, then each part's own
+        :math:`\epsilon_{id} = (w_{id} - \mu_{id} - b_{id} u_{g(i)d}) / \sigma_{id}`: ``(own (|V|, D), shared
+        (groups, D))``. :meth:`from_noise` maps them back to ``value``; a subset of the parts, with fresh noise for
+        others, gives an exact draw of the others given that subset.
         """
-        known = known.unsqueeze(-1)
-        white = torch.where(known, (value - self.loc) / self.scale, 0.0)
-        whitened_loading = torch.where(known, self.whitened_loading, 0.0)
-        precision = 1 + self.groups.sum_per_group(whitened_loading.pow(2), dim=0)  # (groups, D)
-        mean = self.groups.sum_per_group(whitened_loading * white, dim=0) / precision
-        factor = mean + torch.randn_like(mean) * precision.rsqrt()
-        drawn = self.loc + self.scale * self.standard_normal() + self.loading * factor.index_select(0, self.group)
-        return torch.where(known, value, drawn)
+        white = (value - self.loc) / self.scale
+        mean = self.groups.sum_per_group(self.whitened_loading * white, dim=0) / self.group_precision
+        shared = mean + torch.randn_like(mean) * self.group_precision.rsqrt()
+        return white - self.whitened_loading * shared.index_select(0, self.group), shared
+
+    def from_noise(self, own: Tensor, shared: Tensor) -> Tensor:
+        r"""The latents :math:`\mu + \sigma \epsilon + b\, u_{g}` of the noises ``own`` :math:`(|V|, D)` and ``shared``.
+
+        ``shared`` :math:`(\text{groups}, D)` holds one factor per group.
+        """
+        return self.loc + self.scale * own + self.loading * shared.index_select(0, self.group)
 
     def explained_by_groups(self, per_part: Tensor) -> Tensor:
         r"""What the shared factors take off a whitened square norm, per whole.

@@ -52,14 +52,17 @@ class PartNormal(PartDistribution):
         """Draws ``sample_shape + (|V|, D)`` latents with the reparameterisation trick."""
         return self.loc + self.scale * self.standard_normal(sample_shape)
 
-    def sample_given(self, known: Tensor, value: Tensor) -> Tensor:
-        """Draws the latents of the parts not ``known`` given those that are.
+    def abduct(self, value: Tensor) -> tuple[Tensor, None]:
+        r"""The standard-normal noise :math:`\epsilon = (w - \mu) / \sigma` that gives ``value`` :math:`(|V|, D)`.
 
-        ``known`` :math:`(|V|)` (bool) marks the parts whose latents are ``value`` :math:`(|V|, D)` (the other rows
-        of ``value`` are ignored); returns :math:`(|V|, D)` with the known rows kept and the others drawn from
-        their conditional, here their own marginal (the parts are independent).
+        With :meth:`from_noise`, the latents of the same noise under other parameters (a counterfactual); the
+        second element (shared factors) is None: these parts share none.
         """
-        return torch.where(known.unsqueeze(-1), value, self.sample())
+        return (value - self.loc) / self.scale, None
+
+    def from_noise(self, own: Tensor, shared: Tensor | None = None) -> Tensor:
+        r"""The latents :math:`\mu + \sigma \epsilon` of the standard-normal noise ``own`` :math:`(|V|, D)`."""
+        return self.loc + self.scale * own
 
     def log_prob(self, value: Tensor) -> Tensor:
         """Log-density per whole: ``value`` ``(..., |V|, D)`` gives ``(..., |G|)``."""

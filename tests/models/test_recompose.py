@@ -55,40 +55,65 @@ def test_nothing_removed_or_added_without_noise_is_the_reconstruction_distributi
     assert means.std(0).max() > 0  # one draw of the latents per sample
 
 
-def test_removing_every_part_decodes_the_empty_multiset_with_the_inferred_z(model):
+def z_prior(model: CompVAE, part: torch.Tensor, w_tilde: torch.Tensor):
+    """p(z | ...) of SAMPLES wholes of the multiset ``part`` (each with its own w~ [S, ...])."""
+    if not model.config.z_first:
+        return model.z_prior_dist(w_tilde)
+    batch = torch.arange(SAMPLES).repeat_interleave(part.numel())
+    return model.z_prior_dist(model.multiset_summary(part.repeat(SAMPLES), None, batch, SAMPLES))
+
+
+def edited_z(model: CompVAE, z, before: torch.Tensor, w_tilde, after: torch.Tensor, edited_w_tilde):
+    """The day's noise of z under the observed multiset, through p(z | ...) of the edited one."""
+    old, new = z_prior(model, before, w_tilde), z_prior(model, after, edited_w_tilde)
+    return new.loc + new.scale * (z - old.loc) / old.scale
+
+
+def test_removing_every_part_decodes_the_empty_multiset_with_the_day_of_the_observation(model):
     data = observed()
     torch.manual_seed(2)
     means = model.recompose(data, remove=list(range(4)), num_samples=SAMPLES, observation_noise=False)
-    _, z = reconstruction(model, data, 2)
+    w, z = reconstruction(model, data, 2)
+    batch = torch.arange(SAMPLES).repeat_interleave(4)
+    w_tilde = model.sum_parts(w, batch, SAMPLES, data.part.repeat(SAMPLES))
     empty = torch.empty(0, dtype=torch.long)
     nothing = model.sum_parts(torch.empty(0, model.config.w_dim), empty, SAMPLES, empty)
+    z = edited_z(model, z, data.part, w_tilde, empty, nothing)
     torch.testing.assert_close(means, model.decode(nothing, z).mean)
 
 
-def test_added_parts_are_drawn_from_the_part_prior_given_the_inferred_z():
+def test_added_parts_get_fresh_noise_through_the_part_prior_given_the_edited_z():
     torch.manual_seed(0)
     model = CompVAE(replace(CONFIG, z_first=True)).eval()
     data = observed()
     add = torch.tensor([5, 5])
     torch.manual_seed(3)
     means = model.recompose(data, remove=[0, 1, 2, 3], add_part=add, num_samples=SAMPLES, observation_noise=False)
-    _, z = reconstruction(model, data, 3)
+    w, z = reconstruction(model, data, 3)
+    noise = torch.randn(SAMPLES * 2, model.config.w_dim)
+    z = edited_z(model, z, data.part, None, add, None)
     batch = torch.arange(SAMPLES).repeat_interleave(2)
-    w = model.part_prior(add.repeat(SAMPLES), None, batch, SAMPLES, z).sample()
+    prior = model.part_prior(add.repeat(SAMPLES), None, batch, SAMPLES, z)
+    w = prior.loc + prior.scale * noise
     expected = model.decode(model.sum_parts(w, batch, SAMPLES, add.repeat(SAMPLES)), z).mean
     torch.testing.assert_close(means, expected)
 
 
-def test_removing_a_part_keeps_the_other_latents(model):
-    """Removing the part at position 1 is decoding the other parts' latents of the same posterior draw."""
+@pytest.mark.parametrize("variant", ["paper", "rendered"])
+def test_removing_a_part_keeps_the_other_latents_where_the_part_prior_reads_neither_z_nor_the_multiset(variant):
+    """Removing the part at position 1: the other parts' latents of the same posterior draw, z through p(z | w~')."""
+    torch.manual_seed(0)
+    model = CompVAE(replace(CONFIG, **VARIANTS[variant])).eval()
     data = observed()
     torch.manual_seed(4)
     means = model.recompose(data, remove=[1], num_samples=SAMPLES, observation_noise=False)
     w, z = reconstruction(model, data, 4)
     keep = torch.tensor([True, False, True, True]).repeat(SAMPLES)
-    batch = torch.arange(SAMPLES).repeat_interleave(3)
-    expected = model.decode(model.sum_parts(w[keep], batch, SAMPLES, data.part.repeat(SAMPLES)[keep]), z).mean
-    torch.testing.assert_close(means, expected)
+    parts = data.part.repeat(SAMPLES)
+    w_tilde = model.sum_parts(w, torch.arange(SAMPLES).repeat_interleave(4), SAMPLES, parts)
+    edited = model.sum_parts(w[keep], torch.arange(SAMPLES).repeat_interleave(3), SAMPLES, parts[keep])
+    z = edited_z(model, z, data.part, w_tilde, data.part[[0, 2, 3]], edited)
+    torch.testing.assert_close(means, model.decode(edited, z).mean)
 
 
 def test_the_conditions_of_the_observation_pass_through():

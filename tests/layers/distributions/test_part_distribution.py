@@ -79,13 +79,10 @@ def test_validate_args_checks_the_batch_vector_and_log_prob_values(dist):
         PartNormal(torch.zeros(5, 4), torch.ones(5, 4), torch.zeros(4, dtype=torch.long), validate_args=True)
 
 
-def test_part_normal_sample_given_keeps_the_known_parts_and_draws_the_others_from_their_marginal():
-    loc, scale = torch.tensor([[0.0], [5.0], [-3.0]]), torch.tensor([[1.0], [2.0], [0.5]])
-    p = PartNormal(loc.expand(3, 1), scale, torch.tensor([0, 0, 1]))
-    known = torch.tensor([True, False, False])
-    value = torch.tensor([[7.0], [float("nan")], [float("nan")]])
-    torch.manual_seed(0)
-    draws = torch.stack([p.sample_given(known, value) for _ in range(20_000)])
-    assert (draws[:, 0] == 7.0).all()
-    torch.testing.assert_close(draws[:, 1:].mean(0), loc[1:], atol=0.05, rtol=0)
-    torch.testing.assert_close(draws[:, 1:].std(0), scale[1:], atol=0.03, rtol=0)
+def test_part_normal_abducts_the_standardised_latents():
+    p = PartNormal(torch.tensor([[0.0], [5.0], [-3.0]]), torch.tensor([[1.0], [2.0], [0.5]]), torch.tensor([0, 0, 1]))
+    value = torch.tensor([[1.0], [4.0], [-2.0]])
+    own, shared = p.abduct(value)
+    assert shared is None
+    torch.testing.assert_close(own, torch.tensor([[1.0], [-0.5], [2.0]]))
+    torch.testing.assert_close(p.from_noise(own), value)
