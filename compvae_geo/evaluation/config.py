@@ -11,6 +11,8 @@ from ..models.config import PlainDataConfig
 
 TRUE = "true"  # a second, independent true sample: the noise floor of every distance
 NAIVE = "naive"  # the Monte-Carlo simulator: each part through the non-linearity alone, summed
+FROM_SCRATCH = "from_scratch"  # what-if baseline: the model generating the edited multiset, given the conditions only
+DIRECT_EDIT = "direct_edit"  # what-if baseline: the observed whole edited without a model (problems that define it)
 
 
 @dataclass

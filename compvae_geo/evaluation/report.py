@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from .config import NAIVE, TRUE
+from .config import DIRECT_EDIT, FROM_SCRATCH, NAIVE, TRUE
 
 
 def _sources(per_k: list[dict]) -> list[str]:
@@ -96,6 +96,21 @@ def results_markdown(document: dict[str, Any], figures: list[str], evaluation_pa
         keys = sorted({key for probe in probes.values() for key in probe})
         lines += _table(["model", *keys], [[name, *[_maybe(probe.get(key), ".3f") for key in keys]]
                                            for name, probe in probes.items()])
+    if document.get("whatif"):
+        lines += ["", "## What-if recomposition of observed wholes", "",
+                  "For an observed whole of n random parts on a random day, a random edit (add 1 part, add n/2, "
+                  "remove 1, remove n/2, swap n/2 for parts of other categories). The truth keeps the day and the "
+                  "hidden variation of the kept parts and draws the added ones afresh "
+                  "(`PartsProblem.sample_counterfactual`); removing alone has one true answer. Sources: each "
+                  f"CompVAE's `recompose`; `{FROM_SCRATCH}`: the first model generating the edited multiset "
+                  "given the day's conditions only; "
+                  f"`{DIRECT_EDIT}` (households): the observed load scaled by the kept share of annual "
+                  "consumption plus the naive simulation of the added households; "
+                  f"`{TRUE}`: a second true sample. Energy distance to the true what-if wholes (standardised per "
+                  "quarter-hour by the problem's own wholes of the edited multiset where the problem says so), "
+                  f"mean over {settings['multisets_per_k']} observations of {settings['num_samples']} wholes each; "
+                  "ratio: the model's over the better baseline's (the bar: at most 0.5).", "",
+                  whatif_markdown(document)]
     models = list(per_k[0]["elbo_bits"])
     if models:
         lines += ["", "## Held-out loss terms, bits per whole: L_w / L_z / L_x (ELBO)", "",
@@ -172,20 +187,58 @@ def headline_markdown(document: dict[str, Any]) -> str:
     return "\n".join(_table(["K", *[str(row["k"]) for row in per_k]], rows))
 
 
+def baseline_ratios(cell: dict) -> dict[str, float]:
+    """Each recomposing model's energy distance over the better baseline's, in one what-if cell of an evaluation.
+
+    Infinite where the better baseline is at the noise floor (an unbiased energy distance of 0 or below).
+    """
+    distances = cell["distances"]
+    baselines = [distances[name]["energy"] for name in (FROM_SCRATCH, DIRECT_EDIT) if name in distances]
+    best = min(baselines)
+    return {name: d["energy"] / best if best > 0 else float("inf") for name, d in distances.items()
+            if name not in (FROM_SCRATCH, DIRECT_EDIT, TRUE)}
+
+
+def whatif_markdown(document: dict[str, Any]) -> str:
+    """The what-if table of an evaluation: per n and edit, each source's energy distance and each model's ratio."""
+    cells = document["whatif"]
+    sources = list(cells[0]["distances"])
+    models = list(baseline_ratios(cells[0]))
+    rows = [[str(cell["n"]), cell["edit"],
+             *[_maybe(cell["distances"].get(name, {}).get("energy"), ".3f") for name in sources],
+             *[f"{ratio:.2f}" for ratio in baseline_ratios(cell).values()]] for cell in cells]
+    return "\n".join(_table(["n", "edit", *sources, *[f"ratio {name}" for name in models]], rows))
+
+
 def headline_markers(problem: str) -> tuple[str, str]:
     """The comments between which :func:`update_headline` writes a problem's headline table."""
     return f"<!-- headline {problem}: written by compvae-geo report --readme -->", f"<!-- end headline {problem} -->"
 
 
-def update_headline(path: Path, document: dict[str, Any]) -> None:
-    """Replaces the headline table of ``document``'s problem in the Markdown file ``path`` (a README)."""
-    start, end = headline_markers(document["problem"])
-    text = path.read_text()
+def whatif_markers(problem: str) -> tuple[str, str]:
+    """The comments between which :func:`update_headline` writes a problem's what-if table (optional)."""
+    return f"<!-- whatif {problem}: written by compvae-geo report --readme -->", f"<!-- end whatif {problem} -->"
+
+
+def _replace_between(text: str, start: str, end: str, body: str, path: Path) -> str:
     if text.count(start) != 1 or text.count(end) != 1 or text.index(start) > text.index(end):
         raise ValueError(f"{path} needs one '{start}' line and, after it, one '{end}' line")
     before, rest = text.split(start)
     _, after = rest.split(end)
-    path.write_text(f"{before}{start}\n{headline_markdown(document)}\n{end}{after}")
+    return f"{before}{start}\n{body}\n{end}{after}"
+
+
+def update_headline(path: Path, document: dict[str, Any]) -> None:
+    """Replaces the headline table of ``document``'s problem in the Markdown file ``path`` (a README).
+
+    And its what-if table, where the document has one and the file its :func:`whatif_markers`.
+    """
+    text = _replace_between(path.read_text(), *headline_markers(document["problem"]), headline_markdown(document),
+                            path)
+    start, end = whatif_markers(document["problem"])
+    if document.get("whatif") and start in text:
+        text = _replace_between(text, start, end, whatif_markdown(document), path)
+    path.write_text(text)
 
 
 def write_report(evaluation_path: Path, out: Path | None = None, readme: Path | None = None) -> tuple[Path, int]:

@@ -19,12 +19,11 @@ from compvae_geo.datasets import Observation, PartsProblem
 
 from ..models import CompVAE
 from ..validation import Edit
-from .config import TRUE, EvalConfig
+from .config import DIRECT_EDIT, FROM_SCRATCH, TRUE, EvalConfig
 from .metrics import energy_distance, median_distance, mmd2_unbiased, pooled_bandwidth, standardisation
+from .report import baseline_ratios
 
 EDIT_KINDS = ("add 1", "add half", "remove 1", "remove half", "swap half")  # half: max(1, n // 2) parts
-FROM_SCRATCH = "from_scratch"  # the model generating the edited multiset, given the observation's conditions only
-DIRECT_EDIT = "direct_edit"  # the observed whole edited without a model (problems that define it)
 
 # (observation, its edit, num_samples) -> what-if wholes [num_samples, *obs_shape], or None (a baseline a problem lacks)
 WhatIfSampler = Callable[[Observation, Edit, int], "Tensor | None"]
@@ -176,15 +175,6 @@ def as_metrics(cells: list[WhatIfCell]) -> list[tuple[dict[str, float], int]]:
             by_n.setdefault(cell.n, {}).update({f"whatif/{name}/{edit}/energy": d.energy,
                                                 f"whatif/{name}/{edit}/mmd2": d.mmd2})
     return [(metrics, n) for n, metrics in by_n.items()]
-
-
-def baseline_ratios(cell: dict) -> dict[str, float]:
-    """Each recomposing model's energy distance over the better baseline's, in one cell of :func:`as_json`."""
-    distances = cell["distances"]
-    baselines = [distances[name]["energy"] for name in (FROM_SCRATCH, DIRECT_EDIT) if name in distances]
-    best = min(baselines)
-    return {name: d["energy"] / best if best > 0 else float("inf") for name, d in distances.items()
-            if name not in (FROM_SCRATCH, DIRECT_EDIT, TRUE)}
 
 
 def format_whatif(cells: list[dict]) -> str:

@@ -336,3 +336,44 @@ def test_condition_dropout_hides_the_conditions_of_a_share_of_the_wholes(tmp_pat
     assert torch.isfinite(trainer.model.loss(batch).elbo).all()
     with pytest.raises(ValueError, match="condition_dropout must be in"):
         TrainConfig(condition_dropout=1.5)
+
+
+def test_whatif_command_recomposes_a_drawn_or_a_given_observation(trained_run, tmp_path, capsys):
+    checkpoint = str(trained_run / "checkpoint.pt")
+    out = tmp_path / "whatif" / "curves.csv"
+    assert main(["whatif", "--checkpoint", checkpoint, "--problem", "sine", "--parts", "1,4,4", "--remove", "0",
+                 "--add", "7,7", "--num-samples", "5", "--out", str(out)]) == 0
+    rows = out.read_text().strip().splitlines()
+    assert len(rows) == 5 and len(rows[0].split(",")) == 200 and out.with_suffix(".png").stat().st_size > 0
+    observed = tmp_path / "observed.pt"
+    torch.save({"part": torch.tensor([2, 3]), "whole": torch.zeros(200)}, observed)
+    assert main(["whatif", "--checkpoint", checkpoint, "--observed", str(observed), "--add", "1",
+                 "--num-samples", "3", "--out", str(tmp_path / "given.pt")]) == 0
+    assert torch.load(tmp_path / "given.pt").shape == (3, 200)
+    capsys.readouterr()
+    torch.save({"part": torch.tensor([2, 3]), "whole": torch.zeros(200), "weather": torch.ones(1)}, observed)
+    for args, message in [(["--observed", str(observed)], "unknown keys ['weather']"),
+                          (["--problem", "sine", "--parts", "1,2", "--remove", "2"], "no part 2 to remove"),
+                          (["--problem", "sine"], "--problem needs --parts"),
+                          (["--problem", "sine", "--parts", "1", "--add", "10"], "added parts: part category")]:
+        assert main(["whatif", "--checkpoint", checkpoint, *args, "--out", str(tmp_path / "x.csv")]) == 2
+        assert message in capsys.readouterr().err
+
+
+def test_evaluate_whatif_writes_its_table_into_the_evaluation_and_the_report(trained_run, tmp_path, capsys):
+    out_dir = tmp_path / "evaluation"
+    assert main(["evaluate", "--checkpoint", str(trained_run / "checkpoint.pt"), "--part-counts", "2",
+                 "--num-samples", "8", "--multisets", "1", "--permutations", "5", "--out-dir", str(out_dir),
+                 "--no-mlflow", "--whatif"]) == 0
+    assert "what-if recomposition" in capsys.readouterr().out
+    document = json.loads((out_dir / "evaluation.json").read_text())
+    assert [(cell["n"], set(cell["distances"])) for cell in document["whatif"]] == [
+        (2, {"true", "compvae", "from_scratch"})] * 5
+    results = tmp_path / "results.md"
+    readme = tmp_path / "README.md"
+    readme.write_text("x\n<!-- headline sine: written by compvae-geo report --readme -->\n<!-- end headline sine -->\n"
+                      "<!-- whatif sine: written by compvae-geo report --readme -->\n<!-- end whatif sine -->\n")
+    assert main(["report", "--evaluation", str(out_dir / "evaluation.json"), "--out", str(results),
+                 "--readme", str(readme)]) == 0
+    assert "## What-if recomposition" in results.read_text() and "| 2 | swap half |" in results.read_text()
+    assert "| 2 | remove half |" in readme.read_text()

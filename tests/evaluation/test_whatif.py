@@ -1,0 +1,60 @@
+"""The what-if evaluation: edits, distances to the true what-if wholes, the baselines, the table."""
+import pytest
+import torch
+
+from compvae_geo import CompVAE
+from compvae_geo.datasets import HouseholdParts, SineParts
+from compvae_geo.evaluation import EvalConfig
+from compvae_geo.evaluation.config import DIRECT_EDIT, FROM_SCRATCH, TRUE
+from compvae_geo.evaluation.report import baseline_ratios, whatif_markdown
+from compvae_geo.evaluation.whatif import EDIT_KINDS, as_json, as_metrics, draw_edit, evaluate_whatif, whatif_cells
+from compvae_geo.problems import model_config_for
+
+PROBLEM = SineParts(length=40)
+TINY = dict(w_dim=4, z_dim=3, hidden_dim=16, x_feature_dim=8, part_embed_dim=4, num_update_layers=1)
+
+
+@pytest.mark.parametrize(("kind", "removed", "added"), [
+    ("add 1", 0, 1), ("add half", 0, 3), ("remove 1", 1, 0), ("remove half", 3, 0), ("swap half", 3, 3)])
+def test_edits_remove_and_add_what_their_kind_says(kind, removed, added):
+    generator = torch.Generator().manual_seed(0)
+    observation = PROBLEM.observe(torch.tensor([0, 1, 2, 3, 4, 5, 6]), generator=generator)
+    edit = draw_edit(kind, PROBLEM, observation, generator)
+    assert edit.removed.numel() == removed and edit.add_part.numel() == added
+    if kind == "swap half":  # each removed part is replaced by one of another category
+        assert (edit.add_part != observation.part[edit.removed]).all()
+    with pytest.raises(ValueError, match="unknown edit"):
+        draw_edit("double", PROBLEM, observation, generator)
+
+
+def test_the_truth_scores_like_the_noise_floor_and_a_shifted_truth_does_not():
+    def truth(observation, edit, n):
+        return PROBLEM.sample_counterfactual(observation, edit.removed, edit.add_part, None, n)
+
+    samplers = {"exact": truth, "shifted": lambda o, e, n: truth(o, e, n) + 1.0, "absent": lambda o, e, n: None}
+    cells = whatif_cells(PROBLEM, samplers, (2, 6), num_samples=32, observations=2)
+    assert [(c.n, c.edit) for c in cells] == [(n, kind) for n in (2, 6) for kind in EDIT_KINDS]
+    for cell in cells:
+        assert set(cell.distances) == {TRUE, "exact", "shifted"}  # a sampler that returns None is left out
+        exact, floor, off = cell.distances["exact"], cell.distances[TRUE], cell.distances["shifted"]
+        assert abs(exact.energy - floor.energy) < 1e-6  # the same draws: seeded alike for every sampler
+        assert off.energy > 1.0 and off.mmd2 > exact.mmd2
+
+
+@pytest.mark.parametrize("problem", [PROBLEM, HouseholdParts()], ids=["sine", "households"])
+def test_evaluate_whatif_compares_recompose_with_the_baselines_the_problem_has(problem):
+    torch.manual_seed(0)
+    model = CompVAE(model_config_for(problem, **TINY))
+    cells = evaluate_whatif({"compvae": model}, problem, EvalConfig(num_samples=8, multisets_per_k=1), (2,))
+    expected = {"compvae", FROM_SCRATCH, TRUE} | ({DIRECT_EDIT} if isinstance(problem, HouseholdParts) else set())
+    assert all(set(cell.distances) == expected for cell in cells) and len(cells) == len(EDIT_KINDS)
+    document = {"whatif": as_json(cells)}
+    ratios = baseline_ratios(document["whatif"][0])
+    distances = document["whatif"][0]["distances"]
+    best = min(distances[name]["energy"] for name in expected - {"compvae", TRUE})
+    assert ratios == {"compvae": pytest.approx(distances["compvae"]["energy"] / best) if best > 0 else float("inf")}
+    table = whatif_markdown(document)
+    assert table.count("\n") == len(EDIT_KINDS) + 1 and "| 2 | swap half |" in table and "ratio compvae" in table
+    [(metrics, step)] = as_metrics(cells)
+    remove_half = next(cell for cell in cells if cell.edit == "remove half")
+    assert step == 2 and metrics["whatif/compvae/remove_half/energy"] == remove_half.distances["compvae"].energy
