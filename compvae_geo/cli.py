@@ -136,7 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
                           helps={"part_counts": "default: the problem's (sine: 1,2,4,8,12,16,24,32,64; "
                                                 "sites: 1,2,4,8,12,16)"})
     evaluate.add_argument("--out-dir", type=Path, default=None,
-                          help="where evaluation.json and the figures go (default: <checkpoint dir>/evaluation)")
+                          help="where evaluation.json and the figures go (default: <checkpoint dir>/evaluation, "
+                               "with --whatif-only <checkpoint dir>/whatif)")
     evaluate.add_argument("--run-id", default=None,
                           help="MLflow run to log into (default: the checkpoint's training run, else a new run)")
     evaluate.add_argument("--tracking-uri", default=None,
@@ -145,6 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--whatif", action="store_true",
                           help="also measure what-if recomposition of observed wholes against the true what-if "
                                "wholes (CompVAE models)")
+    evaluate.add_argument("--whatif-only", action="store_true",
+                          help="measure only the what-if recomposition (its report goes to docs/<problem>_whatif.md)")
 
     report = commands.add_parser("report", help="write docs/<problem>_results.md from an evaluation.json")
     report.add_argument("--evaluation", type=Path, required=True, help="an evaluation.json of 'evaluate'")
@@ -416,13 +419,16 @@ def run_evaluate(args: argparse.Namespace) -> int:
     config = EvalConfig(**_overrides(args, EvalConfig))
     tracking = None if args.no_mlflow else (args.tracking_uri, args.run_id)
     run = evaluate_checkpoints(args.checkpoint, _parse_baselines(args.baseline), config, args.problem, args.out_dir,
-                               tracking, "compvae-geo " + shlex.join(args.argv), args.whatif)
-    print(format_table(run.evaluation))
+                               tracking, "compvae-geo " + shlex.join(args.argv), args.whatif or args.whatif_only,
+                               per_k=not args.whatif_only)
+    if run.evaluation:
+        print(format_table(run.evaluation))
     if run.whatif is not None:
         from .evaluation.whatif import as_json, format_whatif
 
         print("\n" + format_whatif(as_json(run.whatif)))
-    print(f"({config.multisets_per_k} multisets x {config.num_samples} wholes per K and source, {run.seconds:.0f} s)")
+    print(f"({config.multisets_per_k} multisets x {config.num_samples} wholes per {'K' if run.evaluation else 'cell'} "
+          f"and source, {run.seconds:.0f} s)")
     where = f"; MLflow run {run.tracker.run_id} ({run.tracker.tracking_uri})" if run.tracker is not None else ""
     print(f"wrote {run.json_path} and {run.num_figures} figures in {run.json_path.parent}{where}")
     return 0

@@ -29,7 +29,7 @@ from .whatif import as_metrics as whatif_metrics
 class EvaluationRun:
     """What :func:`evaluate_checkpoints` measured and where it wrote it."""
 
-    evaluation: list[KEvaluation]
+    evaluation: list[KEvaluation]  # empty when only the what-if recomposition was measured
     json_path: Path
     num_figures: int
     seconds: float
@@ -65,6 +65,7 @@ def evaluate_checkpoints(
     tracking: tuple[str | None, str | None] | None = (None, None),
     command: str | None = None,
     whatif: bool = False,
+    per_k: bool = True,
 ) -> EvaluationRun:
     """Evaluates ``checkpoint`` beside the named ``baselines`` on its problem.
 
@@ -74,11 +75,15 @@ def evaluate_checkpoints(
         config: what to measure.
         problem_name: default: the checkpoint's training problem, or for a bare model file the
             problem whose data its config fits.
-        out_dir: where ``evaluation.json`` and the figures go (default ``<checkpoint dir>/evaluation``).
+        out_dir: where ``evaluation.json`` and the figures go (default ``<checkpoint dir>/evaluation``, or
+            ``<checkpoint dir>/whatif`` without ``per_k``).
         tracking: ``(tracking_uri, run_id)`` for :func:`evaluation_tracker`, or None for no MLflow.
         command: the command line that asked for it, recorded in the document.
         whatif: also measure the what-if recomposition of every CompVAE (:func:`evaluate_whatif`).
+        per_k: measure the per-K distances, conditions, z probe and figures (False: only what ``whatif`` asks).
     """
+    if not (per_k or whatif):
+        raise ValueError("nothing to evaluate: ask for the per-K evaluation, the what-if one or both")
     payload = read_model_payload(checkpoint)
     problem_name = (problem_name or payload.get("training", {}).get("config", {}).get("problem")
                     or problem_of_model(payload["config"]))
@@ -94,32 +99,35 @@ def evaluate_checkpoints(
         models[label], paths[label] = model, str(path)
         trained_by[label] = training_command(model_payload)
     tracker = None if tracking is None else evaluation_tracker(payload, problem_name, *tracking)
-    out_dir = out_dir or checkpoint.parent / "evaluation"
+    out_dir = out_dir or checkpoint.parent / ("evaluation" if per_k else "whatif")
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    evaluation = evaluate(models, problem, config)
-    conditioned = {name: evaluate(models, problem, config, whole_attr, heldout_elbo=False)
-                   for name, whole_attr in problem.evaluation_conditions.items()}
     compvaes = {name: model for name, model in models.items() if isinstance(model, CompVAE)}
     whatif_cells = evaluate_whatif(compvaes, problem, config) if whatif else None
-    main_label = next(iter(models))
-    probes = {name: z_probe(model, problem, seed=config.seed) for name, model in compvaes.items()}
-    seconds = time.monotonic() - started
-    figures = model_figures(models[main_label], problem, config.seed, payload.get("training", {}).get("history"))
-    if problem.planner_hours_per_step is not None:
-        figures["coincidence.png"] = coincidence_figure(evaluation)
-    for name, figure in figures.items():
-        figure.savefig(out_dir / name, dpi=120)
-    settings = {**config.to_dict(), "part_counts": [row.k for row in evaluation]}
-    document = {"problem": problem_name, "command": command, "settings": settings, "models": paths,
-                "training_commands": trained_by, "seconds": seconds, "figures": sorted(figures),
-                "per_k": as_json(evaluation)}
-    if conditioned:
-        document["conditions"] = {name: as_json(rows) for name, rows in conditioned.items()}
-    if any(probes.values()):
-        document["z_probe"] = probes
+    document = {"problem": problem_name, "command": command, "settings": config.to_dict(), "models": paths,
+                "training_commands": trained_by}
+    evaluation, figures = [], {}
+    if per_k:
+        evaluation = evaluate(models, problem, config)
+        conditioned = {name: evaluate(models, problem, config, whole_attr, heldout_elbo=False)
+                       for name, whole_attr in problem.evaluation_conditions.items()}
+        probes = {name: z_probe(model, problem, seed=config.seed) for name, model in compvaes.items()}
+        figures = model_figures(next(iter(models.values())), problem, config.seed,
+                                payload.get("training", {}).get("history"))
+        if problem.planner_hours_per_step is not None:
+            figures["coincidence.png"] = coincidence_figure(evaluation)
+        document["settings"]["part_counts"] = [row.k for row in evaluation]
+        document["per_k"] = as_json(evaluation)
+        if conditioned:
+            document["conditions"] = {name: as_json(rows) for name, rows in conditioned.items()}
+        if any(probes.values()):
+            document["z_probe"] = probes
     if whatif_cells is not None:
         document["whatif"] = whatif_json(whatif_cells)
+    seconds = time.monotonic() - started
+    for name, figure in figures.items():
+        figure.savefig(out_dir / name, dpi=120)
+    document.update(seconds=seconds, figures=sorted(figures))
     json_path = out_dir / "evaluation.json"
     json_path.write_text(json.dumps(document, indent=2))
     if tracker is not None:

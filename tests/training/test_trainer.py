@@ -377,3 +377,19 @@ def test_evaluate_whatif_writes_its_table_into_the_evaluation_and_the_report(tra
                  "--readme", str(readme)]) == 0
     assert "## What-if recomposition" in results.read_text() and "| 2 | swap half |" in results.read_text()
     assert "| 2 | remove half |" in readme.read_text()
+
+
+def test_evaluate_whatif_only_measures_nothing_else_and_reports_to_its_own_document(trained_run, tmp_path,
+                                                                                  monkeypatch):
+    checkpoint = tmp_path / "run" / "checkpoint.pt"
+    checkpoint.parent.mkdir()
+    shutil.copyfile(trained_run / "checkpoint.pt", checkpoint)
+    assert main(["evaluate", "--checkpoint", str(checkpoint), "--part-counts", "1", "--num-samples", "4",
+                 "--multisets", "1", "--no-mlflow", "--whatif-only"]) == 0
+    document = json.loads((tmp_path / "run" / "whatif" / "evaluation.json").read_text())
+    assert "per_k" not in document and document["figures"] == [] and len(document["whatif"]) == 5
+    assert not (tmp_path / "run" / "evaluation").exists()
+    monkeypatch.chdir(tmp_path)
+    assert main(["report", "--evaluation", str(tmp_path / "run" / "whatif" / "evaluation.json")]) == 0
+    text = (tmp_path / "docs" / "sine_whatif.md").read_text()
+    assert text.startswith("# What-if recomposition: the sine problem") and "| 1 | add half |" in text
