@@ -1,6 +1,7 @@
 """The Compositional Variational Auto-Encoder (Berger & Sebag), on PyG batches of wholes."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -34,9 +35,37 @@ from .loss_terms import LossTerms
 from .part_embedding import PartEmbedding
 from .part_prior import PartPrior
 from .savable import SavableModel
+from .tail import TailSettings, sample_tail
 
 GENERATE_CHUNK_PARTS = 1024  # parts rendered and summed at a time by generate (bounds its memory at large K)
-GENERATE_CHUNK_SAMPLES = 256  # wholes decoded at a time by generate
+GENERATE_CHUNK_SAMPLES = 256  # wholes decoded at a time by generate (and by generate_tail)
+STATISTICS: dict[str, Callable[[Tensor], Tensor]] = {  # statistics of wholes [S, *obs_shape] -> [S] by name
+    "peak": lambda wholes: wholes.flatten(1).amax(-1),
+    "energy": lambda wholes: wholes.flatten(1).sum(-1),
+    "mean": lambda wholes: wholes.flatten(1).mean(-1),
+}
+
+
+def statistic_function(statistic: str | Callable[[Tensor], Tensor]) -> Callable[[Tensor], Tensor]:
+    """A statistic by name (:data:`STATISTICS`), or the function itself."""
+    if callable(statistic):
+        return statistic
+    if statistic not in STATISTICS:
+        raise ValueError(f"unknown statistic {statistic!r}; known: {sorted(STATISTICS)}, or a function of wholes")
+    return STATISTICS[statistic]
+
+
+@dataclass
+class TailSample:
+    """Wholes in the tail of a statistic (:meth:`CompVAE.generate_tail`), and what they cost."""
+
+    wholes: Tensor  # [num_samples, *obs_shape]
+    statistic: Tensor  # [num_samples], each above threshold
+    threshold: float  # the estimated quantile of the statistic under the model
+    threshold_error: float  # its Monte-Carlo standard error
+    evaluations: int  # wholes the model generated in all
+    effective_samples: float  # effectively independent samples (from the chains' autocorrelation)
+    acceptance: float  # acceptance rate of the sampling chains
 
 
 def _rows(tensor: Tensor | None, start: int, end: int) -> Tensor | None:
@@ -93,6 +122,25 @@ class LatentNoise:
             node=torch.randn(num_parts, config.part_embed_dim, device=device),
             w=torch.randn(num_parts, config.w_dim, device=device),
         )
+
+
+@dataclass
+class GenerationNoise:
+    """The standard-normal draws behind wholes generated from one multiset (:meth:`CompVAE.wholes_from_noise`)."""
+
+    z: Tensor  # [S, z_dim]: z = mu_z + sigma_z * z
+    own: Tensor  # [S, K, w_dim]: each part's own noise in the part prior
+    shared: Tensor | None  # [S, G, w_dim]: each category's shared factor (group-factor prior; G categories), or None
+    x: Tensor | None  # [S, *obs_shape]: the observation noise, or None for the means
+
+    def as_list(self) -> list[Tensor]:
+        """The tensors that are set, in a fixed order (what :mod:`~compvae_geo.models.tail` moves)."""
+        return [t for t in (self.z, self.own, self.shared, self.x) if t is not None]
+
+    def like(self, tensors: list[Tensor]) -> GenerationNoise:
+        """Noise of the same layout from ``tensors`` in :meth:`as_list` order."""
+        items = iter(tensors)
+        return GenerationNoise(*(None if t is None else next(items) for t in (self.z, self.own, self.shared, self.x)))
 
 
 @dataclass
@@ -406,6 +454,106 @@ class CompVAE(SavableModel):
             x_dist = self.decode(w_tilde[start:end], z[start:end], _rows(whole_attr, start, end))
             wholes.append(x_dist.sample() if observation_noise else x_dist.mean)
         return torch.cat(wholes)
+
+    # ----- the tail of a statistic ----------------------------------------------------------------
+
+    def generation_noise(self, parts: Tensor, num_samples: int, observation_noise: bool = False) -> GenerationNoise:
+        """Fresh standard-normal noise for ``num_samples`` wholes of the multiset ``parts`` ``[K]``."""
+        c = self.config
+        device, dtype = parts.device, self.dtype
+        groups = parts.unique().numel() if c.prior_group_factor else 0
+
+        def randn(*shape: int) -> Tensor:
+            return torch.randn(num_samples, *shape, device=device, dtype=dtype)
+
+        return GenerationNoise(randn(c.z_dim), randn(parts.numel(), c.w_dim),
+                               randn(groups, c.w_dim) if c.prior_group_factor else None,
+                               randn(*c.obs_shape) if observation_noise else None)
+
+    def wholes_from_noise(
+        self, parts: Tensor, noise: GenerationNoise, part_attr: Tensor | None = None,
+        whole_attr: Tensor | None = None,
+    ) -> Tensor:
+        r"""The wholes ``[S, *obs_shape]`` the model generates from the multiset ``parts`` ``[K]`` with ``noise``.
+
+        The generative model as a deterministic map of standard-normal noise: with ``z_first``
+        :math:`z = \mu_z + \sigma_z \eta` from :math:`p(z \mid \{l_i\}, c)`, then the part latents
+        :math:`w_i = \mu_i + \sigma_i \epsilon_i\ (+\, b_i u_g)` from the part prior (given z); otherwise the part
+        latents first and z from :math:`p(z \mid \tilde{w}, c)`; then the mean of :math:`p(x \mid z, \tilde{w}, c)`,
+        plus :math:`\sigma_x \epsilon_x` when ``noise.x`` is set. Fresh noise gives wholes of the law of
+        :meth:`generate`.
+        """
+        c = self.config
+        check_parts(parts, part_attr, c.num_categories, c.part_attr_dim)
+        num_samples, num_parts = noise.z.size(0), parts.numel()
+        batch = torch.arange(num_samples, device=parts.device).repeat_interleave(num_parts)
+        every_part, every_attr = parts.repeat(num_samples), _repeat_rows(part_attr, num_samples)
+        conditions = self.conditions(as_float("whole_attr", whole_attr, self.dtype), noise.z)
+        z = None
+        if c.z_first:
+            z_prior = self._z_prior_dist(self.multiset_summary(parts, part_attr).expand(num_samples, -1), conditions)
+            z = z_prior.loc + z_prior.scale * noise.z
+        prior = self.part_prior(every_part, every_attr, batch, num_samples, z)
+        shared = None if noise.shared is None else noise.shared.flatten(0, 1)
+        w = prior.from_noise(noise.own.flatten(0, 1), shared)
+        w_tilde = self.sum_parts(w, batch, num_samples, every_part, every_attr)
+        if not c.z_first:
+            z_prior = self._z_prior_dist(w_tilde, conditions)
+            z = z_prior.loc + z_prior.scale * noise.z
+        x = self._decode(w_tilde, z, conditions)
+        return x.mean if noise.x is None else x.mean + x.stddev * noise.x
+
+    @torch.no_grad()
+    def generate_tail(
+        self,
+        parts: Tensor | list[int],
+        num_samples: int,
+        statistic: str | Callable[[Tensor], Tensor] = "peak",
+        quantile: float = 0.99,
+        part_attr: Tensor | None = None,
+        whole_attr: Tensor | None = None,
+        observation_noise: bool = False,
+        settings: TailSettings | None = None,
+    ) -> TailSample:
+        """Wholes of one multiset whose ``statistic`` exceeds its ``quantile`` under the model (its peak days).
+
+        Samples the model's own conditional law given the statistic above its q-quantile, without brute-force
+        rejection: subset simulation and preconditioned Crank-Nicolson chains in the standard-normal noise of
+        :meth:`wholes_from_noise` (:func:`~compvae_geo.models.tail.sample_tail`), which also estimate the quantile
+        with its Monte-Carlo error and count the model evaluations.
+
+        Args:
+            parts: categories ``[K]`` of the multiset (or a list of ints).
+            num_samples: tail wholes to return.
+            statistic: a name of :data:`STATISTICS` (``peak``: the largest value of a whole; ``energy``: its sum;
+                ``mean``) or a function of wholes ``[S, *obs_shape]`` to ``[S]``.
+            quantile: q in (0, 1).
+            part_attr: descriptors ``[K, F]`` of the parts, if the model uses them (as in :meth:`generate`).
+            whole_attr: the known conditions ``[whole_attr_dim]`` (as in :meth:`generate`).
+            observation_noise: the wholes include the observation model's noise (as :meth:`generate`'s).
+            settings: how the sampler spends its evaluations (:class:`~compvae_geo.models.tail.TailSettings`).
+        """
+        parts = as_multisets(parts)
+        if not isinstance(parts, Tensor):
+            raise ValueError("generate_tail takes one multiset")
+        check_num_samples(num_samples)
+        part_attr = as_float("part_attr", part_attr, self.dtype)
+        measure = statistic_function(statistic)
+        template = self.generation_noise(parts, 1, observation_noise)
+
+        def wholes(tensors: list[Tensor]) -> Tensor:
+            return self.wholes_from_noise(parts, template.like(tensors), part_attr, whole_attr)
+
+        def draw(n: int) -> list[Tensor]:
+            return self.generation_noise(parts, n, observation_noise).as_list()
+
+        def score(tensors: list[Tensor]) -> Tensor:
+            return torch.cat([measure(wholes([t[start:start + GENERATE_CHUNK_SAMPLES] for t in tensors]))
+                              for start in range(0, tensors[0].size(0), GENERATE_CHUNK_SAMPLES)])
+
+        result = sample_tail(draw, score, quantile, num_samples, settings)
+        return TailSample(wholes(result.noise), result.statistic, result.threshold, result.threshold_error,
+                          result.evaluations + num_samples, result.effective_samples, result.acceptance)
 
     # ----- what-if recomposition -------------------------------------------------------------
 
