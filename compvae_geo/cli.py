@@ -102,6 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
                           help="also draw true wholes of this problem in the plot")
     generate.add_argument("--out", type=Path, default=Path("generated.csv"),
                           help="where the wholes go: .csv (one per row), .pt or .npy; a .png plot goes beside it")
+    generate.add_argument("--tail-quantile", type=float, default=None, metavar="Q",
+                          help="only wholes whose --statistic exceeds its Q-quantile under the model (e.g. 0.99: the "
+                               "1-in-100 peak days), sampled without rejection")
+    generate.add_argument("--statistic", default="peak", help="peak (largest value), energy (sum) or mean")
     whatif = commands.add_parser("whatif", help="what an observed whole would have been with parts removed or added")
     whatif.add_argument("--checkpoint", type=Path, required=True)
     source = whatif.add_mutually_exclusive_group(required=True)
@@ -137,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                 "sites: 1,2,4,8,12,16)"})
     evaluate.add_argument("--out-dir", type=Path, default=None,
                           help="where evaluation.json and the figures go (default: <checkpoint dir>/evaluation, "
-                               "with --whatif-only <checkpoint dir>/whatif)")
+                               "with --no-per-k <checkpoint dir>/simulator)")
     evaluate.add_argument("--run-id", default=None,
                           help="MLflow run to log into (default: the checkpoint's training run, else a new run)")
     evaluate.add_argument("--tracking-uri", default=None,
@@ -146,8 +150,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--whatif", action="store_true",
                           help="also measure what-if recomposition of observed wholes against the true what-if "
                                "wholes (CompVAE models)")
-    evaluate.add_argument("--whatif-only", action="store_true",
-                          help="measure only the what-if recomposition (its report goes to docs/<problem>_whatif.md)")
+    evaluate.add_argument("--tail", action="store_true",
+                          help="also measure generate_tail (the peak days) against rejection sampling from the model, "
+                               "the truth and the naive simulator (the first model; q = 0.99, 0.999; sizes: --tail-*)")
+    evaluate.add_argument("--no-per-k", action="store_true",
+                          help="skip the per-K evaluation: only --whatif and/or --tail (the report goes to "
+                               "docs/<problem>_simulator.md)")
 
     report = commands.add_parser("report", help="write docs/<problem>_results.md from an evaluation.json")
     report.add_argument("--evaluation", type=Path, required=True, help="an evaluation.json of 'evaluate'")
@@ -296,7 +304,15 @@ def run_generate(args: argparse.Namespace) -> int:
     parts = torch.tensor(args.parts, dtype=torch.long)
     part_attr = None if args.part_attr is None else torch.tensor(args.part_attr, dtype=torch.float32)
     torch.manual_seed(args.seed)
-    samples = model.generate(parts, args.num_samples, part_attr)
+    if args.tail_quantile is None:
+        samples = model.generate(parts, args.num_samples, part_attr)
+    else:
+        tail = model.generate_tail(parts, args.num_samples, args.statistic, args.tail_quantile, part_attr)
+        samples = tail.wholes
+        print(f"the {args.tail_quantile} quantile of the {args.statistic} under the model: {tail.threshold:.4g} "
+              f"(Monte-Carlo error {tail.threshold_error:.2g}); {tail.evaluations} wholes evaluated for "
+              f"{tail.effective_samples:.0f} effectively independent ones "
+              f"({tail.evaluations / tail.effective_samples:.1f} each; rejection: {1 / (1 - args.tail_quantile):.0f})")
     reference = None
     if args.problem is not None:
         reference = make_problem(args.problem).sample_wholes(parts, args.num_samples, part_attr,
@@ -304,6 +320,8 @@ def run_generate(args: argparse.Namespace) -> int:
     _write_wholes(samples, args.out)
     plot = args.out.with_suffix(".png")
     title = f"{args.num_samples} wholes generated for parts {list(args.parts)}"
+    if args.tail_quantile is not None:
+        title += f", {args.statistic} above its {args.tail_quantile} quantile"
     figure = samples_figure(samples, title + (" (grey: true)" if reference is not None else ""),
                             model.config.observation, reference)
     figure.savefig(plot, dpi=120)
@@ -419,14 +437,19 @@ def run_evaluate(args: argparse.Namespace) -> int:
     config = EvalConfig(**_overrides(args, EvalConfig))
     tracking = None if args.no_mlflow else (args.tracking_uri, args.run_id)
     run = evaluate_checkpoints(args.checkpoint, _parse_baselines(args.baseline), config, args.problem, args.out_dir,
-                               tracking, "compvae-geo " + shlex.join(args.argv), args.whatif or args.whatif_only,
-                               per_k=not args.whatif_only)
+                               tracking, "compvae-geo " + shlex.join(args.argv), args.whatif, args.tail,
+                               per_k=not args.no_per_k)
     if run.evaluation:
         print(format_table(run.evaluation))
     if run.whatif is not None:
         from .evaluation.whatif import as_json, format_whatif
 
         print("\n" + format_whatif(as_json(run.whatif)))
+    if run.tail is not None:
+        from .evaluation.report import tail_markdown
+        from .evaluation.tail import as_json as tail_json
+
+        print("\nthe peak days: tail sampler against rejection sampling\n" + tail_markdown(tail_json(run.tail)))
     print(f"({config.multisets_per_k} multisets x {config.num_samples} wholes per {'K' if run.evaluation else 'cell'} "
           f"and source, {run.seconds:.0f} s)")
     where = f"; MLflow run {run.tracker.run_id} ({run.tracker.tracking_uri})" if run.tracker is not None else ""

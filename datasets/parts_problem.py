@@ -33,6 +33,7 @@ class PartsProblem(ABC):
     # the wholes' fine-scale noise is part of what is simulated: evaluate models on draws of p(x | z, w~), not its mean
     noisy_wholes: bool = False
     planner_hours_per_step: float | None = None  # wholes are daily load curves with steps this long (hours)
+    tail_statistic = "peak"  # the statistic whose tail the evaluation samples (a name of compvae_geo STATISTICS)
 
     @property
     def evaluation_conditions(self) -> dict[str, Tensor]:

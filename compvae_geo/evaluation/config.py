@@ -24,12 +24,18 @@ class EvalConfig(PlainDataConfig):
     multisets_per_k: int = 4  # random multisets per K
     permutations: int = 200  # permutations for the MMD^2 p-value
     seed: int = 0  # seeds the multisets, the true wholes and every sampler's draws
+    tail_part_counts: tuple[int, ...] = (8, 32, 128)  # n of the tail evaluation (evaluate --tail)
+    tail_samples: int = 200  # wholes per rejection set there, from tail_samples / (1 - q) draws
+    tail_sampler_samples: int = 20_000  # wholes from generate_tail there (its cost is amortised over them)
 
     def __post_init__(self) -> None:
         self.part_counts = tuple(int(k) for k in self.part_counts)
         if any(k < 0 for k in self.part_counts):
             raise ValueError(f"part_counts must be >= 0, got {self.part_counts}")
-        for name in ("num_samples", "multisets_per_k", "permutations"):
+        self.tail_part_counts = tuple(int(k) for k in self.tail_part_counts)
+        if any(k < 1 for k in self.tail_part_counts):
+            raise ValueError(f"tail_part_counts must be >= 1, got {self.tail_part_counts}")
+        for name in ("num_samples", "multisets_per_k", "permutations", "tail_samples", "tail_sampler_samples"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.num_samples < 2:

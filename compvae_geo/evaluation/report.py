@@ -34,7 +34,7 @@ def results_markdown(document: dict[str, Any], figures: list[str], evaluation_pa
     """
     per_k = document.get("per_k")
     title = f"Results: the {document['problem']} problem" if per_k else \
-        f"What-if recomposition: the {document['problem']} problem"
+        f"What-if recomposition and peak days: the {document['problem']} problem"
     lines = [
         f"# {title}",
         "",
@@ -53,6 +53,8 @@ def results_markdown(document: dict[str, Any], figures: list[str], evaluation_pa
         lines += _per_k_sections(document)
     if document.get("whatif"):
         lines += _whatif_section(document)
+    if document.get("tail"):
+        lines += _tail_section(document)
     if figures:
         lines += ["", "## Figures", ""]
         lines += [f"![{name}]({name})" for name in figures]
@@ -75,6 +77,21 @@ def _whatif_section(document: dict[str, Any]) -> list[str]:
             f"mean over {settings['multisets_per_k']} observations of {settings['num_samples']} wholes each; "
             "ratio: the model's over the better baseline's (inf: that baseline at the noise floor).", "",
             whatif_markdown(document)]
+
+
+def _tail_section(document: dict[str, Any]) -> list[str]:
+    cell = document["tail"][0]
+    return ["", "## Peak days: sampling the tail of the statistic", "",
+            f"`generate_tail` of `{document.get('tail_model', 'compvae')}` (subset simulation and pCN chains in the "
+            "model's standard-normal noise) for a random multiset of n parts, against rejection sampling: the top "
+            f"1 - q of {cell['samples']['model']} / (1 - q) wholes of the model (its exact conditional, drawn twice), "
+            "of the true generator and of the naive simulator (at most 50,000 draws each). Energy distances on "
+            "standardised wholes: the sampler's and the second rejection set's to the first (the bar: as close as "
+            "the two rejection sets, within their noise), and the model's and the naive simulator's tails to the "
+            "true one. The quantile of the statistic: the sampler's estimate (± its Monte-Carlo error), then "
+            "rejection's from the model, the truth and the naive simulator. Cost: model evaluations per "
+            "effectively independent sample (rejection: 1 / (1 - q)).", "",
+            tail_markdown(document["tail"])]
 
 
 def _per_k_sections(document: dict[str, Any]) -> list[str]:
@@ -233,6 +250,27 @@ def headline_markers(problem: str) -> tuple[str, str]:
     return f"<!-- headline {problem}: written by compvae-geo report --readme -->", f"<!-- end headline {problem} -->"
 
 
+def tail_markdown(cells: list[dict]) -> str:
+    """The tail table: per n and q, the distances, the quantile estimates, the statistic in the tail and the costs."""
+    rows = []
+    for cell in cells:
+        energy, threshold, quantiles = cell["energy"], cell["threshold"], cell["statistic_quantiles"]
+        rows.append([
+            str(cell["n"]), f"{cell['quantile']:g}",
+            f"{energy['sampler']:.3f} / {energy['rejection']:.3f}",
+            f"{energy['model_to_true']:.3f} / {energy['naive_to_true']:.3f}",
+            f"{threshold['sampler']:.2f} ± {cell['threshold_error']:.2f} / {threshold['model']:.2f} / "
+            f"{threshold['true']:.2f} / {threshold['naive']:.2f}",
+            f"{quantiles['sampler'][1]:.2f} / {quantiles['model'][1]:.2f} / {quantiles['true'][1]:.2f}",
+            f"{cell['sampler_cost']:.1f} / {cell['rejection_cost']:.0f} "
+            f"({cell['rejection_cost'] / cell['sampler_cost']:.0f}x)",
+        ])
+    return "\n".join(_table(["n", "q", "energy: sampler / 2nd rejection, to the model's tail",
+                              "energy: model / naive tail, to the true tail",
+                              "quantile: sampler / model / true / naive",
+                              "median in the tail: sampler / model / true", "cost: sampler / rejection"], rows))
+
+
 def whatif_markers(problem: str) -> tuple[str, str]:
     """The comments between which :func:`update_headline` writes a problem's what-if table (optional)."""
     return f"<!-- whatif {problem}: written by compvae-geo report --readme -->", f"<!-- end whatif {problem} -->"
@@ -263,15 +301,15 @@ def update_headline(path: Path, document: dict[str, Any]) -> None:
 def write_report(evaluation_path: Path, out: Path | None = None, readme: Path | None = None) -> tuple[Path, int]:
     """Writes the results document of an ``evaluation.json`` and copies its figures beside it.
 
-    The document goes to ``out`` (default ``docs/<problem>_results.md``, or ``docs/<problem>_whatif.md`` for an
-    evaluation of the what-if recomposition alone), its figures to
+    The document goes to ``out`` (default ``docs/<problem>_results.md``, or ``docs/<problem>_simulator.md`` for an
+    evaluation of the what-if recomposition and the tail sampler alone), its figures to
     ``figures/<problem>/`` beside it, so that the problems never overwrite each other's. With
     ``readme``, the problem's headline table there is rewritten too (:func:`update_headline`).
     Returns the document's path and the number of figures copied.
     """
     document = json.loads(evaluation_path.read_text())
     problem = document["problem"]
-    out = out or Path("docs") / (f"{problem}_results.md" if "per_k" in document else f"{problem}_whatif.md")
+    out = out or Path("docs") / (f"{problem}_results.md" if "per_k" in document else f"{problem}_simulator.md")
     out.parent.mkdir(parents=True, exist_ok=True)
     figure_dir = Path("figures") / problem  # relative to the document, as its links are
     copied = []

@@ -20,6 +20,8 @@ from .config import NAIVE, TRUE, EvalConfig
 from .figures import coincidence_figure, model_figures
 from .per_k import KEvaluation, as_json, as_metrics, evaluate
 from .probe import z_probe
+from .tail import TailCell, evaluate_tail
+from .tail import as_json as tail_json
 from .whatif import WhatIfCell, evaluate_whatif
 from .whatif import as_json as whatif_json
 from .whatif import as_metrics as whatif_metrics
@@ -35,6 +37,7 @@ class EvaluationRun:
     seconds: float
     tracker: Tracker | None
     whatif: list[WhatIfCell] | None = None
+    tail: list[TailCell] | None = None
 
 
 def evaluation_tracker(payload: dict[str, Any], problem_name: str, tracking_uri: str | None,
@@ -65,6 +68,7 @@ def evaluate_checkpoints(
     tracking: tuple[str | None, str | None] | None = (None, None),
     command: str | None = None,
     whatif: bool = False,
+    tail: bool = False,
     per_k: bool = True,
 ) -> EvaluationRun:
     """Evaluates ``checkpoint`` beside the named ``baselines`` on its problem.
@@ -76,14 +80,15 @@ def evaluate_checkpoints(
         problem_name: default: the checkpoint's training problem, or for a bare model file the
             problem whose data its config fits.
         out_dir: where ``evaluation.json`` and the figures go (default ``<checkpoint dir>/evaluation``, or
-            ``<checkpoint dir>/whatif`` without ``per_k``).
+            ``<checkpoint dir>/simulator`` without ``per_k``).
         tracking: ``(tracking_uri, run_id)`` for :func:`evaluation_tracker`, or None for no MLflow.
         command: the command line that asked for it, recorded in the document.
         whatif: also measure the what-if recomposition of every CompVAE (:func:`evaluate_whatif`).
-        per_k: measure the per-K distances, conditions, z probe and figures (False: only what ``whatif`` asks).
+        tail: also measure the first model's :meth:`~compvae_geo.models.CompVAE.generate_tail` (:func:`evaluate_tail`).
+        per_k: measure the per-K distances, conditions, z probe and figures (False: only ``whatif`` and ``tail``).
     """
-    if not (per_k or whatif):
-        raise ValueError("nothing to evaluate: ask for the per-K evaluation, the what-if one or both")
+    if not (per_k or whatif or tail):
+        raise ValueError("nothing to evaluate: ask for the per-K evaluation, the what-if one, the tail one")
     payload = read_model_payload(checkpoint)
     problem_name = (problem_name or payload.get("training", {}).get("config", {}).get("problem")
                     or problem_of_model(payload["config"]))
@@ -99,11 +104,14 @@ def evaluate_checkpoints(
         models[label], paths[label] = model, str(path)
         trained_by[label] = training_command(model_payload)
     tracker = None if tracking is None else evaluation_tracker(payload, problem_name, *tracking)
-    out_dir = out_dir or checkpoint.parent / ("evaluation" if per_k else "whatif")
+    out_dir = out_dir or checkpoint.parent / ("evaluation" if per_k else "simulator")
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     compvaes = {name: model for name, model in models.items() if isinstance(model, CompVAE)}
     whatif_cells = evaluate_whatif(compvaes, problem, config) if whatif else None
+    if tail and not compvaes:
+        raise ValueError("the tail evaluation needs a CompVAE (a model with generate_tail)")
+    tail_cells = evaluate_tail(next(iter(compvaes.values())), problem, config) if tail else None
     document = {"problem": problem_name, "command": command, "settings": config.to_dict(), "models": paths,
                 "training_commands": trained_by}
     evaluation, figures = [], {}
@@ -124,6 +132,9 @@ def evaluate_checkpoints(
             document["z_probe"] = probes
     if whatif_cells is not None:
         document["whatif"] = whatif_json(whatif_cells)
+    if tail_cells is not None:
+        document["tail"] = tail_json(tail_cells)
+        document["tail_model"] = next(iter(compvaes))
     seconds = time.monotonic() - started
     for name, figure in figures.items():
         figure.savefig(out_dir / name, dpi=120)
@@ -136,4 +147,4 @@ def evaluate_checkpoints(
         for path in [json_path, *(out_dir / name for name in figures)]:
             tracker.log_artifact(path, "evaluation")
         tracker.end("FINISHED")
-    return EvaluationRun(evaluation, json_path, len(figures), seconds, tracker, whatif_cells)
+    return EvaluationRun(evaluation, json_path, len(figures), seconds, tracker, whatif_cells, tail_cells)

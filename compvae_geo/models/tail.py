@@ -37,8 +37,8 @@ class TailSettings:
     replicates: int = 4  # independent sub-populations: their spread is the error of the quantile
     level_probability: float = 0.1  # share of a level's particles above the next level
     steps_per_level: int = 5  # pCN moves of each particle at each level
-    burn_in: int = 5  # pCN moves of each sampling chain before its states are kept
-    chains: int = 100  # sampling chains (at most one per particle above the final level)
+    burn_in: int = 20  # pCN moves of each sampling chain before its states are kept (decorrelates the seeds)
+    chains: int = 500  # sampling chains, started from particles above the final level
     initial_step: float = 0.5  # beta of the first pCN move
 
     def __post_init__(self) -> None:

@@ -58,3 +58,25 @@ def test_evaluate_whatif_compares_recompose_with_the_baselines_the_problem_has(p
     [(metrics, step)] = as_metrics(cells)
     remove_half = next(cell for cell in cells if cell.edit == "remove half")
     assert step == 2 and metrics["whatif/compvae/remove_half/energy"] == remove_half.distances["compvae"].energy
+
+
+def test_evaluate_tail_measures_the_sampler_against_rejection_and_the_truth():
+    from compvae_geo.evaluation.report import tail_markdown
+    from compvae_geo.evaluation.tail import as_json as tail_json
+    from compvae_geo.evaluation.tail import evaluate_tail
+    from compvae_geo.models.tail import TailSettings
+
+    torch.manual_seed(0)
+    model = CompVAE(model_config_for(PROBLEM, **TINY))
+    config = EvalConfig(tail_part_counts=(2,), tail_samples=10, tail_sampler_samples=200)
+    cells = evaluate_tail(model, PROBLEM, config, quantiles=(0.9,), settings=TailSettings(population=100, chains=20))
+    [cell] = cells
+    assert (cell.n, cell.quantile, cell.rejection_cost) == (2, 0.9, pytest.approx(10.0))
+    assert cell.samples == {"sampler": 200, "rejection": 10, "true": 10, "naive": 10, "model": 10}
+    assert set(cell.energy) == set(cell.mmd2) == {"sampler", "rejection", "model_to_true", "naive_to_true"}
+    # every source's tail lies above its own quantile estimate
+    for name in ("sampler", "model", "true", "naive"):
+        assert cell.statistic_quantiles[name][0] > cell.threshold[name] - 1e-6
+    assert cell.sampler_cost > 0 and cell.threshold_error > 0
+    table = tail_markdown(tail_json(cells))
+    assert "| 2 | 0.9 |" in table and "x) |" in table

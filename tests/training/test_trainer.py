@@ -379,17 +379,38 @@ def test_evaluate_whatif_writes_its_table_into_the_evaluation_and_the_report(tra
     assert "| 2 | remove half |" in readme.read_text()
 
 
-def test_evaluate_whatif_only_measures_nothing_else_and_reports_to_its_own_document(trained_run, tmp_path,
+def test_evaluate_without_per_k_measures_only_the_whatif_and_reports_to_its_own_document(trained_run, tmp_path,
                                                                                   monkeypatch):
     checkpoint = tmp_path / "run" / "checkpoint.pt"
     checkpoint.parent.mkdir()
     shutil.copyfile(trained_run / "checkpoint.pt", checkpoint)
     assert main(["evaluate", "--checkpoint", str(checkpoint), "--part-counts", "1", "--num-samples", "4",
-                 "--multisets", "1", "--no-mlflow", "--whatif-only"]) == 0
-    document = json.loads((tmp_path / "run" / "whatif" / "evaluation.json").read_text())
+                 "--multisets", "1", "--no-mlflow", "--whatif", "--no-per-k"]) == 0
+    document = json.loads((tmp_path / "run" / "simulator" / "evaluation.json").read_text())
     assert "per_k" not in document and document["figures"] == [] and len(document["whatif"]) == 5
     assert not (tmp_path / "run" / "evaluation").exists()
     monkeypatch.chdir(tmp_path)
-    assert main(["report", "--evaluation", str(tmp_path / "run" / "whatif" / "evaluation.json")]) == 0
-    text = (tmp_path / "docs" / "sine_whatif.md").read_text()
-    assert text.startswith("# What-if recomposition: the sine problem") and "| 1 | add half |" in text
+    assert main(["report", "--evaluation", str(tmp_path / "run" / "simulator" / "evaluation.json")]) == 0
+    text = (tmp_path / "docs" / "sine_simulator.md").read_text()
+    assert text.startswith("# What-if recomposition and peak days: the sine problem") and "| 1 | add half |" in text
+
+
+def test_generate_tail_quantile_and_evaluate_tail(trained_run, tmp_path, capsys):
+    checkpoint = str(trained_run / "checkpoint.pt")
+    out = tmp_path / "peaks.csv"
+    assert main(["generate", "--checkpoint", checkpoint, "--parts", "1,4", "--num-samples", "20",
+                 "--tail-quantile", "0.99", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "the 0.99 quantile of the peak under the model:" in printed and "rejection: 100" in printed
+    peaks = torch.tensor([[float(v) for v in row.split(",")] for row in out.read_text().split()]).amax(-1)
+    threshold = float(printed.split("under the model: ")[1].split()[0])
+    assert peaks.shape == (20,) and (peaks > threshold * (1 - 1e-4)).all()
+    assert main(["generate", "--checkpoint", checkpoint, "--parts", "1", "--tail-quantile", "1.5"]) == 2
+    assert "quantile must be in (0, 1)" in capsys.readouterr().err
+    out_dir = tmp_path / "tail"
+    assert main(["evaluate", "--checkpoint", checkpoint, "--tail", "--no-per-k", "--tail-part-counts", "2",
+                 "--tail-samples", "4", "--tail-sampler-samples", "50", "--out-dir", str(out_dir),
+                 "--no-mlflow"]) == 0
+    document = json.loads((out_dir / "evaluation.json").read_text())
+    assert [(cell["n"], cell["quantile"]) for cell in document["tail"]] == [(2, 0.99), (2, 0.999)]
+    assert "the peak days" in capsys.readouterr().out
