@@ -247,7 +247,7 @@ def whatif_markdown(document: dict[str, Any]) -> str:
 
 def headline_markers(problem: str) -> tuple[str, str]:
     """The comments between which :func:`update_headline` writes a problem's headline table."""
-    return f"<!-- headline {problem}: written by compvae-geo report --readme -->", f"<!-- end headline {problem} -->"
+    return section_markers("headline", problem)
 
 
 def tail_markdown(cells: list[dict]) -> str:
@@ -271,9 +271,22 @@ def tail_markdown(cells: list[dict]) -> str:
                               "median in the tail: sampler / model / true", "cost: sampler / rejection"], rows))
 
 
-def whatif_markers(problem: str) -> tuple[str, str]:
-    """The comments between which :func:`update_headline` writes a problem's what-if table (optional)."""
-    return f"<!-- whatif {problem}: written by compvae-geo report --readme -->", f"<!-- end whatif {problem} -->"
+def whatif_headline(document: dict[str, Any]) -> str:
+    """The what-if headline: per edit (rows) and n (columns), each model's energy distance over the best baseline's."""
+    cells = document["whatif"]
+    counts = sorted({cell["n"] for cell in cells})
+    edits = list(dict.fromkeys(cell["edit"] for cell in cells))
+    ratios = {(cell["n"], cell["edit"]): baseline_ratios(cell) for cell in cells}
+    models = list(baseline_ratios(cells[0]))
+    rows = [[f"{edit} ({name})", *[_maybe(ratios.get((n, edit), {}).get(name), ".2f") for n in counts]]
+            for name in models for edit in edits]
+    return "\n".join(_table(["n", *[str(n) for n in counts]], rows))
+
+
+def section_markers(section: str, problem: str) -> tuple[str, str]:
+    """The comments between which :func:`update_headline` writes a problem's ``section`` table in a README."""
+    start = f"<!-- {section} {problem}: written by compvae-geo report --readme -->"
+    return start, f"<!-- end {section} {problem} -->"
 
 
 def _replace_between(text: str, start: str, end: str, body: str, path: Path) -> str:
@@ -285,16 +298,19 @@ def _replace_between(text: str, start: str, end: str, body: str, path: Path) -> 
 
 
 def update_headline(path: Path, document: dict[str, Any]) -> None:
-    """Replaces the headline table of ``document``'s problem in the Markdown file ``path`` (a README).
+    """Rewrites the tables of ``document``'s problem in the Markdown file ``path`` (a README).
 
-    And its what-if table, where the document has one and the file its :func:`whatif_markers`.
+    The headline table of a per-K evaluation (its :func:`headline_markers` must be there), and the what-if and
+    tail tables of an evaluation that has them, where the file has their :func:`section_markers`.
     """
     text = path.read_text()
+    problem = document["problem"]
     if "per_k" in document:
-        text = _replace_between(text, *headline_markers(document["problem"]), headline_markdown(document), path)
-    start, end = whatif_markers(document["problem"])
-    if document.get("whatif") and start in text:
-        text = _replace_between(text, start, end, whatif_markdown(document), path)
+        text = _replace_between(text, *headline_markers(problem), headline_markdown(document), path)
+    for section, table in (("whatif", whatif_headline), ("tail", lambda d: tail_markdown(d["tail"]))):
+        start, end = section_markers(section, problem)
+        if document.get(section) and start in text:
+            text = _replace_between(text, start, end, table(document), path)
     path.write_text(text)
 
 
