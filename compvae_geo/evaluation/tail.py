@@ -17,7 +17,7 @@ from torch import Tensor
 from compvae_geo.datasets import PartsProblem
 
 from ..models import CompVAE
-from ..models.compvae import GENERATE_CHUNK_SAMPLES, statistic_function
+from ..models.structural import GENERATE_CHUNK_SAMPLES, statistic_function
 from ..models.tail import TailSettings
 from .config import EvalConfig
 from .metrics import energy_distance, median_distance, mmd2_unbiased, pooled_bandwidth, standardisation

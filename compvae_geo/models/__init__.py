@@ -8,6 +8,7 @@ from compvae_geo._lazy import lazy_attributes
 _WHERE = {"CompVAE": ".compvae", "LatentNoise": ".compvae", "Posterior": ".compvae", "CompVAEConfig": ".config",
           "CountCVAE": ".count_cvae", "BITS_PER_NAT": ".loss_terms", "LossTerms": ".loss_terms",
           "PartPrior": ".part_prior", "SavableModel": ".savable", "MODELS": ".registry", "build_model": ".registry",
-          "load_model": ".registry", "model_from_payload": ".registry"}
+          "load_model": ".registry", "model_from_payload": ".registry", "GenerationNoise": ".structural",
+          "STATISTICS": ".structural", "TailSample": ".structural", "TailSettings": ".tail"}
 __all__ = sorted(_WHERE)
 __getattr__ = lazy_attributes(__name__, _WHERE)  # the networks import torch and PyG: only when first used

@@ -1,7 +1,6 @@
 """The Compositional Variational Auto-Encoder (Berger & Sebag), on PyG batches of wholes."""
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -22,7 +21,6 @@ from ..validation import (
     Wholes,
     as_float,
     as_multisets,
-    check_edit,
     check_num_samples,
     check_parts,
     check_whole_attr,
@@ -35,73 +33,11 @@ from .loss_terms import LossTerms
 from .part_embedding import PartEmbedding
 from .part_prior import PartPrior
 from .savable import SavableModel
-from .tail import TailSettings, sample_tail
+from .structural import GENERATE_CHUNK_SAMPLES, StructuralMethods, repeat_rows
 
 GENERATE_CHUNK_PARTS = 1024  # parts rendered and summed at a time by generate (bounds its memory at large K)
-GENERATE_CHUNK_SAMPLES = 256  # wholes decoded at a time by generate (and by generate_tail)
-STATISTICS: dict[str, Callable[[Tensor], Tensor]] = {  # statistics of wholes [S, *obs_shape] -> [S] by name
-    "peak": lambda wholes: wholes.flatten(1).amax(-1),
-    "energy": lambda wholes: wholes.flatten(1).sum(-1),
-    "mean": lambda wholes: wholes.flatten(1).mean(-1),
-}
-
-
-def statistic_function(statistic: str | Callable[[Tensor], Tensor]) -> Callable[[Tensor], Tensor]:
-    """A statistic by name (:data:`STATISTICS`), or the function itself."""
-    if callable(statistic):
-        return statistic
-    if statistic not in STATISTICS:
-        raise ValueError(f"unknown statistic {statistic!r}; known: {sorted(STATISTICS)}, or a function of wholes")
-    return STATISTICS[statistic]
-
-
-@dataclass
-class TailSample:
-    """Wholes in the tail of a statistic (:meth:`CompVAE.generate_tail`), and what they cost."""
-
-    wholes: Tensor  # [num_samples, *obs_shape]
-    statistic: Tensor  # [num_samples], each above threshold
-    threshold: float  # the estimated quantile of the statistic under the model
-    threshold_error: float  # its Monte-Carlo standard error
-    evaluations: int  # wholes the model generated in all
-    effective_samples: float  # effectively independent samples (from the chains' autocorrelation)
-    acceptance: float  # acceptance rate of the sampling chains
-
-
 def _rows(tensor: Tensor | None, start: int, end: int) -> Tensor | None:
     return None if tensor is None else tensor[start:end]
-
-
-def _repeat_rows(tensor: Tensor | None, times: int) -> Tensor | None:
-    """``tensor`` ``[N, ...]`` stacked ``times`` times along dim 0 (None stays None)."""
-    return None if tensor is None else tensor.repeat(times, *([1] * (tensor.dim() - 1)))
-
-
-def _shared_by_category(
-    shared: Tensor, group: Tensor, before: Wholes, edited_group: Tensor, after: Wholes, num_categories: int
-) -> Tensor:
-    """The shared factor of each group of the edited wholes ``after``, from those of the observed wholes ``before``.
-
-    ``shared`` ``[groups, D]`` holds one factor per group ``group`` ``[N]`` (the parts of a whole that share a
-    category) of ``before``; ``edited_group`` numbers the groups of ``after``. A group whose category its observed
-    whole had gets that group's factor, a new one a fresh standard-normal draw.
-    """
-    def category_key(wholes: Wholes, groups: Tensor) -> Tensor:
-        num_groups = int(groups.max()) + 1 if groups.numel() else 0
-        key = wholes.batch * num_categories + wholes.part
-        return key.new_zeros(num_groups).scatter_(0, groups, key)
-
-    table = torch.randn(after.num_wholes * num_categories, shared.size(-1), dtype=shared.dtype, device=shared.device)
-    table[category_key(before, group)] = shared
-    return table[category_key(after, edited_group)]
-
-
-def _copies(observed: Wholes, times: int) -> Wholes:
-    """``times`` copies of one whole, as a batch of ``times`` wholes."""
-    num_parts = observed.part.numel()
-    batch = torch.arange(times, device=observed.part.device).repeat_interleave(num_parts)
-    return Wholes(observed.part.repeat(times), _repeat_rows(observed.part_attr, times),
-                  _repeat_rows(observed.whole, times), batch, times, _repeat_rows(observed.whole_attr, times))
 
 
 @dataclass
@@ -125,25 +61,6 @@ class LatentNoise:
 
 
 @dataclass
-class GenerationNoise:
-    """The standard-normal draws behind wholes generated from one multiset (:meth:`CompVAE.wholes_from_noise`)."""
-
-    z: Tensor  # [S, z_dim]: z = mu_z + sigma_z * z
-    own: Tensor  # [S, K, w_dim]: each part's own noise in the part prior
-    shared: Tensor | None  # [S, G, w_dim]: each category's shared factor (group-factor prior; G categories), or None
-    x: Tensor | None  # [S, *obs_shape]: the observation noise, or None for the means
-
-    def as_list(self) -> list[Tensor]:
-        """The tensors that are set, in a fixed order (what :mod:`~compvae_geo.models.tail` moves)."""
-        return [t for t in (self.z, self.own, self.shared, self.x) if t is not None]
-
-    def like(self, tensors: list[Tensor]) -> GenerationNoise:
-        """Noise of the same layout from ``tensors`` in :meth:`as_list` order."""
-        items = iter(tensors)
-        return GenerationNoise(*(None if t is None else next(items) for t in (self.z, self.own, self.shared, self.x)))
-
-
-@dataclass
 class Posterior:
     """The approximate posterior of a batch of wholes."""
 
@@ -152,7 +69,7 @@ class Posterior:
     w_dist: CorrelatedPartNormal  # q({w_i} | x, z, {l_i}) given that z, over [N, w_dim]
 
 
-class CompVAE(SavableModel):
+class CompVAE(StructuralMethods, SavableModel):
     r"""Learns :math:`p(x \mid \{l_i\})`, a whole x generated from a multiset of parts.
 
     Generative model (paper eq. 1):
@@ -387,7 +304,7 @@ class CompVAE(SavableModel):
         summary = self.multiset_summary(parts, part_attr).expand(num_samples, -1)
         z = self._z_prior_dist(summary, conditions).rsample()
         batch = torch.arange(num_samples, device=parts.device).repeat_interleave(parts.numel())
-        repeated_attr = _repeat_rows(part_attr, num_samples)
+        repeated_attr = repeat_rows(part_attr, num_samples)
         prior = self.part_prior(parts.repeat(num_samples), repeated_attr, batch, num_samples, z)
         return prior.sample().reshape(num_samples, parts.numel(), self.config.w_dim), z
 
@@ -435,7 +352,7 @@ class CompVAE(SavableModel):
         num_parts = parts.numel()
         batch = torch.arange(num_samples, device=w.device).repeat_interleave(num_parts)
         every_part = parts.repeat(num_samples)
-        every_attr = _repeat_rows(part_attr, num_samples)
+        every_attr = repeat_rows(part_attr, num_samples)
         # whole by whole where a chunk holds whole wholes, so the sums are those of a single pass (K = 0: w~ = 0)
         chunk = num_parts * max(1, GENERATE_CHUNK_PARTS // num_parts) if 0 < num_parts <= GENERATE_CHUNK_PARTS \
             else GENERATE_CHUNK_PARTS
@@ -454,200 +371,6 @@ class CompVAE(SavableModel):
             x_dist = self.decode(w_tilde[start:end], z[start:end], _rows(whole_attr, start, end))
             wholes.append(x_dist.sample() if observation_noise else x_dist.mean)
         return torch.cat(wholes)
-
-    # ----- the tail of a statistic ----------------------------------------------------------------
-
-    def generation_noise(self, parts: Tensor, num_samples: int, observation_noise: bool = False) -> GenerationNoise:
-        """Fresh standard-normal noise for ``num_samples`` wholes of the multiset ``parts`` ``[K]``."""
-        c = self.config
-        device, dtype = parts.device, self.dtype
-        groups = parts.unique().numel() if c.prior_group_factor else 0
-
-        def randn(*shape: int) -> Tensor:
-            return torch.randn(num_samples, *shape, device=device, dtype=dtype)
-
-        return GenerationNoise(randn(c.z_dim), randn(parts.numel(), c.w_dim),
-                               randn(groups, c.w_dim) if c.prior_group_factor else None,
-                               randn(*c.obs_shape) if observation_noise else None)
-
-    def wholes_from_noise(
-        self, parts: Tensor, noise: GenerationNoise, part_attr: Tensor | None = None,
-        whole_attr: Tensor | None = None,
-    ) -> Tensor:
-        r"""The wholes ``[S, *obs_shape]`` the model generates from the multiset ``parts`` ``[K]`` with ``noise``.
-
-        The generative model as a deterministic map of standard-normal noise: with ``z_first``
-        :math:`z = \mu_z + \sigma_z \eta` from :math:`p(z \mid \{l_i\}, c)`, then the part latents
-        :math:`w_i = \mu_i + \sigma_i \epsilon_i\ (+\, b_i u_g)` from the part prior (given z); otherwise the part
-        latents first and z from :math:`p(z \mid \tilde{w}, c)`; then the mean of :math:`p(x \mid z, \tilde{w}, c)`,
-        plus :math:`\sigma_x \epsilon_x` when ``noise.x`` is set. Fresh noise gives wholes of the law of
-        :meth:`generate`.
-        """
-        c = self.config
-        check_parts(parts, part_attr, c.num_categories, c.part_attr_dim)
-        num_samples, num_parts = noise.z.size(0), parts.numel()
-        batch = torch.arange(num_samples, device=parts.device).repeat_interleave(num_parts)
-        every_part, every_attr = parts.repeat(num_samples), _repeat_rows(part_attr, num_samples)
-        conditions = self.conditions(as_float("whole_attr", whole_attr, self.dtype), noise.z)
-        z = None
-        if c.z_first:
-            z_prior = self._z_prior_dist(self.multiset_summary(parts, part_attr).expand(num_samples, -1), conditions)
-            z = z_prior.loc + z_prior.scale * noise.z
-        prior = self.part_prior(every_part, every_attr, batch, num_samples, z)
-        shared = None if noise.shared is None else noise.shared.flatten(0, 1)
-        w = prior.from_noise(noise.own.flatten(0, 1), shared)
-        w_tilde = self.sum_parts(w, batch, num_samples, every_part, every_attr)
-        if not c.z_first:
-            z_prior = self._z_prior_dist(w_tilde, conditions)
-            z = z_prior.loc + z_prior.scale * noise.z
-        x = self._decode(w_tilde, z, conditions)
-        return x.mean if noise.x is None else x.mean + x.stddev * noise.x
-
-    @torch.no_grad()
-    def generate_tail(
-        self,
-        parts: Tensor | list[int],
-        num_samples: int,
-        statistic: str | Callable[[Tensor], Tensor] = "peak",
-        quantile: float = 0.99,
-        part_attr: Tensor | None = None,
-        whole_attr: Tensor | None = None,
-        observation_noise: bool = False,
-        settings: TailSettings | None = None,
-    ) -> TailSample:
-        """Wholes of one multiset whose ``statistic`` exceeds its ``quantile`` under the model (its peak days).
-
-        Samples the model's own conditional law given the statistic above its q-quantile, without brute-force
-        rejection: subset simulation and preconditioned Crank-Nicolson chains in the standard-normal noise of
-        :meth:`wholes_from_noise` (:func:`~compvae_geo.models.tail.sample_tail`), which also estimate the quantile
-        with its Monte-Carlo error and count the model evaluations.
-
-        Args:
-            parts: categories ``[K]`` of the multiset (or a list of ints).
-            num_samples: tail wholes to return.
-            statistic: a name of :data:`STATISTICS` (``peak``: the largest value of a whole; ``energy``: its sum;
-                ``mean``) or a function of wholes ``[S, *obs_shape]`` to ``[S]``.
-            quantile: q in (0, 1).
-            part_attr: descriptors ``[K, F]`` of the parts, if the model uses them (as in :meth:`generate`).
-            whole_attr: the known conditions ``[whole_attr_dim]`` (as in :meth:`generate`).
-            observation_noise: the wholes include the observation model's noise (as :meth:`generate`'s).
-            settings: how the sampler spends its evaluations (:class:`~compvae_geo.models.tail.TailSettings`).
-        """
-        parts = as_multisets(parts)
-        if not isinstance(parts, Tensor):
-            raise ValueError("generate_tail takes one multiset")
-        check_num_samples(num_samples)
-        part_attr = as_float("part_attr", part_attr, self.dtype)
-        measure = statistic_function(statistic)
-        template = self.generation_noise(parts, 1, observation_noise)
-
-        def wholes(tensors: list[Tensor]) -> Tensor:
-            return self.wholes_from_noise(parts, template.like(tensors), part_attr, whole_attr)
-
-        def draw(n: int) -> list[Tensor]:
-            return self.generation_noise(parts, n, observation_noise).as_list()
-
-        def score(tensors: list[Tensor]) -> Tensor:
-            return torch.cat([measure(wholes([t[start:start + GENERATE_CHUNK_SAMPLES] for t in tensors]))
-                              for start in range(0, tensors[0].size(0), GENERATE_CHUNK_SAMPLES)])
-
-        result = sample_tail(draw, score, quantile, num_samples, settings)
-        return TailSample(wholes(result.noise), result.statistic, result.threshold, result.threshold_error,
-                          result.evaluations + num_samples, result.effective_samples, result.acceptance)
-
-    # ----- what-if recomposition -------------------------------------------------------------
-
-    @torch.no_grad()
-    def recompose(
-        self,
-        data: Data,
-        remove: Tensor | list[int] | None = None,
-        add_part: Tensor | list[int] | None = None,
-        add_part_attr: Tensor | None = None,
-        num_samples: int = 1,
-        observation_noise: bool = True,
-    ) -> Tensor:
-        r"""What an observed whole would have been with some of its parts removed and others added.
-
-        A counterfactual of the generative model read as a structural one, in which every latent is its
-        parameters plus a scaled standard-normal noise: :math:`z = \mu_z + \sigma_z \eta` (with ``z_first``
-        from the multiset and the conditions, else from :math:`\tilde{w}`), :math:`w_i = \mu_i + \sigma_i
-        \epsilon_i\ (+\, b_i u_g)` from the part prior, :math:`x = \mu_x + \sigma_x \epsilon_x`.
-
-        1. Abduction: :math:`z, \{w_i\}` are drawn from the posterior :math:`q(z \mid x, c)\,q(\{w_i\} \mid x,
-           z, \{l_i\})`, and the noises that give them under the prior of the observed multiset are kept: the
-           day's :math:`\eta`, each kept part's :math:`\epsilon_i`, each category's shared :math:`u_g`
-           (:meth:`~compvae_geo.layers.PartGroupDiagonalFactorNormal.abduct`) and, with ``observation_noise``,
-           the observation's residual :math:`\epsilon_x = (x - \mu_x) / \sigma_x`.
-        2. Action: the removed parts go, the added parts come with fresh noise (their category's :math:`u_g`
-           where a kept part shares it).
-        3. Prediction: the same noises through the model with the edited multiset and the observation's
-           conditions ``whole_attr``; the whole's mean, plus :math:`\sigma_x' \epsilon_x` with ``observation_noise``.
-
-        Nothing removed or added gives back the observation (its reconstruction's means without
-        ``observation_noise``); what the parts share (the day's weather, calendar and events) stays the
-        observation's, while what the multiset itself implies (a smaller feeder loads less) follows the edit.
-
-        Args:
-            data: one observed whole: ``part`` [K], ``whole`` [1, *obs_shape], and ``part_attr``/``whole_attr``
-                where the model has them.
-            remove: positions (``0 .. K-1``) of the observed parts to remove.
-            add_part: categories of the parts to add (a LongTensor [A] or a list of ints).
-            add_part_attr: their descriptors ``[A, F]``, where the model has them.
-            num_samples: what-if wholes to draw, each from its own draw of the posterior.
-            observation_noise: carry the observation's residual over (see above), else return the means.
-
-        Returns:
-            ``[num_samples, *obs_shape]``.
-        """
-        check_num_samples(num_samples)
-        observed = check_wholes(data, self.config, self.dtype)
-        if observed.num_wholes != 1:
-            raise ValueError(f"recompose takes one observed whole, got {observed.num_wholes}")
-        c = self.config
-        edit = check_edit(observed.part.numel(), remove, add_part, as_float("add_part_attr", add_part_attr, self.dtype),
-                          c.num_categories, c.part_attr_dim).to(observed.part.device)
-        before = _copies(observed, num_samples)
-        part, part_attr = edit.edited_parts(observed.part, observed.part_attr)
-        after = Wholes(part.repeat(num_samples), _repeat_rows(part_attr, num_samples), before.whole,
-                       torch.arange(num_samples, device=part.device).repeat_interleave(part.numel()), num_samples,
-                       before.whole_attr)
-        conditions = condition_features(before.whole_attr, num_samples, c, before.whole)
-        # abduction
-        posterior = self._posterior(before, None)
-        w, z = posterior.w_dist.sample(), posterior.z
-        prior = self.part_prior(before.part, before.part_attr, before.batch, num_samples, z if c.z_first else None)
-        own, shared = prior.abduct(w)
-        observed_groups = getattr(prior, "group", None)
-        w_tilde = self.sum_parts(w, before.batch, num_samples, before.part, before.part_attr)
-        z_prior = self._z_prior_dist(self._z_context(before, w_tilde), conditions)
-        day = (z - z_prior.loc) / z_prior.scale
-        # action and prediction
-        if c.z_first:
-            z_prior = self._z_prior_dist(self._z_context(after, None), conditions)
-            z = z_prior.loc + z_prior.scale * day
-        prior = self.part_prior(after.part, after.part_attr, after.batch, num_samples, z if c.z_first else None)
-        kept_own = own.view(num_samples, -1, c.w_dim)[:, edit.keep]
-        added_own = torch.randn(num_samples, edit.add_part.numel(), c.w_dim, dtype=own.dtype, device=own.device)
-        if shared is not None:
-            shared = _shared_by_category(shared, observed_groups, before, prior.group, after, c.num_categories)
-        edited_w = prior.from_noise(torch.cat([kept_own, added_own], 1).flatten(0, 1), shared)
-        edited_w_tilde = self.sum_parts(edited_w, after.batch, num_samples, after.part, after.part_attr)
-        if not c.z_first:
-            z_prior = self._z_prior_dist(self._z_context(after, edited_w_tilde), conditions)
-            z = z_prior.loc + z_prior.scale * day
-        edited = self._decode(edited_w_tilde, z, conditions)
-        if not observation_noise:
-            return edited.mean
-        reconstruction = self._decode(w_tilde, posterior.z, conditions)
-        residual = (before.whole - reconstruction.mean) / reconstruction.stddev
-        return edited.mean + edited.stddev * residual
-
-    def _z_context(self, wholes: Wholes, w_tilde: Tensor | None) -> Tensor:
-        """What p(z | ...) reads: the multiset summary with ``z_first``, else w~."""
-        if self.config.z_first:
-            return self.multiset_summary(wholes.part, wholes.part_attr, wholes.batch, wholes.num_wholes)
-        return w_tilde
 
     def extra_repr(self) -> str:
         """The sizes shown by ``repr``."""

@@ -22,14 +22,14 @@ def statistic(noise):
 @pytest.mark.parametrize("quantile", [0.99, 0.999])
 def test_the_tail_of_a_gaussian_statistic_is_the_truncated_normal(quantile):
     torch.manual_seed(0)
-    result = sample_tail(draw, statistic, quantile, 4000, TailSettings(population=2000, chains=200))
+    result = sample_tail(draw, statistic, quantile, 10_000)
     standard = Normal(0.0, 1.0)
     truth = float(standard.icdf(torch.tensor(quantile)))
     assert abs(result.threshold - truth) < max(4 * result.threshold_error, 0.02)
     assert result.threshold_error > 0
     # the statistic in the tail: quantiles of N(0, 1) truncated to s > t, t the estimated level the chains keep
     s = result.statistic
-    assert s.shape == (4000,) and (s > result.threshold).all()
+    assert s.shape == (10_000,) and (s > result.threshold).all()
     above = 1 - float(standard.cdf(torch.tensor(result.threshold)))
     for level in (0.25, 0.5, 0.75, 0.95):
         expected = float(standard.icdf(torch.tensor(1 - above * (1 - level))))
