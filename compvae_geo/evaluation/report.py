@@ -64,9 +64,9 @@ def results_markdown(document: dict[str, Any], figures: list[str], evaluation_pa
 def _whatif_section(document: dict[str, Any]) -> list[str]:
     settings = document["settings"]
     return ["", "## What-if recomposition of observed wholes", "",
-            "For an observed whole of n random parts on a random day, a random edit (add 1 part, add n/2, "
-            "remove 1, remove n/2, swap n/2 for parts of other categories). The truth keeps the day and the "
-            "hidden variation of the kept parts and draws the added ones afresh "
+            "For an observed whole of n random parts (households: on a random day), a random edit (add 1 part, "
+            "add n/2, remove 1, remove n/2, swap n/2 for parts of other categories). The truth keeps what the parts "
+            "share (the day) and the hidden variation of the kept parts, and draws the added ones afresh "
             "(`PartsProblem.sample_counterfactual`); removing alone has one true answer. Sources: each "
             f"CompVAE's `recompose`; `{FROM_SCRATCH}`: the first model generating the edited multiset "
             "given the day's conditions only; "
