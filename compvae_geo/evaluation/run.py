@@ -22,6 +22,7 @@ from .per_k import KEvaluation, as_json, as_metrics, evaluate
 from .probe import z_probe
 from .tail import TailCell, evaluate_tail
 from .tail import as_json as tail_json
+from .tail import as_metrics as tail_metrics
 from .whatif import WhatIfCell, evaluate_whatif
 from .whatif import as_json as whatif_json
 from .whatif import as_metrics as whatif_metrics
@@ -142,7 +143,7 @@ def evaluate_checkpoints(
     json_path = out_dir / "evaluation.json"
     json_path.write_text(json.dumps(document, indent=2))
     if tracker is not None:
-        for metrics, k in as_metrics(evaluation) + whatif_metrics(whatif_cells or []):
+        for metrics, k in as_metrics(evaluation) + whatif_metrics(whatif_cells or []) + tail_metrics(tail_cells or []):
             tracker.log_metrics(metrics, step=k)
         for path in [json_path, *(out_dir / name for name in figures)]:
             tracker.log_artifact(path, "evaluation")

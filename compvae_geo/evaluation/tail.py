@@ -131,3 +131,15 @@ def _tail_cell(
 def as_json(cells: list[TailCell]) -> list[dict]:
     """Plain values: one dictionary per cell."""
     return [asdict(cell) for cell in cells]
+
+
+def as_metrics(cells: list[TailCell]) -> list[tuple[dict[str, float], int]]:
+    """``(metrics, step)`` pairs for MLflow, step = n: ``tail/q0.99/energy_sampler``, ``.../sampler_cost``, ..."""
+    by_n: dict[int, dict[str, float]] = {}
+    for cell in cells:
+        prefix = f"tail/q{cell.quantile:g}"
+        metrics = by_n.setdefault(cell.n, {})
+        metrics.update({f"{prefix}/energy_{key}": value for key, value in cell.energy.items()})
+        metrics.update({f"{prefix}/threshold_{key}": value for key, value in cell.threshold.items()})
+        metrics.update({f"{prefix}/sampler_cost": cell.sampler_cost, f"{prefix}/rejection_cost": cell.rejection_cost})
+    return [(metrics, n) for n, metrics in by_n.items()]

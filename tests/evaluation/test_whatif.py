@@ -78,5 +78,19 @@ def test_evaluate_tail_measures_the_sampler_against_rejection_and_the_truth():
     for name in ("sampler", "model", "true", "naive"):
         assert cell.statistic_quantiles[name][0] > cell.threshold[name] - 1e-6
     assert cell.sampler_cost > 0 and cell.threshold_error > 0
+    from compvae_geo.evaluation.tail import as_metrics as tail_metrics
+    [(metrics, step)] = tail_metrics(cells)
+    assert step == 2 and metrics["tail/q0.9/energy_sampler"] == cell.energy["sampler"]
     table = tail_markdown(tail_json(cells))
     assert "| 2 | 0.9 |" in table and "x) |" in table
+
+
+def test_the_whatif_figure_draws_curves_and_images():
+    from compvae_geo.evaluation.figures import WHATIF_SHOWN, whatif_figure
+
+    curves = whatif_figure(torch.zeros(40), torch.randn(7, 40), "a title", "curve", truth=torch.randn(3, 40))
+    [ax] = curves.axes
+    assert len(ax.lines) == 7 + 3 + 1 and ax.get_title().startswith("a title")
+    images = whatif_figure(torch.rand(3, 8, 8), torch.rand(7, 3, 8, 8), "images", "image", truth=torch.rand(2, 3, 8, 8))
+    shown = [ax for ax in images.axes if ax.images]
+    assert len(images.axes) == 2 * (WHATIF_SHOWN + 1) and len(shown) == 2 + WHATIF_SHOWN + 2
