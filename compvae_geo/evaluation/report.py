@@ -272,15 +272,19 @@ def tail_markdown(cells: list[dict]) -> str:
 
 
 def whatif_headline(document: dict[str, Any]) -> str:
-    """The what-if headline: per edit (rows) and n (columns), each model's energy distance over the best baseline's."""
+    """The what-if headline: per edit (rows) and n (columns), the energy distance of each source, ``a / b / c``."""
     cells = document["whatif"]
     counts = sorted({cell["n"] for cell in cells})
     edits = list(dict.fromkeys(cell["edit"] for cell in cells))
-    ratios = {(cell["n"], cell["edit"]): baseline_ratios(cell) for cell in cells}
-    models = list(baseline_ratios(cells[0]))
-    rows = [[f"{edit} ({name})", *[_maybe(ratios.get((n, edit), {}).get(name), ".2f") for n in counts]]
-            for name in models for edit in edits]
-    return "\n".join(_table(["n", *[str(n) for n in counts]], rows))
+    sources = [name for name in cells[0]["distances"] if name != TRUE]
+    by_cell = {(cell["n"], cell["edit"]): cell["distances"] for cell in cells}
+
+    def entry(n: int, edit: str) -> str:
+        distances = by_cell.get((n, edit))
+        return "-" if distances is None else " / ".join(f"{distances[name]['energy']:.2f}" for name in sources)
+
+    rows = [[edit, *[entry(n, edit) for n in counts]] for edit in edits]
+    return "\n".join(_table([f"edit: {' / '.join(sources)}", *[f"n = {n}" for n in counts]], rows))
 
 
 def section_markers(section: str, problem: str) -> tuple[str, str]:

@@ -376,7 +376,7 @@ def test_evaluate_whatif_writes_its_table_into_the_evaluation_and_the_report(tra
     assert main(["report", "--evaluation", str(out_dir / "evaluation.json"), "--out", str(results),
                  "--readme", str(readme)]) == 0
     assert "## What-if recomposition" in results.read_text() and "| 2 | swap half |" in results.read_text()
-    assert "| remove half (compvae) |" in readme.read_text()
+    assert "| remove half |" in readme.read_text()
 
 
 def test_evaluate_without_per_k_measures_only_the_whatif_and_reports_to_its_own_document(trained_run, tmp_path,
