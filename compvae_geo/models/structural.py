@@ -7,6 +7,7 @@ The methods of :class:`~compvae_geo.models.CompVAE` that work on that noise: :me
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,6 +20,10 @@ from .conditions import condition_features
 from .tail import TailSettings, sample_tail
 
 GENERATE_CHUNK_SAMPLES = 256  # wholes decoded at a time by generate and generate_tail
+# recompose warns when a noise it abducts from an observation (z's, the parts' own, the shared factors) has a root
+# mean square above this (1 expected): the observation is unlike the training data (households `cpu` model: 1.0 at
+# the training n, at most 1.3 at twice it, up to 4.3 at four times it, where the what-if wholes explode)
+IMPLAUSIBLE_NOISE_RMS = 2.0
 
 STATISTICS: dict[str, Callable[[Tensor], Tensor]] = {  # statistics of wholes [S, *obs_shape] -> [S] by name
     "peak": lambda wholes: wholes.flatten(1).amax(-1),
@@ -52,6 +57,15 @@ class TailSample:
 def repeat_rows(tensor: Tensor | None, times: int) -> Tensor | None:
     """``tensor`` ``[N, ...]`` stacked ``times`` times along dim 0 (None stays None)."""
     return None if tensor is None else tensor.repeat(times, *([1] * (tensor.dim() - 1)))
+
+
+def _warn_if_implausible(noises: list[Tensor]) -> None:
+    """Warns when abducted standard-normal noises are far from standard (see :data:`IMPLAUSIBLE_NOISE_RMS`)."""
+    rms = max((float(noise.pow(2).mean().sqrt()) for noise in noises if noise.numel()), default=0.0)
+    if rms > IMPLAUSIBLE_NOISE_RMS:
+        warnings.warn(f"the observation is unlike the model's training data: the noises recompose infers from it "
+                      f"have a root mean square of {rms:.1f} where 1 is expected, so its what-if wholes may be far "
+                      "off (for instance beyond the numbers of parts it was trained on)", stacklevel=4)
 
 
 def _shared_by_category(
@@ -270,6 +284,7 @@ class StructuralMethods:
         w_tilde = self.sum_parts(w, before.batch, num_samples, before.part, before.part_attr)
         z_prior = self._z_prior_dist(self._z_context(before, w_tilde), conditions)
         day = (z - z_prior.loc) / z_prior.scale
+        _warn_if_implausible([day, own] + ([] if shared is None else [shared]))
         # action and prediction
         if c.z_first:
             z_prior = self._z_prior_dist(self._z_context(after, None), conditions)

@@ -153,3 +153,16 @@ def test_bad_edits_are_clear_errors(kwargs, message):
 def test_recompose_takes_one_whole():
     with pytest.raises(ValueError, match="one observed whole, got 2"):
         CompVAE(CONFIG).recompose(copies(observed(), 2))
+
+
+def test_implausible_abducted_noise_gives_a_warning(monkeypatch, recwarn):
+    from compvae_geo.models import structural
+
+    structural._warn_if_implausible([torch.randn(1000, 3)])
+    assert not recwarn.list
+    with pytest.warns(UserWarning, match="root mean square of 3.0 where 1 is expected"):
+        structural._warn_if_implausible([torch.full((10, 3), 3.0)])
+    model = CompVAE(CONFIG).eval()
+    monkeypatch.setattr(structural, "IMPLAUSIBLE_NOISE_RMS", 0.0)  # recompose checks what it abducts
+    with pytest.warns(UserWarning, match="unlike the model's training data"):
+        model.recompose(observed(), remove=[0], num_samples=SAMPLES)
