@@ -90,7 +90,9 @@ def _tail_section(document: dict[str, Any]) -> list[str]:
             "the two rejection sets, within their noise), and the model's and the naive simulator's tails to the "
             "true one. The quantile of the statistic: the sampler's estimate (± its Monte-Carlo error), then "
             "rejection's from the model, the truth and the naive simulator. Cost: model evaluations per "
-            "effectively independent sample (rejection: 1 / (1 - q)).", "",
+            "effectively independent sample, for all the sampler's work (finding the quantile, the burn-in, "
+            f"{cell['samples']['sampler']:,} samples) and for its sampling chains alone, which is what each "
+            "further sample costs; rejection: 1 / (1 - q).", "",
             tail_markdown(document["tail"])]
 
 
@@ -262,13 +264,15 @@ def tail_markdown(cells: list[dict]) -> str:
             f"{threshold['sampler']:.2f} ± {cell['threshold_error']:.2f} / {threshold['model']:.2f} / "
             f"{threshold['true']:.2f} / {threshold['naive']:.2f}",
             f"{quantiles['sampler'][1]:.2f} / {quantiles['model'][1]:.2f} / {quantiles['true'][1]:.2f}",
-            f"{cell['sampler_cost']:.1f} / {cell['rejection_cost']:.0f} "
-            f"({cell['rejection_cost'] / cell['sampler_cost']:.0f}x)",
+            f"{cell['sampler_cost']:.1f} ({cell['rejection_cost'] / cell['sampler_cost']:.2g}x) / "
+            f"{cell['chain_cost']:.1f} ({cell['rejection_cost'] / cell['chain_cost']:.2g}x) / "
+            f"{cell['rejection_cost']:.0f}",
         ])
     return "\n".join(_table(["n", "q", "energy: sampler / 2nd rejection, to the model's tail",
                               "energy: model / naive tail, to the true tail",
                               "quantile: sampler / model / true / naive",
-                              "median in the tail: sampler / model / true", "cost: sampler / rejection"], rows))
+                              "median in the tail: sampler / model / true",
+                              "cost: sampler / its chains alone / rejection"], rows))
 
 
 def whatif_headline(document: dict[str, Any]) -> str:

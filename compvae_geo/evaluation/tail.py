@@ -39,7 +39,8 @@ class TailCell:
     # exact conditional (the first rejection set), and "model_to_true", "naive_to_true"
     mmd2: dict[str, float]  # the same pairs
     statistic_quantiles: dict[str, list[float]]  # source -> STATISTIC_QUANTILES of the statistic in its tail
-    sampler_cost: float  # the sampler's model evaluations per effective sample
+    sampler_cost: float  # the sampler's model evaluations per effective sample, all included
+    chain_cost: float  # the same for its sampling chains alone: what each further sample costs
     rejection_cost: float  # 1 / (1 - q): evaluations per (independent) sample by rejection
     effective_samples: float
     samples: dict[str, int]  # tail wholes per source
@@ -125,7 +126,8 @@ def _tail_cell(
         part.numel(), quantile,
         {"sampler": tail.threshold, "model": model_level, "true": true_level, "naive": naive_level},
         tail.threshold_error, energy, mmd2, statistic_quantiles, tail.evaluations / tail.effective_samples,
-        1 / (1 - quantile), tail.effective_samples, {name: int(wholes.size(0)) for name, wholes in sets.items()})
+        tail.chain_evaluations / tail.effective_samples, 1 / (1 - quantile), tail.effective_samples,
+        {name: int(wholes.size(0)) for name, wholes in sets.items()})
 
 
 def as_json(cells: list[TailCell]) -> list[dict]:
@@ -141,5 +143,6 @@ def as_metrics(cells: list[TailCell]) -> list[tuple[dict[str, float], int]]:
         metrics = by_n.setdefault(cell.n, {})
         metrics.update({f"{prefix}/energy_{key}": value for key, value in cell.energy.items()})
         metrics.update({f"{prefix}/threshold_{key}": value for key, value in cell.threshold.items()})
-        metrics.update({f"{prefix}/sampler_cost": cell.sampler_cost, f"{prefix}/rejection_cost": cell.rejection_cost})
+        metrics.update({f"{prefix}/sampler_cost": cell.sampler_cost, f"{prefix}/chain_cost": cell.chain_cost,
+                        f"{prefix}/rejection_cost": cell.rejection_cost})
     return [(metrics, n) for n, metrics in by_n.items()]

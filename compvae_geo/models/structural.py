@@ -50,6 +50,7 @@ class TailSample:
     threshold: float  # the estimated quantile of the statistic under the model
     threshold_error: float  # its Monte-Carlo standard error
     evaluations: int  # wholes the model generated in all
+    chain_evaluations: int  # of which by the sampling chains after their burn-in (what more samples cost)
     effective_samples: float  # effectively independent samples (from the chains' autocorrelation)
     acceptance: float  # acceptance rate of the sampling chains
 
@@ -215,7 +216,8 @@ class StructuralMethods:
 
         result = sample_tail(draw, score, quantile, num_samples, settings)
         return TailSample(wholes(result.noise), result.statistic, result.threshold, result.threshold_error,
-                          result.evaluations + num_samples, result.effective_samples, result.acceptance)
+                          result.evaluations + num_samples, result.chain_evaluations, result.effective_samples,
+                          result.acceptance)
 
     # ----- what-if recomposition -------------------------------------------------------------
 

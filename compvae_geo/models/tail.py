@@ -62,6 +62,7 @@ class TailDraw:
     threshold: float  # the estimated q-quantile t_q of the statistic
     threshold_error: float  # its Monte-Carlo standard error (spread of the replicates)
     evaluations: int  # wholes the model generated (statistic evaluations) in all
+    chain_evaluations: int  # of which by the sampling chains after their burn-in (what more samples cost)
     effective_samples: float  # num_samples over the chains' integrated autocorrelation time of the statistic
     acceptance: float  # acceptance rate of the sampling chains
     step: float  # their pCN beta
@@ -172,11 +173,11 @@ def sample_tail(
                                               adapt=True)
     evaluations += used
     steps = math.ceil(num_samples / chains)
-    kept_noise, kept_scores, accepted = [], [], 0.0
+    kept_noise, kept_scores, accepted, chain_evaluations = [], [], 0.0, 0
     for _ in range(steps):
         noise, scores, step, acceptance, used = _pcn_moves(noise, scores, level_of_chain, statistic, step, 1,
                                                            adapt=False)
-        evaluations += used
+        chain_evaluations += used
         accepted += acceptance
         kept_noise.append(noise)
         kept_scores.append(scores)
@@ -185,7 +186,8 @@ def sample_tail(
     # chain by chain: state t of chain c at c * steps + t
     flat_noise = [torch.stack([n[i] for n in kept_noise], 1).flatten(0, 1) for i in range(len(noise))]
     return TailDraw([tensor[:num_samples] for tensor in flat_noise], series.flatten()[:num_samples], threshold,
-                    threshold_error, evaluations, min(num_samples, chains * steps) / tau, accepted / steps, step)
+                    threshold_error, evaluations + chain_evaluations, chain_evaluations,
+                    min(num_samples, chains * steps) / tau, accepted / steps, step)
 
 
 def _pcn_moves(

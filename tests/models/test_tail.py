@@ -43,6 +43,7 @@ def test_the_tail_of_a_gaussian_statistic_is_the_truncated_normal(quantile):
     # far cheaper than rejection (1 / (1 - q) evaluations per sample)
     cost = result.evaluations / result.effective_samples
     assert cost < 0.2 / (1 - quantile)
+    assert 0 < result.chain_evaluations < result.evaluations and result.chain_evaluations >= 10_000
     assert 0.1 < result.acceptance < 0.9
 
 
