@@ -100,7 +100,7 @@ def _copies(observed: Wholes, times: int) -> Wholes:
 class GenerationNoise:
     """The standard-normal draws behind wholes generated from one multiset (:meth:`CompVAE.wholes_from_noise`)."""
 
-    z: Tensor  # [S, z_dim]: z = mu_z + sigma_z * z
+    z: Tensor  # [S, z_dim]: the noise of z (z = mu_z + sigma_z * this)
     own: Tensor  # [S, K, w_dim]: each part's own noise in the part prior
     shared: Tensor | None  # [S, G, w_dim]: each category's shared factor (group-factor prior; G categories), or None
     x: Tensor | None  # [S, *obs_shape]: the observation noise, or None for the means
