@@ -19,6 +19,11 @@ def _maybe(value: float | None, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
 
+def _times(ratio: float) -> str:
+    """A speed-up as ``4.5x`` or ``130x``."""
+    return f"{ratio:.1f}x" if ratio < 10 else f"{ratio:.0f}x"
+
+
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
@@ -264,8 +269,8 @@ def tail_markdown(cells: list[dict]) -> str:
             f"{threshold['sampler']:.2f} ± {cell['threshold_error']:.2f} / {threshold['model']:.2f} / "
             f"{threshold['true']:.2f} / {threshold['naive']:.2f}",
             f"{quantiles['sampler'][1]:.2f} / {quantiles['model'][1]:.2f} / {quantiles['true'][1]:.2f}",
-            f"{cell['sampler_cost']:.1f} ({cell['rejection_cost'] / cell['sampler_cost']:.2g}x) / "
-            f"{cell['chain_cost']:.1f} ({cell['rejection_cost'] / cell['chain_cost']:.2g}x) / "
+            f"{cell['sampler_cost']:.1f} ({_times(cell['rejection_cost'] / cell['sampler_cost'])}) / "
+            f"{cell['chain_cost']:.1f} ({_times(cell['rejection_cost'] / cell['chain_cost'])}) / "
             f"{cell['rejection_cost']:.0f}",
         ])
     return "\n".join(_table(["n", "q", "energy: sampler / 2nd rejection, to the model's tail",
