@@ -69,23 +69,20 @@ def _warn_if_implausible(noises: list[Tensor]) -> None:
                       "off (for instance beyond the numbers of parts it was trained on)", stacklevel=4)
 
 
-def _shared_by_category(
-    shared: Tensor, group: Tensor, before: Wholes, edited_group: Tensor, after: Wholes, num_categories: int
-) -> Tensor:
-    """The shared factor of each group of the edited wholes ``after``, from those of the observed wholes ``before``.
+def _shared_by_category(shared: Tensor, group: Tensor, before: Wholes, edited: Tensor, num_categories: int) -> Tensor:
+    """The shared factors of the edited multiset ``edited`` ``[K']``, from those of the observed wholes ``before``.
 
     ``shared`` ``[groups, D]`` holds one factor per group ``group`` ``[N]`` (the parts of a whole that share a
-    category) of ``before``; ``edited_group`` numbers the groups of ``after``. A group whose category its observed
-    whole had gets that group's factor, a new one a fresh standard-normal draw.
+    category) of ``before``, copies of one observed whole. A category the observation had keeps its factor, a new
+    one gets a fresh standard-normal draw. Returns ``[copies, categories of edited, D]``, by category.
     """
-    def category_key(wholes: Wholes, groups: Tensor) -> Tensor:
-        num_groups = int(groups.max()) + 1 if groups.numel() else 0
-        key = wholes.batch * num_categories + wholes.part
-        return key.new_zeros(num_groups).scatter_(0, groups, key)
-
-    table = torch.randn(after.num_wholes * num_categories, shared.size(-1), dtype=shared.dtype, device=shared.device)
-    table[category_key(before, group)] = shared
-    return table[category_key(after, edited_group)]
+    copies = before.num_wholes
+    key_of_group = group.new_zeros(shared.size(0)).scatter_(0, group, before.batch * num_categories + before.part)
+    table = torch.randn(copies * num_categories, shared.size(-1), dtype=shared.dtype, device=shared.device)
+    table[key_of_group] = shared
+    categories = edited.unique()  # sorted, as the part prior numbers the groups of each whole
+    rows = torch.arange(copies, device=edited.device)[:, None] * num_categories + categories[None, :]
+    return table[rows]
 
 
 def _copies(observed: Wholes, times: int) -> Wholes:
@@ -272,44 +269,28 @@ class StructuralMethods:
         edit = check_edit(observed.part.numel(), remove, add_part, as_float("add_part_attr", add_part_attr, self.dtype),
                           c.num_categories, c.part_attr_dim).to(observed.part.device)
         before = _copies(observed, num_samples)
-        part, part_attr = edit.edited_parts(observed.part, observed.part_attr)
-        after = Wholes(part.repeat(num_samples), repeat_rows(part_attr, num_samples), before.whole,
-                       torch.arange(num_samples, device=part.device).repeat_interleave(part.numel()), num_samples,
-                       before.whole_attr)
-        conditions = condition_features(before.whole_attr, num_samples, c, before.whole)
-        # abduction
+        # abduction: the noises behind a posterior draw of the observation's latents
         posterior = self._posterior(before, None)
         w, z = posterior.w_dist.sample(), posterior.z
         prior = self.part_prior(before.part, before.part_attr, before.batch, num_samples, z if c.z_first else None)
         own, shared = prior.abduct(w)
-        observed_groups = getattr(prior, "group", None)
         w_tilde = self.sum_parts(w, before.batch, num_samples, before.part, before.part_attr)
-        z_prior = self._z_prior_dist(self._z_context(before, w_tilde), conditions)
+        conditions = condition_features(before.whole_attr, num_samples, c, before.whole)
+        z_context = self.multiset_summary(before.part, before.part_attr, before.batch, num_samples) if c.z_first \
+            else w_tilde
+        z_prior = self._z_prior_dist(z_context, conditions)
         day = (z - z_prior.loc) / z_prior.scale
         _warn_if_implausible([day, own] + ([] if shared is None else [shared]))
-        # action and prediction
-        if c.z_first:
-            z_prior = self._z_prior_dist(self._z_context(after, None), conditions)
-            z = z_prior.loc + z_prior.scale * day
-        prior = self.part_prior(after.part, after.part_attr, after.batch, num_samples, z if c.z_first else None)
+        residual = None
+        if observation_noise:
+            reconstruction = self._decode(w_tilde, z, conditions)
+            residual = (before.whole - reconstruction.mean) / reconstruction.stddev
+        # action: the removed parts' noise goes, the added parts get fresh noise (and their category's shared factor)
+        part, part_attr = edit.edited_parts(observed.part, observed.part_attr)
         kept_own = own.view(num_samples, -1, c.w_dim)[:, edit.keep]
         added_own = torch.randn(num_samples, edit.add_part.numel(), c.w_dim, dtype=own.dtype, device=own.device)
         if shared is not None:
-            shared = _shared_by_category(shared, observed_groups, before, prior.group, after, c.num_categories)
-        edited_w = prior.from_noise(torch.cat([kept_own, added_own], 1).flatten(0, 1), shared)
-        edited_w_tilde = self.sum_parts(edited_w, after.batch, num_samples, after.part, after.part_attr)
-        if not c.z_first:
-            z_prior = self._z_prior_dist(self._z_context(after, edited_w_tilde), conditions)
-            z = z_prior.loc + z_prior.scale * day
-        edited = self._decode(edited_w_tilde, z, conditions)
-        if not observation_noise:
-            return edited.mean
-        reconstruction = self._decode(w_tilde, posterior.z, conditions)
-        residual = (before.whole - reconstruction.mean) / reconstruction.stddev
-        return edited.mean + edited.stddev * residual
-
-    def _z_context(self, wholes: Wholes, w_tilde: Tensor | None) -> Tensor:
-        """What p(z | ...) reads: the multiset summary with ``z_first``, else w~."""
-        if self.config.z_first:
-            return self.multiset_summary(wholes.part, wholes.part_attr, wholes.batch, wholes.num_wholes)
-        return w_tilde
+            shared = _shared_by_category(shared, prior.group, before, part, c.num_categories)
+        # prediction: the same noises through the model with the edited multiset
+        noise = GenerationNoise(day, torch.cat([kept_own, added_own], 1), shared, residual)
+        return self.wholes_from_noise(part, noise, part_attr, observed.whole_attr)
