@@ -102,7 +102,11 @@ def whatif_cells(
     before every sampler, so a sampler's numbers do not depend on the others compared.
     """
     data = torch.Generator().manual_seed(seed)
-    samplers = {TRUE: None, **samplers}
+    def truth(observation: Observation, edit: Edit, n: int, generator: torch.Generator | None = None) -> Tensor:
+        return problem.sample_counterfactual(observation, edit.removed, edit.add_part, edit.add_part_attr, n,
+                                             generator)
+
+    samplers = {TRUE: truth, **samplers}
     cells = []
     with torch.random.fork_rng(devices=[]):
         for n in part_counts:
@@ -112,8 +116,7 @@ def whatif_cells(
                     part = torch.randint(0, problem.num_categories, (n,), generator=data)
                     observation = problem.observe(part, generator=data)
                     edit = draw_edit(kind, problem, observation, data)
-                    true = problem.sample_counterfactual(observation, edit.removed, edit.add_part,
-                                                         edit.add_part_attr, num_samples, data)
+                    true = truth(observation, edit, num_samples, data)
                     edited, edited_attr = edit.edited_parts(observation.part, observation.part_attr)
                     reference = problem.sample_wholes(edited, num_samples, edited_attr, observation.whole_attr, data)
                     centre, scale = standardisation(reference) if problem.standardised_distances else (0.0, 1.0)
@@ -123,14 +126,9 @@ def whatif_cells(
                     observation_seed = int(torch.randint(torch.iinfo(torch.int64).max, (), generator=data))
                     for name, sampler in samplers.items():
                         torch.manual_seed(observation_seed)
-                        if name == TRUE:
-                            wholes = problem.sample_counterfactual(
-                                observation, edit.removed, edit.add_part, edit.add_part_attr,
-                                num_samples)
-                        else:
-                            wholes = sampler(observation, edit, num_samples)
-                            if wholes is None:  # a baseline the problem does not have
-                                continue
+                        wholes = sampler(observation, edit, num_samples)
+                        if wholes is None:  # a baseline the problem does not have
+                            continue
                         scaled = (wholes.cpu() - centre) / scale
                         width = bandwidth if bandwidth > 0 else pooled_bandwidth(reference, scaled)
                         rows[name].append((float(mmd2_unbiased(scaled, true_scaled, width)),
