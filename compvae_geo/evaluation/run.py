@@ -32,7 +32,7 @@ from .whatif import as_metrics as whatif_metrics
 class EvaluationRun:
     """What :func:`evaluate_checkpoints` measured and where it wrote it."""
 
-    evaluation: list[KEvaluation]  # empty when only the what-if recomposition was measured
+    evaluation: list[KEvaluation]  # empty without the per-K evaluation (only what-if and tail)
     json_path: Path
     num_figures: int
     seconds: float
@@ -104,27 +104,23 @@ def evaluate_checkpoints(
             raise ValueError(f"two sources are called {label!r}; name the baselines differently")
         models[label], paths[label] = model, str(path)
         trained_by[label] = training_command(model_payload)
+    compvaes = {name: model for name, model in models.items() if isinstance(model, CompVAE)}
+    if (whatif or tail) and not compvaes:
+        raise ValueError("the what-if and tail evaluations need a CompVAE (a model with recompose and generate_tail)")
     tracker = None if tracking is None else evaluation_tracker(payload, problem_name, *tracking)
     out_dir = out_dir or checkpoint.parent / ("evaluation" if per_k else "simulator")
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    compvaes = {name: model for name, model in models.items() if isinstance(model, CompVAE)}
     whatif_cells = evaluate_whatif(compvaes, problem, config) if whatif else None
-    if tail and not compvaes:
-        raise ValueError("the tail evaluation needs a CompVAE (a model with generate_tail)")
     tail_cells = evaluate_tail(next(iter(compvaes.values())), problem, config) if tail else None
     document = {"problem": problem_name, "command": command, "settings": config.to_dict(), "models": paths,
                 "training_commands": trained_by}
-    evaluation, figures = [], {}
+    evaluation = []
     if per_k:
         evaluation = evaluate(models, problem, config)
         conditioned = {name: evaluate(models, problem, config, whole_attr, heldout_elbo=False)
                        for name, whole_attr in problem.evaluation_conditions.items()}
         probes = {name: z_probe(model, problem, seed=config.seed) for name, model in compvaes.items()}
-        figures = model_figures(next(iter(models.values())), problem, config.seed,
-                                payload.get("training", {}).get("history"))
-        if problem.planner_hours_per_step is not None:
-            figures["coincidence.png"] = coincidence_figure(evaluation)
         document["settings"]["part_counts"] = [row.k for row in evaluation]
         document["per_k"] = as_json(evaluation)
         if conditioned:
@@ -137,6 +133,12 @@ def evaluate_checkpoints(
         document["tail"] = tail_json(tail_cells)
         document["tail_model"] = next(iter(compvaes))
     seconds = time.monotonic() - started
+    figures = {}
+    if per_k:
+        figures = model_figures(next(iter(models.values())), problem, config.seed,
+                                payload.get("training", {}).get("history"))
+        if problem.planner_hours_per_step is not None:
+            figures["coincidence.png"] = coincidence_figure(evaluation)
     for name, figure in figures.items():
         figure.savefig(out_dir / name, dpi=120)
     document.update(seconds=seconds, figures=sorted(figures))

@@ -52,6 +52,8 @@ def draw_edit(kind: str, problem: PartsProblem, observation: Observation, genera
     ``swap half`` replaces half of the parts (at least one) by parts of other categories.
     """
     n = observation.part.numel()
+    if n == 0 and kind not in ("add 1", "add half"):
+        raise ValueError(f"cannot {kind} of a whole with no parts")
     half = max(1, n // 2)
     order = torch.randperm(n, generator=generator)
     remove, add = order[:0], torch.empty(0, dtype=torch.long)
@@ -65,8 +67,6 @@ def draw_edit(kind: str, problem: PartsProblem, observation: Observation, genera
         add = (observation.part[remove] + shift) % problem.num_categories
     else:
         raise ValueError(f"unknown edit {kind!r}; known: {list(EDIT_KINDS)}")
-    if n == 0 and remove.numel():
-        raise ValueError(f"cannot {kind} of a whole with no parts")
     add_part_attr = problem.sample_part_attr(add, generator)
     return problem.check_edit(observation, remove, add, add_part_attr)
 

@@ -25,6 +25,12 @@ def test_edits_remove_and_add_what_their_kind_says(kind, removed, added):
         assert (edit.add_part != observation.part[edit.removed]).all()
     with pytest.raises(ValueError, match="unknown edit"):
         draw_edit("double", PROBLEM, observation, generator)
+    empty = PROBLEM.observe(torch.empty(0, dtype=torch.long), generator=generator)
+    if removed:
+        with pytest.raises(ValueError, match=f"cannot {kind} of a whole with no parts"):
+            draw_edit(kind, PROBLEM, empty, generator)
+    else:
+        assert draw_edit(kind, PROBLEM, empty, generator).add_part.numel() == 1
 
 
 def test_the_truth_scores_like_the_noise_floor_and_a_shifted_truth_does_not():
