@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import math
 
+import torch
 from torch import Tensor, nn
 from torch_geometric.nn import MLP
+from torch_geometric.utils import scatter
 
+from .part_renderer import PartRenderer
 from .pointwise_head import PointwiseHead
 
 OUTPUTS = 2  # per time step: the mean and the raw std of x
@@ -50,11 +53,14 @@ class CurveDecoder(nn.Module):
         return loc, raw_scale
 
 
-class CurvePartRenderer(nn.Module):
-    """Draws each part on the time axis of its whole.
+class CurvePartRenderer(PartRenderer):
+    r"""Draws each part on the time axis of its whole.
 
     One part's features ``[N, in_dim]`` (its latent and embedding) to its own curve-shaped
-    feature map ``[N, channels, T]``, to be summed over the parts of each whole.
+    feature map ``[N, channels, T]`` by a one-hidden-layer MLP, :math:`r(f) = W h(f) + b`, to be summed
+    over the parts of each whole. Its last layer is linear, so :meth:`render_sum` sums the hidden
+    layer instead, :math:`\sum_i r(f_i) = W \sum_i h(f_i) + K b` (K parts): the ``channels`` x T wide
+    product then runs once per whole instead of once per part.
     """
 
     def __init__(self, in_dim: int, obs_shape: tuple[int, ...], hidden_dim: int, channels: int) -> None:
@@ -66,3 +72,13 @@ class CurvePartRenderer(nn.Module):
     def forward(self, features: Tensor) -> Tensor:
         """Part features ``[N, in_dim]`` to ``[N, channels, T]``."""
         return self.net(features).reshape(features.size(0), self.channels, *self.grid_shape)
+
+    def render_sum(self, features: Tensor, batch: Tensor, num_wholes: int) -> Tensor:
+        """The sum over the parts of each whole of their renderings: ``[num_wholes, channels, T]``."""
+        hidden_layer, out_layer = self.net.lins
+        hidden = self.net.act(hidden_layer(features))
+        summed = scatter(torch.cat([hidden, hidden.new_ones(hidden.size(0), 1)], -1), batch, dim=0,
+                         dim_size=num_wholes, reduce="sum")  # sum of h(f_i), and K
+        hidden_sum, count = summed[:, :-1], summed[:, -1:]
+        rendered = torch.addmm(count * out_layer.bias, hidden_sum, out_layer.weight.t())
+        return rendered.reshape(num_wholes, self.channels, *self.grid_shape)

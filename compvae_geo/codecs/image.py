@@ -6,6 +6,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 from torch_geometric.nn import MLP
 
+from .part_renderer import PartRenderer
 from .pointwise_head import PointwiseHead
 
 NUM_RESOLUTIONS = 3  # the encoder halves H and W this many times (32 x 32 -> 4 x 4); the decoder doubles back
@@ -83,7 +84,7 @@ class ImageDecoder(nn.Module):
         return out[:, : self.channels], out[:, self.channels:]
 
 
-class ImagePartRenderer(nn.Module):
+class ImagePartRenderer(PartRenderer):
     """Draws each part on the pixel grid of its whole (spatial broadcast).
 
     One part's features ``[N, in_dim]`` (its latent and embedding) to its own feature maps

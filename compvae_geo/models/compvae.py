@@ -129,16 +129,16 @@ class CompVAE(StructuralMethods, SavableModel):
         with no ``batch``, all parts form one whole. Pass any subset of parts to recompose.
         """
         batch, num_wholes = resolve_batch(batch, w.size(0), w.device, num_wholes)
-        per_part = [w]
-        if self.config.count_channel:
-            per_part.append(w.new_ones(w.size(0), 1))
-        if self.part_renderer is not None:
-            if part is None:
-                raise ValueError("this model renders its parts (render_channels > 0): pass their categories "
-                                 "(and part_attr) to sum_parts")
-            features = torch.cat([w, self.render_embedding(part, part_attr)], dim=-1)
-            per_part.append(self.part_renderer(features).flatten(1))
-        return self.part_sum(torch.cat(per_part, dim=-1), batch, dim_size=num_wholes)
+        if self.part_renderer is not None and part is None:
+            raise ValueError("this model renders its parts (render_channels > 0): pass their categories "
+                             "(and part_attr) to sum_parts")
+        per_part = torch.cat([w, w.new_ones(w.size(0), 1)], -1) if self.config.count_channel else w
+        w_tilde = self.part_sum(per_part, batch, dim_size=num_wholes)
+        if self.part_renderer is None:
+            return w_tilde
+        features = torch.cat([w, self.render_embedding(part, part_attr)], dim=-1)
+        rendered = self.part_renderer.render_sum(features, batch, num_wholes)
+        return torch.cat([w_tilde, rendered.flatten(1)], -1)
 
     def split_whole_latent(self, w_tilde: Tensor) -> tuple[Tensor, Tensor | None]:
         r"""Splits :math:`\tilde{w}` into its vector part and its rendered sum.

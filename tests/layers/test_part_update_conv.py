@@ -26,6 +26,19 @@ def test_matches_dense_oracle_for_mixed_k():
     torch.testing.assert_close(out, dense_update(layer, x, COUNTS), rtol=1e-5, atol=1e-5)
 
 
+def test_folded_default_layer_has_the_gradients_of_the_plain_sum_of_messages():
+    torch.manual_seed(7)
+    folded = PartUpdateConv(6, 8, message_channels=5)
+    plain = PartUpdateConv(6, 8, message_channels=5, f=folded.f, g=folded.g)  # the same modules, summed as written
+    assert folded.folded and not plain.folded
+    x, batch = torch.randn(sum(COUNTS), 6, requires_grad=True), batch_vector(COUNTS)
+    upstream = torch.randn(sum(COUNTS), 8)  # d loss / d output
+    gradients = [torch.autograd.grad((layer(x, batch, num_wholes=len(COUNTS)) * upstream).sum(),
+                                     [x, *folded.parameters()]) for layer in (folded, plain)]
+    for folded_gradient, plain_gradient in zip(*gradients, strict=True):
+        torch.testing.assert_close(folded_gradient, plain_gradient, rtol=1e-5, atol=1e-5)
+
+
 def test_single_whole_without_batch_vector():
     torch.manual_seed(1)
     layer = PartUpdateConv(4, 4)
