@@ -31,6 +31,11 @@ class PartUpdateConv(MessagePassing):
 
     the same function from one product per part fewer (``docs/performance.md``).
 
+    A part state often starts with features of its whole that all its parts share (the whole's
+    summary, its z). Pass them once per whole as ``context`` :math:`(|G|, F_c)`: the layer reads
+    :math:`\mathbf{u}_{G(i)} \Vert \mathbf{h}_i` (``in_channels`` counts both), and the default
+    :math:`f` and :math:`g` apply their first layers to :math:`\mathbf{u}` once per whole.
+
     Args:
         in_channels (int): size of each input part state.
         out_channels (int): size of each output part state.
@@ -42,8 +47,9 @@ class PartUpdateConv(MessagePassing):
             (default: two-layer :class:`~torch_geometric.nn.MLP`)
 
     Shapes:
-        - **input:** part states :math:`(|V|, F_{in})`, batch vector :math:`(|V|)` (optional),
-          edge indices :math:`(2, |E|)` (optional)
+        - **input:** part states :math:`(|V|, F_{in})` (:math:`(|V|, F_{in} - F_c)` with a context),
+          batch vector :math:`(|V|)` (optional), edge indices :math:`(2, |E|)` (optional),
+          context :math:`(|G|, F_c)` (optional)
         - **output:** part states :math:`(|V|, F_{out})`
     """
 
@@ -78,25 +84,38 @@ class PartUpdateConv(MessagePassing):
         batch: Tensor | None = None,
         edge_index: Tensor | None = None,
         num_wholes: int | None = None,
+        context: Tensor | None = None,
     ) -> Tensor:
         """Updated part states :math:`(|V|, F_{out})`; see the class docstring."""
+        batch, num_wholes = resolve_batch(batch, x.size(0), x.device, num_wholes)
+        if context is not None and context.size(0) != num_wholes:
+            raise ValueError(f"context must have one row per whole ({num_wholes}), got {context.size(0)}")
+        if self.folded and edge_index is None:
+            return self._folded_update(x, batch, num_wholes, context)
+        if context is not None:
+            x = torch.cat([context.index_select(0, batch), x], dim=-1)
         if edge_index is not None:
             return self.f(torch.cat([x, self.propagate(edge_index, x=self.g(x))], dim=-1))
-        batch, num_wholes = resolve_batch(batch, x.size(0), x.device, num_wholes)
-        if self.folded:
-            return self._folded_update(x, batch, num_wholes)
         return self.f(torch.cat([x, self.sum_over_others(self.g(x), batch, num_wholes)], dim=-1))
 
-    def _folded_update(self, x: Tensor, batch: Tensor, num_wholes: int) -> Tensor:
+    def _folded_update(self, x: Tensor, batch: Tensor, num_wholes: int, context: Tensor | None) -> Tensor:
         """The default f and g's update, with g's last layer folded into f's first (class docstring)."""
         (g_hidden, g_last), (f_first, f_last) = self.g.lins, self.f.lins
-        hidden = self.g.act(g_hidden(x))
+        f_own, f_others = f_first.weight.split([self.in_channels, self.message_channels], dim=1)
+        # the first layers of g and f on the part's own state, with the context's share once per whole
+        own = torch.cat([g_hidden.weight, f_own], dim=0)
+        bias = torch.cat([g_hidden.bias, f_first.bias])
+        if context is None:
+            first = torch.addmm(bias, x, own.t())
+        else:
+            own_context, own_part = own.split([context.size(1), x.size(1)], dim=1)
+            first = torch.addmm(torch.addmm(bias, context, own_context.t()).index_select(0, batch), x, own_part.t())
+        g_first, f_first_own = first.split([g_hidden.weight.size(0), f_first.weight.size(0)], dim=1)
+        hidden = self.g.act(g_first)
         # the sum over the others of [a(h_j), 1]: the last column counts them, for the bias term
         others = self.sum_over_others(torch.cat([hidden, hidden.new_ones(hidden.size(0), 1)], -1), batch, num_wholes)
-        f_own, f_others = f_first.weight.split([self.in_channels, self.message_channels], dim=1)
         folded = torch.cat([f_others @ g_last.weight, (f_others @ g_last.bias).unsqueeze(1)], dim=1)
-        first = torch.addmm(torch.addmm(f_first.bias, x, f_own.t()), others, folded.t())
-        return f_last(self.f.act(first))
+        return f_last(self.f.act(torch.addmm(f_first_own, others, folded.t())))
 
     def sum_over_others(self, message: Tensor, batch: Tensor, num_wholes: int | None = None) -> Tensor:
         r""":math:`\sum_{j \neq i,\ j \in G(i)} m_j` for every part :math:`i`, in :math:`O(|V|)`."""

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch
 from torch import Tensor, nn
 
 from .part_update_conv import PartUpdateConv
+from .wholes import resolve_batch
 
 
 class PartUpdateStack(nn.ModuleList):
@@ -23,9 +25,20 @@ class PartUpdateStack(nn.ModuleList):
     def __init__(self, channels: Sequence[int]) -> None:
         super().__init__(PartUpdateConv(c_in, c_out) for c_in, c_out in zip(channels, channels[1:]))
 
-    def forward(self, x: Tensor, batch: Tensor | None = None, num_wholes: int | None = None) -> Tensor:
-        """Part states :math:`(|V|, F_0)` to :math:`(|V|, F_L)`, layer by layer."""
-        for layer in self:
-            update = layer(x, batch, num_wholes=num_wholes)
-            x = x + update if update.shape == x.shape else update
+    def forward(
+        self, x: Tensor, batch: Tensor | None = None, num_wholes: int | None = None, context: Tensor | None = None
+    ) -> Tensor:
+        """Part states :math:`(|V|, F_0)` to :math:`(|V|, F_L)`, layer by layer.
+
+        ``context`` :math:`(|G|, F_c)`: the first :math:`F_c` channels of the input, one row per whole,
+        shared by its parts (:class:`PartUpdateConv`); ``x`` then holds the other :math:`F_0 - F_c`.
+        """
+        for index, layer in enumerate(self):
+            layer_context = context if index == 0 else None
+            update = layer(x, batch, num_wholes=num_wholes, context=layer_context)
+            if layer.in_channels == layer.out_channels:
+                if layer_context is not None:
+                    x = torch.cat([layer_context.index_select(0, resolve_batch(batch, x.size(0), x.device)[0]), x], -1)
+                update = x + update
+            x = update
         return x

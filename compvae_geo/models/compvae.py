@@ -227,12 +227,12 @@ class CompVAE(StructuralMethods, SavableModel):
                                          c.posterior_scale_floor)
         z = z_loc + z_scale * noise.z
         node_part = self.node_embedding(wholes.part, wholes.part_attr) + c.node_noise_std * noise.node
-        node_features = features.index_select(0, wholes.batch)
-        h = [node_features, z.index_select(0, wholes.batch), node_part]
+        h = [node_part]
         if self.node_gate is not None:
-            h.append(node_features * self.node_gate(node_part))
-        h = torch.cat(h, dim=-1)
-        h = self.part_updates(h, wholes.batch, wholes.num_wholes)  # residual: keeps x reachable at depth
+            h.append(features.index_select(0, wholes.batch) * self.node_gate(node_part))
+        # each part's state is [pre(x), z, e(l_i), gate]; what its whole shares goes in once per whole
+        context = torch.cat([features, z], -1)
+        h = self.part_updates(torch.cat(h, dim=-1), wholes.batch, wholes.num_wholes, context=context)
         loc, log_var, logit = self.w_posterior(h).chunk(3, dim=-1)
         w_dist = CorrelatedPartNormal(loc, log_var, logit, wholes.batch, wholes.num_wholes, validate_args=False)
         return Posterior(normal(z_loc, z_scale), z, w_dist)

@@ -119,3 +119,40 @@ def test_stack_applies_its_layers_in_turn_residual_where_the_size_is_kept():
     expected = first + stack[1](first, batch, num_wholes=3)  # 8 -> 8: residual
     torch.testing.assert_close(stack(x, batch, num_wholes=3), expected)
     assert len(stack) == 2 and all(isinstance(layer, PartUpdateConv) for layer in stack)
+
+
+@pytest.mark.parametrize("custom", [False, True], ids=["default f and g", "custom f and g"])
+def test_a_context_per_whole_reads_like_its_rows_copied_to_every_part(custom):
+    torch.manual_seed(9)
+    layer = PartUpdateConv(7, 8, message_channels=5)
+    if custom:  # the same modules, not folded
+        layer = PartUpdateConv(7, 8, message_channels=5, f=layer.f, g=layer.g)
+    batch = batch_vector(COUNTS)
+    context = torch.randn(len(COUNTS), 3, requires_grad=True)
+    x = torch.randn(sum(COUNTS), 4, requires_grad=True)
+    upstream = torch.randn(sum(COUNTS), 8)
+    out = layer(x, batch, num_wholes=len(COUNTS), context=context)
+    full = torch.cat([context.index_select(0, batch), x], -1)
+    torch.testing.assert_close(out, dense_update(layer, full, COUNTS), rtol=1e-5, atol=1e-5)
+    expected = layer(full, batch, num_wholes=len(COUNTS))
+    for got, want in zip(torch.autograd.grad((out * upstream).sum(), [x, context, *layer.parameters()]),
+                         torch.autograd.grad((expected * upstream).sum(), [x, context, *layer.parameters()]),
+                         strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("channels", [[7, 7, 7], [7, 6, 6]], ids=["residual first layer", "resizing first layer"])
+def test_a_stack_reads_its_context_in_the_first_layer_only(channels):
+    torch.manual_seed(10)
+    stack = PartUpdateStack(channels)
+    batch = batch_vector(COUNTS)
+    context, x = torch.randn(len(COUNTS), 3), torch.randn(sum(COUNTS), 4)
+    full = torch.cat([context.index_select(0, batch), x], -1)
+    torch.testing.assert_close(stack(x, batch, len(COUNTS), context=context), stack(full, batch, len(COUNTS)),
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_a_context_with_a_row_count_other_than_the_wholes_is_an_error():
+    layer = PartUpdateConv(5, 4)
+    with pytest.raises(ValueError, match="one row per whole"):
+        layer(torch.randn(6, 3), batch_vector([2, 4]), context=torch.randn(3, 2))
