@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -14,31 +15,48 @@ from compvae_geo.problems import make_problem, model_config_for
 from compvae_geo.training import Trainer, preset
 
 WARM_UP_STEPS = 3
+BENCHMARK_LR = 1e-9  # the weights barely move: see trainer_for
 
 
 def trainer_for(problem: str, folder: Path, **model_changes) -> Trainer:
-    """A trainer of ``problem``'s CPU preset with ``model_changes``, already at its largest K."""
+    """A trainer of ``problem``'s CPU preset with ``model_changes``, already at its largest K.
+
+    Its learning rate is negligible (``BENCHMARK_LR``): the weights stay at their initial values, so no
+    variant diverges into skipped (cheap) steps when it starts at the largest K; every step does the full work.
+    """
     train, model = preset("cpu", problem)
-    train = replace(train, k_start=train.k_max, checkpoint_minutes=1e6)
+    train = replace(train, k_start=train.k_max, checkpoint_minutes=1e6, lr=BENCHMARK_LR,
+                    lr_floor=BENCHMARK_LR)
     return Trainer(train, model_config_for(make_problem(problem), **{**model, **model_changes}), folder / "b.pt")
 
 
 def ms_per_step(trainer: Trainer, steps: int) -> float:
+    """Mean wall time of ``steps`` training steps; a skipped step (no backward) is an error."""
     start = time.perf_counter()
     for _ in range(steps):
-        trainer.train_step()
+        if trainer.train_step() is None:
+            raise RuntimeError("a step was skipped (non-finite loss): its time would not be that of a step")
     return 1000 * (time.perf_counter() - start) / steps
 
 
-def step_times(problem: str, variants: dict[str, dict[str, Any]], steps: int, rounds: int) -> dict[str, float]:
+def step_times(
+    problem: str,
+    variants: dict[str, dict[str, Any]],
+    steps: int,
+    rounds: int,
+    adjust: dict[str, Callable[[Trainer], None]] | None = None,
+) -> dict[str, float]:
     """Mean ms per step of each variant, measured in alternating rounds.
 
     Mean ms per step of each variant (model changes to the preset; ``{}`` for the preset itself),
     the models alternating in ``rounds`` of ``steps`` steps, in reversed order every other round,
-    so that all see the same machine state.
+    so that all see the same machine state. ``adjust``: per variant name, a change to its trainer
+    once built (e.g. the same model computed another way).
     """
     with tempfile.TemporaryDirectory() as folder:
         trainers = {name: trainer_for(problem, Path(folder), **changes) for name, changes in variants.items()}
+        for name, change in (adjust or {}).items():
+            change(trainers[name])
         for trainer in trainers.values():
             ms_per_step(trainer, WARM_UP_STEPS)
         times = {name: 0.0 for name in trainers}
