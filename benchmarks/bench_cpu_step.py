@@ -4,6 +4,7 @@
 
 Variants, all at the preset's largest K and alternating in rounds (so ratios are measured in the same run):
 
+- ``as filed``: the step when issue 18 was filed: ``plain sums`` (below) with a single-tensor Adam;
 - ``preset``: the code as it is;
 - ``plain sums``: the same model and weights, its sums taken as the math is written: each part rendered
   before the rendered sum, g's outputs summed in every PartUpdateConv, the whole's features copied to its
@@ -11,13 +12,14 @@ Variants, all at the preset's largest K and alternating in rounds (so ratios are
 - with ``--candidates``, the model changes measured as cheaper presets (``CANDIDATES``; their quality is
   in docs/experiments.md).
 
-Prints ms per step of each and its speed-up over ``plain sums``.
+Prints ms per step of each and its speed-ups over ``as filed`` and ``plain sums``.
 """
 from __future__ import annotations
 
 import argparse
 import types
 
+import torch
 from preset_steps import step_times
 
 from compvae_geo.codecs.part_renderer import PartRenderer
@@ -25,8 +27,9 @@ from compvae_geo.layers import PartUpdateConv
 from compvae_geo.training import Trainer
 
 CANDIDATES = {
-    "x_feature_dim 32": dict(x_feature_dim=32),
     "2 update layers": dict(num_update_layers=2),
+    "2 update layers, hidden_dim 96": dict(num_update_layers=2, hidden_dim=96),
+    "2 update layers, render_hidden_dim 16": dict(num_update_layers=2, render_hidden_dim=16),
 }
 
 
@@ -39,6 +42,13 @@ def compute_plainly(trainer: Trainer) -> None:
             module.render_sum = types.MethodType(PartRenderer.render_sum, module)
 
 
+def as_filed(trainer: Trainer) -> None:
+    """The step when issue 18 was filed: sums taken plainly and a single-tensor Adam (not fused)."""
+    compute_plainly(trainer)
+    group = trainer.optimizer.param_groups[0]
+    trainer.optimizer = torch.optim.Adam(group["params"], lr=group["lr"], betas=group["betas"], foreach=False)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--problem", default="sine")
@@ -46,10 +56,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--candidates", action="store_true")
     args = parser.parse_args()
-    variants = {"plain sums": {}, "preset": {}, **(CANDIDATES if args.candidates else {})}
-    times = step_times(args.problem, variants, args.steps, args.rounds, adjust={"plain sums": compute_plainly})
+    variants = {"as filed": {}, "plain sums": {}, "preset": {}, **(CANDIDATES if args.candidates else {})}
+    times = step_times(args.problem, variants, args.steps, args.rounds,
+                       adjust={"as filed": as_filed, "plain sums": compute_plainly})
     for name, ms in times.items():
-        print(f"{args.problem} {name}: {ms:.1f} ms/step, {times['plain sums'] / ms:.2f}x")
+        print(f"{args.problem} {name}: {ms:.1f} ms/step, {times['as filed'] / ms:.2f}x the step as filed, "
+              f"{times['plain sums'] / ms:.2f}x plain sums")
 
 
 if __name__ == "__main__":
