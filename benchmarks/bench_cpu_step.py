@@ -4,11 +4,13 @@
 
 Variants, all at the preset's largest K and alternating in rounds (so ratios are measured in the same run):
 
-- ``as filed``: the step when issue 18 was filed: ``plain sums`` (below) with a single-tensor Adam;
+- ``as filed``: the step when issue 18 was filed: ``plain sums`` (below), a single-tensor Adam, and the
+  gradient-norm check by ``clip_grad_norm_``;
 - ``preset``: the code as it is;
-- ``plain sums``: the same model and weights, its sums taken as the math is written: each part rendered
+- ``plain sums``: the same model and weights, computed as the math is written: each part rendered
   before the rendered sum, g's outputs summed in every PartUpdateConv, the whole's features copied to its
-  parts (the code before the step work of issue 18; the losses are equal to float precision);
+  parts, the prior's network run on every part, the decoder's pointwise head writing strided outputs (the
+  losses are equal to float precision);
 - with ``--candidates``, the model changes measured as cheaper presets (``CANDIDATES``; their quality is
   in docs/experiments.md).
 
@@ -22,8 +24,10 @@ import types
 import torch
 from preset_steps import step_times
 
+from compvae_geo.codecs import PointwiseHead
 from compvae_geo.codecs.part_renderer import PartRenderer
 from compvae_geo.layers import PartUpdateConv
+from compvae_geo.models.part_prior import PartPrior
 from compvae_geo.training import Trainer
 
 CANDIDATES = {
@@ -34,19 +38,42 @@ CANDIDATES = {
 
 
 def compute_plainly(trainer: Trainer) -> None:
-    """The trainer's model takes its sums as written: per-part renderings and messages (same function)."""
+    """The trainer's model computes as written: per-part renderings, messages and priors (the same function)."""
     for module in trainer.model.modules():
         if isinstance(module, PartUpdateConv):
             module.folded = False
         if isinstance(module, PartRenderer):
             module.render_sum = types.MethodType(PartRenderer.render_sum, module)
+        if isinstance(module, PartPrior):
+            module.per_kind = False
+        if isinstance(module, PointwiseHead):
+            module.forward = types.MethodType(plain_pointwise_head, module)
+
+
+def plain_pointwise_head(self: PointwiseHead, features: torch.Tensor, rendered: torch.Tensor) -> torch.Tensor:
+    """PointwiseHead as first written: its MLP on channels-last inputs, the output moved back (strided)."""
+    return self.net(torch.cat([features, rendered], dim=1).movedim(1, -1)).movedim(-1, 1)
 
 
 def as_filed(trainer: Trainer) -> None:
-    """The step when issue 18 was filed: sums taken plainly and a single-tensor Adam (not fused)."""
+    """The step when issue 18 was filed: computed plainly, a single-tensor Adam, the gradient norm by clipping."""
     compute_plainly(trainer)
     group = trainer.optimizer.param_groups[0]
     trainer.optimizer = torch.optim.Adam(group["params"], lr=group["lr"], betas=group["betas"], foreach=False)
+
+    def apply_as_filed(self: Trainer, loss: torch.Tensor) -> bool:  # Trainer._apply then, for one process
+        for param_group in self.optimizer.param_groups:
+            param_group["lr"] = self.config.learning_rate_at(self.step)
+        self.step += 1
+        self.optimizer.zero_grad(set_to_none=True)
+        if bool(torch.isfinite(loss)):
+            loss.backward()
+            if torch.isfinite(torch.nn.utils.clip_grad_norm_(self.model.parameters(), float("inf"))):
+                self.optimizer.step()
+                return True
+        return False
+
+    trainer._apply = types.MethodType(apply_as_filed, trainer)
 
 
 def main() -> None:

@@ -24,4 +24,10 @@ class PointwiseHead(nn.Module):
         if features.shape[2:] != rendered.shape[2:]:
             raise ValueError(f"features {tuple(features.shape)} and rendered parts {tuple(rendered.shape)} "
                              "must share the grid")
-        return self.net(torch.cat([features, rendered], dim=1).movedim(1, -1)).movedim(-1, 1)
+        # channels last for the MLP; the last layer writes channel by channel, so each output channel
+        # (the mean, the std) comes out contiguous for the elementwise work that follows
+        inputs = torch.cat([features.movedim(1, -1), rendered.movedim(1, -1)], dim=-1)
+        hidden_layer, out_layer = self.net.lins
+        hidden = self.net.act(hidden_layer(inputs)).flatten(0, -2)
+        out = torch.addmm(out_layer.bias.unsqueeze(1), out_layer.weight, hidden.t())  # [out_channels, positions]
+        return out.reshape(out.size(0), features.size(0), *features.shape[2:]).movedim(0, 1)

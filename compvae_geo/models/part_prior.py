@@ -52,6 +52,8 @@ class PartPrior(nn.Module):
         outputs = (3 if c.prior_group_factor else 2) * c.w_dim
         self.head = MLP([c.part_embed_dim, c.hidden_dim, outputs], norm=None)
         self.context: PartUpdateStack | None = None
+        # a part's prior depends on its category (and group size) alone: computed once per distinct one
+        self.per_kind = not (c.part_attr_dim or c.z_first or c.prior_sees_count or c.prior_context_layers)
         if build_context:
             self.build_context()
 
@@ -63,6 +65,13 @@ class PartPrior(nn.Module):
         """
         if self.config.prior_context_layers and self.context is None:
             self.context = PartUpdateStack([self.config.part_embed_dim] * (self.config.prior_context_layers + 1))
+
+    def _embedding(self, part: Tensor, part_attr: Tensor | None, size: Tensor | None) -> Tensor:
+        """e(l_i), with the 1/m_i term of ``prior_group_factor`` (``size``: m_i, the size of each part's group)."""
+        embedding = self.embedding(part, part_attr)
+        if self.group_size is None:
+            return embedding
+        return embedding + self.group_size(size.to(embedding.dtype).reciprocal().unsqueeze(-1))
 
     def forward(
         self,
@@ -80,20 +89,25 @@ class PartPrior(nn.Module):
         loss, which training skips).
         """
         batch, num_wholes = resolve_batch(batch, part.numel(), part.device, num_wholes)
-        embedding = self.embedding(part, part_attr)
-        if self.z is not None:
-            if z is None:
-                raise ValueError("this part prior reads z (z_first): pass the z of each whole")
-            embedding = embedding + self.z(z).index_select(0, batch)
-        if self.count is not None:  # 1/K of each part's whole: bounded, so K beyond training stays in range
-            counts = torch.bincount(batch, minlength=num_wholes).index_select(0, batch)
-            embedding = embedding + self.count(counts.to(embedding.dtype).reciprocal().unsqueeze(-1))
-        if self.group_size is not None:
-            group, size = groups_of_equal_parts(part, batch)
-            embedding = embedding + self.group_size(size.to(embedding.dtype).reciprocal().unsqueeze(-1))
-        if self.context is not None:
-            embedding = self.context(embedding, batch, num_wholes)
-        params = self.head(embedding)
+        if self.z is not None and z is None:
+            raise ValueError("this part prior reads z (z_first): pass the z of each whole")
+        group, size = groups_of_equal_parts(part, batch) if self.group_size is not None else (None, None)
+        if self.per_kind:
+            kind = part if size is None else size * self.config.num_categories + part
+            kinds, of_part = torch.unique(kind, return_inverse=True)
+            kind_size = None if size is None else kinds // self.config.num_categories
+            params = self.head(self._embedding(kinds % self.config.num_categories, None, kind_size))
+            params = params.index_select(0, of_part)
+        else:
+            embedding = self._embedding(part, part_attr, size)
+            if self.z is not None:
+                embedding = embedding + self.z(z).index_select(0, batch)
+            if self.count is not None:  # 1/K of each part's whole: bounded, so K beyond training stays in range
+                counts = torch.bincount(batch, minlength=num_wholes).index_select(0, batch)
+                embedding = embedding + self.count(counts.to(embedding.dtype).reciprocal().unsqueeze(-1))
+            if self.context is not None:
+                embedding = self.context(embedding, batch, num_wholes)
+            params = self.head(embedding)
         if self.group_size is None:
             loc, scale = split_loc_scale(params, self.config.prior_scale_floor)
             return PartNormal(loc, scale, batch, num_wholes, validate_args=False)

@@ -131,6 +131,9 @@ def test_pointwise_head_acts_on_each_position_alone():
     scrambled = head(features.flatten(2)[..., shuffle].unflatten(2, (5, 6)),
                      rendered.flatten(2)[..., shuffle].unflatten(2, (5, 6)))
     torch.testing.assert_close(scrambled.flatten(2), out.flatten(2)[..., shuffle])
+    row, column = 3, 4  # one position: the MLP of its channels
+    alone = head.net(torch.cat([features[:, :, row, column], rendered[:, :, row, column]], dim=1))
+    torch.testing.assert_close(out[:, :, row, column], alone)
     with pytest.raises(ValueError, match="share the grid"):
         head(features, rendered[..., :3])
 
