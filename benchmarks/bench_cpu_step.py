@@ -4,15 +4,15 @@
 
 Variants, all at the preset's largest K and alternating in rounds (so ratios are measured in the same run):
 
-- ``as filed``: the step when issue 18 was filed: ``plain sums`` (below), a single-tensor Adam, and the
-  gradient-norm check by ``clip_grad_norm_``;
+- ``as filed``: the step when issue 18 was filed: its preset's model (``MODEL_AS_FILED``) computed as in
+  ``plain sums`` (below), a single-tensor Adam, and the gradient-norm check by ``clip_grad_norm_``;
 - ``preset``: the code as it is;
 - ``plain sums``: the same model and weights, computed as the math is written: each part rendered
   before the rendered sum, g's outputs summed in every PartUpdateConv, the whole's features copied to its
   parts, the prior's network run on every part, the decoder's pointwise head writing strided outputs (the
   losses are equal to float precision);
-- with ``--candidates``, the model changes measured as cheaper presets (``CANDIDATES``; their quality is
-  in docs/experiments.md).
+- with ``--candidates``, other models (``CANDIDATES``, changes to the sine preset) measured as presets
+  (their quality is in docs/experiments.md).
 
 Prints ms per step of each and its speed-ups over ``as filed`` and ``plain sums``.
 """
@@ -30,10 +30,12 @@ from compvae_geo.layers import PartUpdateConv
 from compvae_geo.models.part_prior import PartPrior
 from compvae_geo.training import Trainer
 
-CANDIDATES = {
-    "2 update layers": dict(num_update_layers=2),
-    "2 update layers, hidden_dim 96": dict(num_update_layers=2, hidden_dim=96),
-    "2 update layers, render_hidden_dim 16": dict(num_update_layers=2, render_hidden_dim=16),
+# The model of each problem's preset when issue 18 was filed, as changes to today's preset.
+MODEL_AS_FILED = {"sine": dict(num_update_layers=3)}
+CANDIDATES = {  # measured as cheaper sine presets (docs/experiments.md)
+    "3 update layers": dict(num_update_layers=3),
+    "hidden_dim 96": dict(hidden_dim=96),
+    "render_hidden_dim 16": dict(render_hidden_dim=16),
 }
 
 
@@ -83,7 +85,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--candidates", action="store_true")
     args = parser.parse_args()
-    variants = {"as filed": {}, "plain sums": {}, "preset": {}, **(CANDIDATES if args.candidates else {})}
+    variants = {"as filed": MODEL_AS_FILED.get(args.problem, {}), "plain sums": {}, "preset": {},
+                **(CANDIDATES if args.candidates else {})}
     times = step_times(args.problem, variants, args.steps, args.rounds,
                        adjust={"as filed": as_filed, "plain sums": compute_plainly})
     for name, ms in times.items():
