@@ -8,6 +8,7 @@ from torch import Tensor
 from torch_geometric.data import Batch, Data
 from torch_geometric.utils import scatter
 
+from compvae_geo.layers import repeat_rows
 from compvae_geo.validation import Edit, check_edit, check_parts
 
 from .batching import batch_from_tensors
@@ -303,7 +304,7 @@ class PartsProblem(ABC):
         if whole_attr is not None:
             whole_attr = whole_attr.to(part.device).expand(num_samples, -1)
         counts = torch.full((num_samples,), part.numel(), dtype=torch.long, device=part.device)
-        repeated_attr = _repeat(part_attr, num_samples)
+        repeated_attr = repeat_rows(part_attr, num_samples)
         return self._render_batch(counts, part.repeat(num_samples), generator, repeated_attr, whole_attr, naive)
 
 
@@ -317,7 +318,3 @@ def _kept_then_added(kept: Tensor, added: Tensor, num_samples: int) -> Tensor:
     per_sample = added.reshape(num_samples, -1, *shape) if added.numel() else added.new_zeros(num_samples, 0, *shape)
     return torch.cat([kept.expand(num_samples, *kept.shape), per_sample], 1).flatten(0, 1)
 
-
-def _repeat(part_attr: Tensor | None, num_samples: int) -> Tensor | None:
-    """The descriptors of one multiset, once per sample (None stays None)."""
-    return None if part_attr is None else part_attr.repeat(num_samples, 1)

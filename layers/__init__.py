@@ -10,7 +10,7 @@ from .distributions import *  # noqa: F403  (the part distributions, listed in d
 from .part_sum import PartSum
 from .part_update_conv import PartUpdateConv
 from .part_update_stack import PartUpdateStack
-from .wholes import check_batch, count_wholes, resolve_batch
+from .wholes import check_batch, count_wholes, repeat_rows, resolve_batch
 
 __all__ = [
     *distributions.__all__,
@@ -19,5 +19,6 @@ __all__ = [
     "PartUpdateStack",
     "check_batch",
     "count_wholes",
+    "repeat_rows",
     "resolve_batch",
 ]

@@ -87,7 +87,8 @@ class PartUpdateConv(MessagePassing):
         context: Tensor | None = None,
     ) -> Tensor:
         """Updated part states :math:`(|V|, F_{out})`; see the class docstring."""
-        batch, num_wholes = resolve_batch(batch, x.size(0), x.device, num_wholes)
+        if edge_index is None or context is not None:  # the given neighbours alone need no wholes
+            batch, num_wholes = resolve_batch(batch, x.size(0), x.device, num_wholes)
         if context is not None and context.size(0) != num_wholes:
             raise ValueError(f"context must have one row per whole ({num_wholes}), got {context.size(0)}")
         if self.folded and edge_index is None:

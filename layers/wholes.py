@@ -24,6 +24,11 @@ def count_wholes(batch: Tensor, num_wholes: int | None) -> int:
     return int(batch.max()) + 1 if batch.numel() > 0 else 0
 
 
+def repeat_rows(tensor: Tensor | None, times: int) -> Tensor | None:
+    """``tensor`` ``[N, ...]`` stacked ``times`` times along dim 0: one multiset once per sample (None stays None)."""
+    return None if tensor is None else tensor.repeat(times, *([1] * (tensor.dim() - 1)))
+
+
 def check_batch(batch: Tensor, num_parts: int, num_wholes: int) -> None:
     """Raise ``ValueError`` unless ``batch`` assigns each of ``num_parts`` parts to a whole."""
     if batch.dim() != 1 or batch.numel() != num_parts:

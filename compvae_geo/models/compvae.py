@@ -13,6 +13,7 @@ from compvae_geo.layers import (
     CorrelatedPartNormal,
     PartSum,
     PartUpdateStack,
+    repeat_rows,
     resolve_batch,
 )
 
@@ -33,7 +34,7 @@ from .loss_terms import LossTerms
 from .part_embedding import PartEmbedding
 from .part_prior import PartPrior
 from .savable import SavableModel
-from .structural import GENERATE_CHUNK_SAMPLES, StructuralMethods, repeat_rows
+from .structural import GENERATE_CHUNK_SAMPLES, StructuralMethods
 
 GENERATE_CHUNK_PARTS = 1024  # parts rendered and summed at a time by generate (bounds its memory at large K)
 def _rows(tensor: Tensor | None, start: int, end: int) -> Tensor | None:

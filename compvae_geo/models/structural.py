@@ -15,6 +15,8 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
+from compvae_geo.layers import repeat_rows
+
 from ..validation import Wholes, as_float, as_multisets, check_edit, check_num_samples, check_parts, check_wholes
 from .conditions import condition_features
 from .tail import TailSettings, sample_tail
@@ -53,11 +55,6 @@ class TailSample:
     chain_evaluations: int  # of which by the sampling chains after their burn-in (what more samples cost)
     effective_samples: float  # effectively independent samples (from the chains' autocorrelation)
     acceptance: float  # acceptance rate of the sampling chains
-
-
-def repeat_rows(tensor: Tensor | None, times: int) -> Tensor | None:
-    """``tensor`` ``[N, ...]`` stacked ``times`` times along dim 0 (None stays None)."""
-    return None if tensor is None else tensor.repeat(times, *([1] * (tensor.dim() - 1)))
 
 
 def _warn_if_implausible(noises: list[Tensor]) -> None:
