@@ -76,11 +76,11 @@ def dense_loss(model: CompVAE, whole: Tensor, part: Tensor, mask: Tensor, noise:
     per_part = 0.5 * ((variance + (loc - prior_loc).pow(2)) / prior_var - 1 + prior_var.log() - log_var)
     loss_w = (per_part * maskf).sum((1, 2)) + log_norm.sum(-1)
     w_tilde = torch.cat([w.sum(1), k[:, 0]], -1)
-    z_prior_loc, z_prior_raw = model.z_prior(w_tilde).chunk(2, -1)
+    z_prior_loc, z_prior_raw = model.z_prior.net(w_tilde).chunk(2, -1)
     z_prior_scale = soft(z_prior_raw, c.prior_scale_floor)
     normal = lambda loc, scale: torch.distributions.Normal(loc, scale, validate_args=False)  # noqa: E731 (as the model)
     loss_z = (normal(z_loc, z_scale).log_prob(z) - normal(z_prior_loc, z_prior_scale).log_prob(z)).sum(-1)
-    x_loc, x_raw = model.x_decoder.net(torch.cat([z, w_tilde], -1)).chunk(2, -1)
+    x_loc, x_raw = model.observation.decoder.net(torch.cat([z, w_tilde], -1)).chunk(2, -1)
     loss_x = -normal(x_loc, soft(x_raw, c.observation_scale_floor)).log_prob(whole).sum(-1)
     return loss_w + loss_z + loss_x
 

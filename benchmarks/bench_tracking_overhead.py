@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 from compvae_geo.problems import make_problem, model_config_for
+from compvae_geo.tracking import Tracker
 from compvae_geo.training import TrainConfig, Trainer
-from compvae_geo.training.tracking import Tracker
 
 
 def steps_per_second(config: TrainConfig, folder: Path, tracker: Tracker | None) -> float:

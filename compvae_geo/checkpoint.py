@@ -1,10 +1,11 @@
 """Saving and loading checkpoints as plain data (config + weights), never as pickled code.
 
 A checkpoint is a dictionary ``{format, model, config, state_dict}`` (a training checkpoint also
-holds ``training``), read with ``weights_only=True``. Format 1 (before the package was split into
-``models/``, ``codecs/``, ``training/``, ``evaluation/``) is upgraded when read: its part-prior
-weights are renamed, and the options removed since (recorded in ``docs/experiments.md``) are
-dropped where they were off, or the file is refused with a message naming them.
+holds ``training``), read with ``weights_only=True``. Older formats are upgraded when read, one format at a time:
+format 1 (before the package was split into ``models/``, ``codecs/``, ``training/``, ``evaluation/``) has its
+part-prior weights renamed, and the options removed since (recorded in ``docs/experiments.md``) dropped where they
+were off, or the file is refused with a message naming them; format 2 (before the model was composed of a z prior
+and an observation model) has the weights of those modules renamed.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from typing import Any
 
 import torch
 
-CHECKPOINT_FORMAT = 2  # version of the dictionary written by SavableModel.save
+CHECKPOINT_FORMAT = 3  # version of the dictionary written by SavableModel.save
 DEFAULT_MODEL_NAME = "compvae"  # the model of checkpoints that do not name one
 FILE_MODE = 0o666  # the mode of a written checkpoint, less the umask (as open() would make it)
 
@@ -29,6 +30,13 @@ _FORMAT_1_PREFIXES = {"prior_embedding.": "part_prior.embedding.", "prior_count.
 # Format 1 options removed in format 2, with the value that means "off".
 _FORMAT_1_MODEL_OPTIONS = {"prior_components": 1, "fitted_prior": False}
 _FORMAT_1_TRAIN_OPTIONS = {"prior_fit_steps": 0, "prior_fit_lr": None}  # None: any value (unused when off)
+# Format 2 -> 3, per model: the decoder moved into the observation model and, in CompVAE, the z prior's network and
+# multiset embedding into the z prior module.
+_FORMAT_2_PREFIXES = {
+    "compvae": {"x_decoder.": "observation.decoder.", "z_prior.": "z_prior.net.",
+                "multiset_embedding.": "z_prior.embedding."},
+    "count_cvae": {"x_decoder.": "observation.decoder."},
+}
 
 
 class CheckpointError(ValueError):
@@ -101,21 +109,32 @@ def _drop_removed_options(values: dict[str, Any], removed: dict[str, Any], path:
     for key, off in removed.items():
         if key in values and off is not None and values[key] != off:
             raise ValueError(f"{path} is a format-1 checkpoint that uses {key}={values[key]!r}, an option removed "
-                             f"in format {CHECKPOINT_FORMAT} (see docs/experiments.md); it cannot be loaded")
+                             "in format 2 (see docs/experiments.md); it cannot be loaded")
     return {key: value for key, value in values.items() if key not in removed}
 
 
-def _upgrade_format_1(payload: dict[str, Any], path: str) -> dict[str, Any]:
-    """A format-1 payload in format 2 (see the module docstring)."""
+def _renamed(state_dict: dict[str, Any], prefixes: dict[str, str]) -> dict[str, Any]:
+    """``state_dict`` with the keys that start with an old prefix of ``prefixes`` under the new one."""
     def renamed(key: str) -> str:
-        for old, new in _FORMAT_1_PREFIXES.items():
+        for old, new in prefixes.items():
             if key.startswith(old):
                 return new + key[len(old):]
         return key
 
-    upgraded = {**payload, "format": CHECKPOINT_FORMAT,
+    return {renamed(key): value for key, value in state_dict.items()}
+
+
+def _upgrade_format_2(payload: dict[str, Any]) -> dict[str, Any]:
+    """A format-2 payload in format 3 (see the module docstring)."""
+    prefixes = _FORMAT_2_PREFIXES.get(payload.get("model", DEFAULT_MODEL_NAME), {})
+    return {**payload, "format": 3, "state_dict": _renamed(payload["state_dict"], prefixes)}
+
+
+def _upgrade_format_1(payload: dict[str, Any], path: str) -> dict[str, Any]:
+    """A format-1 payload in format 2 (see the module docstring)."""
+    upgraded = {**payload, "format": 2,
                 "config": _drop_removed_options(payload["config"], _FORMAT_1_MODEL_OPTIONS, path),
-                "state_dict": {renamed(key): value for key, value in payload["state_dict"].items()}}
+                "state_dict": _renamed(payload["state_dict"], _FORMAT_1_PREFIXES)}
     if "training" in payload:
         training = payload["training"]
         upgraded["training"] = {**training,
@@ -153,11 +172,11 @@ def read_model_payload(path: str | os.PathLike, map_location: str | torch.device
     except (RuntimeError, EOFError, OSError, ValueError, KeyError, IndexError, TypeError, AttributeError):
         raise _not_a_checkpoint(path, "the file is truncated or corrupt, or was not written by torch.save") from None
     version = payload.get("format") if isinstance(payload, dict) else None
-    if version == 1:
-        return _upgrade_format_1(payload, str(path))
-    if version != CHECKPOINT_FORMAT:
-        raise _not_a_checkpoint(path, f"format {version!r}; this version reads formats 1 and {CHECKPOINT_FORMAT}")
+    if version not in (1, 2, CHECKPOINT_FORMAT):
+        raise _not_a_checkpoint(path, f"format {version!r}; this version reads formats 1 to {CHECKPOINT_FORMAT}")
     for key in ("config", "state_dict"):
         if not isinstance(payload.get(key), dict):
             raise _not_a_checkpoint(path, f"its {key!r} entry is missing")
-    return payload
+    if version == 1:
+        payload = _upgrade_format_1(payload, str(path))
+    return _upgrade_format_2(payload) if payload["format"] == 2 else payload

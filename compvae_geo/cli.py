@@ -20,9 +20,9 @@ from typing import Any
 from .evaluation.config import EvalConfig
 from .models.config import DATA_DEFINED_MODEL_FIELDS, CompVAEConfig
 from .problems import PROBLEM_NAMES
+from .tracking import DEFAULT_TRACKING_URI, TrackingUnavailable, resolve_tracking_uri
 from .training.config import TrainConfig
 from .training.presets import PRESETS
-from .training.tracking import DEFAULT_TRACKING_URI, TrackingUnavailable, resolve_tracking_uri
 
 INTERRUPTED_EXIT_CODE = 130  # the shell's code for a process stopped by Ctrl-C
 DIVERGED_EXIT_CODE = 3  # a training whose steps were almost all skipped (see TrainConfig.max_skipped_share)
@@ -243,7 +243,7 @@ def _end_run(trainer: Any, status: str) -> None:
 def _train(trainer: Any, out_dir: Path, args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .training.launch import write_artifacts
+    from .evaluation.artifacts import write_artifacts
 
     config = trainer.config
     if not trainer.ranks.is_main:  # torchrun: rank 0 prints, tracks and writes
@@ -297,17 +297,20 @@ def run_generate(args: argparse.Namespace) -> int:
     import torch
 
     from .evaluation.figures import samples_figure
-    from .models import load_model
+    from .models import CompVAE, load_model
     from .problems import make_problem
+    from .structural import generate_tail
 
     model = load_model(args.checkpoint).eval()
+    if args.tail_quantile is not None and not isinstance(model, CompVAE):
+        raise ValueError(f"{args.checkpoint} holds a {model.model_name}, which has no peak-day sampler; use a CompVAE")
     parts = torch.tensor(args.parts, dtype=torch.long)
     part_attr = None if args.part_attr is None else torch.tensor(args.part_attr, dtype=torch.float32)
     torch.manual_seed(args.seed)
     if args.tail_quantile is None:
         samples = model.generate(parts, args.num_samples, part_attr)
     else:
-        tail = model.generate_tail(parts, args.num_samples, args.statistic, args.tail_quantile, part_attr)
+        tail = generate_tail(model, parts, args.num_samples, args.statistic, args.tail_quantile, part_attr)
         samples = tail.wholes
         print(f"the {args.tail_quantile} quantile of the {args.statistic} under the model: {tail.threshold:.4g} "
               f"(Monte-Carlo error {tail.threshold_error:.2g}); {tail.evaluations} wholes evaluated for "
@@ -382,16 +385,18 @@ def run_whatif(args: argparse.Namespace) -> int:
     """Recomposes an observed whole (from a file, or drawn from a problem) and writes the what-if wholes with a plot."""
     import torch
 
+    from .datasets import check_edit
     from .evaluation.figures import whatif_figure
     from .models import CompVAE, load_model
     from .problems import make_problem
+    from .structural import recompose
 
     model = load_model(args.checkpoint).eval()
     if not isinstance(model, CompVAE):
         raise ValueError(f"{args.checkpoint} holds a {model.model_name}, which cannot recompose; use a CompVAE")
     add = None if args.add is None else torch.tensor(args.add, dtype=torch.long)
     add_attr = None if args.add_part_attr is None else torch.tensor(args.add_part_attr, dtype=torch.float32)
-    truth = None
+    truth, problem, generator = None, None, None
     if args.problem is not None:
         if args.parts is None:
             raise ValueError("--problem needs --parts, the categories of the observed whole")
@@ -400,14 +405,17 @@ def run_whatif(args: argparse.Namespace) -> int:
         observation = problem.observe(torch.tensor(args.parts, dtype=torch.long), generator=generator)
         if add is not None and add_attr is None and problem.part_attr_dim:
             add_attr = problem.sample_part_attr(add, generator)
-        truth = problem.sample_counterfactual(observation, args.remove, add, add_attr, args.num_samples, generator)
         data = observation.data()
     else:
         if args.parts is not None:
             raise ValueError("--parts goes with --problem; an --observed file holds its parts")
         data = _read_observed(args.observed)
+    c = model.config
+    edit = check_edit(data.part.numel(), args.remove, add, add_attr, c.num_categories, c.part_attr_dim)
+    if problem is not None:
+        truth = problem.sample_counterfactual(observation, edit, args.num_samples, generator)
     torch.manual_seed(args.seed)
-    recomposed = model.recompose(data, args.remove, add, add_attr, args.num_samples)
+    recomposed = recompose(model, data, edit, args.num_samples)
     _write_wholes(recomposed, args.out)
     plot = args.out.with_suffix(".png")
     edits = [f"{label} {list(value)}" for label, value in (("without", args.remove), ("with", args.add)) if value]

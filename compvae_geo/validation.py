@@ -1,106 +1,69 @@
-"""Checks that turn bad input into a clear ``ValueError`` before any computation.
+"""Checks that turn bad input into a clear ``ValueError`` before any computation, and the records they return.
 
 The one place where parts, batch vectors, wholes and sample counts are validated (the datasets, the models and the
 command line all call these; :func:`check_batch` lives in :mod:`compvae_geo.layers`, which stands alone, and is
-re-exported here).
+re-exported here). A public entry point checks its input once into a :class:`Multisets` or :class:`Wholes` record
+and passes the record inward.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Protocol
 
 import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
-from compvae_geo.layers import check_batch, resolve_batch
+from compvae_geo.layers import check_batch, repeat_rows, resolve_batch
 
-from .models.config import CompVAEConfig
-
-__all__ = ["Edit", "Wholes", "as_float", "as_multisets", "check_batch", "check_edit", "check_num_samples",
-           "check_parts", "check_whole_attr", "check_wholes"]
+__all__ = ["DataFields", "Multisets", "Wholes", "as_float", "as_multisets", "check_batch", "check_multiset",
+           "check_num_samples", "check_parts", "check_whole_attr", "check_wholes"]
 
 
-@dataclass
-class Wholes:
-    """The tensors of a batch of wholes, checked against a model configuration."""
+class DataFields(Protocol):
+    """What the checks read of a model's configuration: the shape of its data."""
+
+    num_categories: int
+    part_attr_dim: int
+    whole_attr_dim: int
+    obs_shape: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Multisets:
+    """A checked batch of multisets of parts (a PyG disjoint union) and the known conditions of their wholes."""
 
     part: Tensor  # [N] category of each part
     part_attr: Tensor | None  # [N, F] continuous descriptors, or None
-    whole: Tensor  # [B, *obs_shape] observed wholes
     batch: Tensor  # [N] whole of each part
     num_wholes: int  # B
-    whole_attr: Tensor | None = None  # [B, C] known conditions (rows of NaN: unknown), or None
+    whole_attr: Tensor | None  # [B, C] known conditions (rows of NaN: unknown), or None
+
+    @classmethod
+    def of(cls, part: Tensor, part_attr: Tensor | None = None, batch: Tensor | None = None,
+           num_wholes: int | None = None, whole_attr: Tensor | None = None) -> Multisets:
+        """The record of tensors that are valid already (no checks); with no ``batch``, all parts form one whole."""
+        batch, num_wholes = resolve_batch(batch, part.numel(), part.device, num_wholes)
+        return Multisets(part=part, part_attr=part_attr, batch=batch, num_wholes=num_wholes, whole_attr=whole_attr)
+
+    def copies(self, times: int) -> Multisets:
+        """The batch ``times`` times over (``times * B`` wholes), e.g. S samples of one multiset."""
+        offsets = torch.arange(times, device=self.batch.device).repeat_interleave(self.part.numel()) * self.num_wholes
+        return replace(self, part=self.part.repeat(times), part_attr=repeat_rows(self.part_attr, times),
+                       batch=self.batch.repeat(times) + offsets, num_wholes=times * self.num_wholes,
+                       whole_attr=repeat_rows(self.whole_attr, times))
 
 
-@dataclass
-class Edit:
-    """A what-if edit of an observed whole of K parts: which parts stay, which are added."""
+@dataclass(frozen=True)
+class Wholes(Multisets):
+    """A checked batch of observed wholes and their multisets."""
 
-    keep: Tensor  # [K] bool: True for the observed parts that stay
-    add_part: Tensor  # [A] categories of the added parts
-    add_part_attr: Tensor | None  # [A, F] their descriptors, or None (no descriptors, or to be drawn)
+    whole: Tensor  # [B, *obs_shape] observed wholes
 
-    @property
-    def removed(self) -> Tensor:
-        """Positions of the removed parts in the observed whole, ``[R]``."""
-        return (~self.keep).nonzero()[:, 0]
-
-    @property
-    def num_parts(self) -> int:
-        """Parts of the edited whole: the kept ones, then the added ones."""
-        return int(self.keep.sum()) + self.add_part.numel()
-
-    def to(self, device: torch.device | str) -> Edit:
-        """This edit on ``device``."""
-        attr = None if self.add_part_attr is None else self.add_part_attr.to(device)
-        return Edit(self.keep.to(device), self.add_part.to(device), attr)
-
-    def edited_parts(self, part: Tensor, part_attr: Tensor | None) -> tuple[Tensor, Tensor | None]:
-        """The edited multiset of an observed one: its kept parts ``part[keep]``, then the added parts."""
-        edited = torch.cat([part[self.keep], self.add_part])
-        if part_attr is None or self.add_part_attr is None:
-            return edited, None
-        return edited, torch.cat([part_attr[self.keep], self.add_part_attr.to(part_attr.dtype)])
-
-
-def check_edit(
-    num_parts: int,
-    remove: Tensor | Sequence[int] | None,
-    add_part: Tensor | Sequence[int] | None,
-    add_part_attr: Tensor | None,
-    num_categories: int,
-    part_attr_dim: int,
-    attr_required: bool = True,
-) -> Edit:
-    """The :class:`Edit` that removes parts ``remove`` of an observed whole of ``num_parts`` and adds ``add_part``.
-
-    ``remove`` are positions in the observed whole (``0 .. num_parts - 1``, each at most once); ``add_part`` the
-    categories of the added parts (``add_part_attr`` ``[A, part_attr_dim]`` their descriptors; with
-    ``attr_required=False`` they may be None, to be drawn). ``ValueError`` for anything else.
-    """
-    positions = as_multisets([] if remove is None else remove)
-    if not isinstance(positions, Tensor) or positions.dim() != 1 or positions.dtype != torch.long:
-        raise ValueError(f"remove must be the positions of parts in the observed whole (ints), got {remove!r}")
-    if positions.numel() and (int(positions.min()) < 0 or int(positions.max()) >= num_parts):
-        bad = int(positions.max()) if int(positions.max()) >= num_parts else int(positions.min())
-        known = f"0..{num_parts - 1}" if num_parts else "none"
-        raise ValueError(f"no part {bad} to remove: the observed whole has {num_parts} parts (positions {known})")
-    if positions.unique().numel() != positions.numel():
-        raise ValueError(f"remove names a part twice: {positions.tolist()}")
-    added = as_multisets([] if add_part is None else add_part)
-    if not isinstance(added, Tensor):
-        raise ValueError(f"add_part must be one multiset of categories (ints), got {add_part!r}")
-    if part_attr_dim and add_part_attr is None and added.numel() == 0:
-        add_part_attr = torch.zeros(0, part_attr_dim)
-    drawn_later = part_attr_dim and add_part_attr is None and not attr_required
-    try:
-        check_parts(added, add_part_attr, num_categories, 0 if drawn_later else part_attr_dim)
-    except ValueError as error:
-        raise ValueError(f"added parts: {error}".replace("part_attr", "add_part_attr")) from None
-    keep = torch.ones(num_parts, dtype=torch.bool, device=positions.device)
-    keep[positions] = False
-    return Edit(keep, added, add_part_attr)
+    def copies(self, times: int) -> Wholes:
+        """The batch ``times`` times over, wholes included."""
+        return replace(super().copies(times), whole=repeat_rows(self.whole, times))
 
 
 def check_num_samples(num_samples: int) -> None:
@@ -194,7 +157,7 @@ def check_whole_attr(whole_attr: Tensor | None, num_wholes: int, whole_attr_dim:
     return whole_attr
 
 
-def check_wholes(data: Data, config: CompVAEConfig, dtype: torch.dtype = torch.float32) -> Wholes:
+def check_wholes(data: Data, config: DataFields, dtype: torch.dtype = torch.float32) -> Wholes:
     """Validates a PyG ``Data``/``Batch`` of wholes against a model's ``config``.
 
     The batch holds ``part``, ``whole`` and optionally ``part_attr``, and, read with
@@ -222,4 +185,23 @@ def check_wholes(data: Data, config: CompVAEConfig, dtype: torch.dtype = torch.f
     if config.whole_attr_dim:
         whole_attr = as_float("whole_attr", getattr(data, "whole_attr", None), dtype)
         whole_attr = check_whole_attr(whole_attr, num_wholes, config.whole_attr_dim)
-    return Wholes(part, part_attr, whole, batch, num_wholes, whole_attr)
+    return Wholes(part=part, part_attr=part_attr, batch=batch, num_wholes=num_wholes, whole_attr=whole_attr,
+                  whole=whole)
+
+
+def check_multiset(
+    part: Tensor, part_attr: Tensor | None, whole_attr: Tensor | None, config: DataFields,
+    dtype: torch.dtype = torch.float32, copies: int = 1,
+) -> Multisets:
+    """``copies`` copies of one multiset ``part`` ``[K]`` (with ``part_attr`` ``[K, F]``), checked as a record.
+
+    ``whole_attr`` are the known conditions: ``[whole_attr_dim]`` (or one row) for every copy, one row per copy, or
+    None (unknown). Float input of another precision is converted to ``dtype`` (see :func:`as_float`).
+    """
+    check_num_samples(copies)
+    part_attr = as_float("part_attr", part_attr, dtype)
+    check_parts(part, part_attr, config.num_categories, config.part_attr_dim)
+    whole_attr = check_whole_attr(as_float("whole_attr", whole_attr, dtype), copies, config.whole_attr_dim)
+    batch = torch.zeros(part.numel(), dtype=torch.long, device=part.device)
+    one = Multisets(part=part, part_attr=part_attr, batch=batch, num_wholes=1, whole_attr=None)
+    return replace(one.copies(copies), whole_attr=whole_attr)

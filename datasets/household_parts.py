@@ -15,8 +15,7 @@ from torch import Tensor
 from torch_geometric.data import Data
 from torch_geometric.utils import scatter
 
-from compvae_geo.validation import Edit
-
+from .edit import Edit
 from .parts_problem import PartsProblem
 
 HOURS_PER_DAY = 24

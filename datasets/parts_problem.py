@@ -9,9 +9,10 @@ from torch_geometric.data import Batch, Data
 from torch_geometric.utils import scatter
 
 from compvae_geo.layers import repeat_rows
-from compvae_geo.validation import Edit, check_edit, check_parts
+from compvae_geo.validation import check_parts
 
 from .batching import batch_from_tensors
+from .edit import Edit, check_edit
 from .observation import Observation
 
 
@@ -211,30 +212,26 @@ class PartsProblem(ABC):
         return Observation(part, part_attr, intrinsics, shared, whole, whole_attr)
 
     def check_edit(
-        self, observation: Observation, remove: Tensor | list[int] | None, add_part: Tensor | list[int] | None,
-        add_part_attr: Tensor | None = None,
+        self, observation: Observation, remove: Tensor | list[int] | None = None,
+        add_part: Tensor | list[int] | None = None, add_part_attr: Tensor | None = None,
     ) -> Edit:
-        """The :class:`~compvae_geo.validation.Edit` of an observation (descriptors of added parts may be None)."""
+        """The :class:`~compvae_geo.datasets.Edit` of an observation (descriptors of added parts may be None: drawn)."""
         return check_edit(observation.part.numel(), remove, add_part, add_part_attr, self.num_categories,
                           self.part_attr_dim, attr_required=False)
 
     def sample_counterfactual(
-        self,
-        observation: Observation,
-        remove: Tensor | list[int] | None = None,
-        add_part: Tensor | list[int] | None = None,
-        add_part_attr: Tensor | None = None,
-        num_samples: int = 1,
-        generator: torch.Generator | None = None,
+        self, observation: Observation, edit: Edit, num_samples: int = 1, generator: torch.Generator | None = None,
     ) -> Tensor:
         """The true what-if wholes of an observation, ``[num_samples, *obs_shape]``.
 
-        The observation's parts at positions ``remove`` are removed and parts of categories ``add_part`` added
-        (with descriptors ``add_part_attr``, drawn for each sample when None). The kept parts keep their
-        descriptors and hidden variation, the whole keeps its shared factors (its day), and each sample draws the
-        added parts' variation afresh: removing parts alone gives one whole, ``num_samples`` times.
+        The ``edit`` (:meth:`check_edit`) removes parts of the observation and adds others (with its descriptors,
+        drawn for each sample when it has none). The kept parts keep their descriptors and hidden variation, the
+        whole keeps its shared factors (its day), and each sample draws the added parts' variation afresh: removing
+        parts alone gives one whole, ``num_samples`` times.
         """
-        edit = self.check_edit(observation, remove, add_part, add_part_attr)
+        if edit.keep.numel() != observation.part.numel():
+            raise ValueError(f"the edit is of a whole of {edit.keep.numel()} parts, the observation has "
+                             f"{observation.part.numel()}")
         device = observation.part.device
         kept = edit.keep.to(device)
         added = edit.add_part.to(device).repeat(num_samples)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..models.config import PlainDataConfig
+from ..plain_config import PlainDataConfig
 
 TRUE = "true"  # a second, independent true sample: the noise floor of every distance
 NAIVE = "naive"  # the Monte-Carlo simulator: each part through the non-linearity alone, summed

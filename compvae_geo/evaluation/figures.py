@@ -59,9 +59,9 @@ def recomposition_figure(model: CompVAE, parts: Tensor, part_attr: Tensor | None
     """Paper Fig. 5: each row shows part i alone (left) and the whole of parts 1..i (right)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        w, z = model.draw_prior(parts, 1, part_attr)  # [1, K, w_dim]; z [1, z_dim] for a z_first model
+        w, z = model.draw_prior(parts, 1, part_attr)  # [1, K, w_dim]; z [1, z_dim] where z comes first
         w = w[0]
-        z = None if z is None else z.expand(len(w), -1)  # z_first: the whole's z for every part count
+        z = None if z is None else z.expand(len(w), -1)  # z first: the whole's z for every part count
         alone = model.decode(torch.cat([_sum_parts(model, w, parts, part_attr, slice(i, i + 1))
                                         for i in range(len(w))]), z).mean
         wholes = model.decode(torch.cat([_sum_parts(model, w, parts, part_attr, slice(0, i + 1))

@@ -12,6 +12,7 @@ from compvae_geo.datasets import PartsProblem
 
 from ..codecs import get_codec
 from ..models import LossTerms, SavableModel
+from ..training.heldout import heldout_elbo_bits
 from .config import NAIVE, TRUE, EvalConfig
 from .metrics import (
     energy_distance,
@@ -144,29 +145,6 @@ def _average(rows: list[tuple[float, ...]], plans: list[tuple[PlannerStatistics,
         distances.planner = average([plan for plan, _ in plans])
         distances.planner_errors = {key: sum(errors[key] for _, errors in plans) / len(plans) for key in plans[0][1]}
     return distances
-
-
-@torch.no_grad()
-def heldout_elbo_bits(
-    model: SavableModel, problem: PartsProblem, part_counts: tuple[int, ...], num_wholes: int = 256, seed: int = 0,
-    device: torch.device | str = "cpu",
-) -> dict[int, LossTerms[float]]:
-    """Mean L_w, L_z and L_x in bits per whole on ``num_wholes`` held-out wholes with exactly K parts, for each K.
-
-    Fixed data and latent noise for a given ``seed``; the global RNG is untouched.
-    """
-    device = torch.device(device)
-    generator = torch.Generator(device).manual_seed(seed)
-    was_training = model.training
-    model.eval()
-    out = {}
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(seed)
-        for k in part_counts:
-            batch = problem.sample_batch(num_wholes, k, min_parts=k, generator=generator, device=device)
-            out[k] = model.loss(batch).mean_bits()
-    model.train(was_training)
-    return out
 
 
 def evaluate(

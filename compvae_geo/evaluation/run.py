@@ -14,8 +14,8 @@ from typing import Any
 from ..checkpoint import read_model_payload
 from ..models import CompVAE, SavableModel, model_from_payload
 from ..problems import make_problem, problem_of_model
+from ..tracking import Tracker, TrackingUnavailable
 from ..training.launch import training_command
-from ..training.tracking import Tracker, TrackingUnavailable
 from .config import NAIVE, TRUE, EvalConfig
 from .figures import coincidence_figure, model_figures
 from .per_k import KEvaluation, as_json, as_metrics, evaluate
@@ -85,7 +85,7 @@ def evaluate_checkpoints(
         tracking: ``(tracking_uri, run_id)`` for :func:`evaluation_tracker`, or None for no MLflow.
         command: the command line that asked for it, recorded in the document.
         whatif: also measure the what-if recomposition of every CompVAE (:func:`evaluate_whatif`).
-        tail: also measure the first model's :meth:`~compvae_geo.models.CompVAE.generate_tail` (:func:`evaluate_tail`).
+        tail: also measure the first model's :func:`~compvae_geo.structural.generate_tail` (:func:`evaluate_tail`).
         per_k: measure the per-K distances, conditions, z probe and figures (False: only ``whatif`` and ``tail``).
     """
     if not (per_k or whatif or tail):

@@ -3,7 +3,7 @@
 For a random multiset of n parts and a quantile q of the problem's tail statistic (households: the daily peak):
 rejection sampling from the model (the top 1 - q of ``num_samples / (1 - q)`` generated wholes, twice: two
 independent draws of the model's exact conditional), from the true generator (the true tail) and from the naive
-simulator, against :meth:`~compvae_geo.models.CompVAE.generate_tail`.
+simulator, against :func:`~compvae_geo.structural.generate_tail`.
 """
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from torch import Tensor
 from compvae_geo.datasets import PartsProblem
 
 from ..models import CompVAE
-from ..models.structural import GENERATE_CHUNK_SAMPLES, statistic_function
-from ..models.tail import TailSettings
+from ..structural.subset_simulation import TailSettings
+from ..structural.tail import CHUNK_SAMPLES, generate_tail, statistic_function
 from .config import EvalConfig
 from .metrics import energy_distance, median_distance, mmd2_unbiased, pooled_bandwidth, standardisation
 
@@ -55,8 +55,8 @@ def top_share(wholes: Tensor, statistic: Tensor, quantile: float) -> tuple[Tenso
 def _rejection(sample: Callable[[int], Tensor], measure: Callable[[Tensor], Tensor], draws: int,
                quantile: float) -> tuple[Tensor, float]:
     """Rejection sampling: the top ``1 - quantile`` of ``draws`` wholes of ``sample``, and their level."""
-    wholes = torch.cat([sample(min(GENERATE_CHUNK_SAMPLES * 16, draws - start))
-                        for start in range(0, draws, GENERATE_CHUNK_SAMPLES * 16)])
+    wholes = torch.cat([sample(min(CHUNK_SAMPLES * 16, draws - start))
+                        for start in range(0, draws, CHUNK_SAMPLES * 16)])
     return top_share(wholes, measure(wholes), quantile)
 
 
@@ -108,7 +108,7 @@ def _tail_cell(
                                   reference_draws, quantile)
     naive, naive_level = _rejection(lambda k: problem.naive_wholes(part, k, part_attr, generator=data), measure,
                                     reference_draws, quantile)
-    tail = model.generate_tail(part, sampler_samples, measure, quantile, part_attr, observation_noise=noisy,
+    tail = generate_tail(model, part, sampler_samples, measure, quantile, part_attr, observation_noise=noisy,
                                settings=settings)
     sets = {"sampler": tail.wholes.cpu(), "rejection": second, "true": true, "naive": naive, "model": first}
     scaled = {name: (wholes - centre) / scale for name, wholes in sets.items()}

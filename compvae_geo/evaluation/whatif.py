@@ -3,7 +3,7 @@
 For an observed whole drawn from the problem's generator, the truth keeps its shared factors and the hidden
 variation of its kept parts, removes the removed parts and draws the added ones afresh
 (:meth:`~compvae_geo.datasets.PartsProblem.sample_counterfactual`). Against it: the model's
-:meth:`~compvae_geo.models.CompVAE.recompose`, and what a user has without it: the model generating the edited
+:func:`~compvae_geo.structural.recompose`, and what a user has without it: the model generating the edited
 multiset from scratch (it forgets the observed day, but knows its conditions), and where the problem has one, the
 direct edit of the observed whole (:meth:`~compvae_geo.datasets.PartsProblem.edit_directly`).
 """
@@ -15,10 +15,10 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor
 
-from compvae_geo.datasets import Observation, PartsProblem
+from compvae_geo.datasets import Edit, Observation, PartsProblem
 
 from ..models import CompVAE
-from ..validation import Edit
+from ..structural import recompose
 from .config import DIRECT_EDIT, FROM_SCRATCH, TRUE, EvalConfig
 from .metrics import energy_distance, median_distance, mmd2_unbiased, pooled_bandwidth, standardisation
 from .report import baseline_ratios
@@ -72,9 +72,8 @@ def draw_edit(kind: str, problem: PartsProblem, observation: Observation, genera
 
 
 def recompose_sampler(model: CompVAE) -> WhatIfSampler:
-    """The model's :meth:`~compvae_geo.models.CompVAE.recompose` (the observation's noise carried over)."""
-    return lambda observation, edit, n: model.recompose(observation.data(), edit.removed,
-                                                        edit.add_part, edit.add_part_attr, n)
+    """The model's :func:`~compvae_geo.structural.recompose` (the observation's noise carried over)."""
+    return lambda observation, edit, n: recompose(model, observation.data(), edit, n)
 
 
 def from_scratch_sampler(model: CompVAE, observation_noise: bool) -> WhatIfSampler:
@@ -103,8 +102,7 @@ def whatif_cells(
     """
     data = torch.Generator().manual_seed(seed)
     def truth(observation: Observation, edit: Edit, n: int, generator: torch.Generator | None = None) -> Tensor:
-        return problem.sample_counterfactual(observation, edit.removed, edit.add_part, edit.add_part_attr, n,
-                                             generator)
+        return problem.sample_counterfactual(observation, edit, n, generator)
 
     samplers = {TRUE: truth, **samplers}
     cells = []

@@ -5,40 +5,27 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
-from torch.distributions import Normal, kl_divergence
+from torch.distributions import Distribution, Normal, kl_divergence
 from torch_geometric.data import Data
 from torch_geometric.nn import MLP
 
-from compvae_geo.layers import (
-    CorrelatedPartNormal,
-    PartSum,
-    PartUpdateStack,
-    repeat_rows,
-    resolve_batch,
-)
+from compvae_geo.layers import CorrelatedPartNormal, PartSum, PartUpdateStack
 
 from ..codecs import get_codec
-from ..validation import (
-    Wholes,
-    as_float,
-    as_multisets,
-    check_num_samples,
-    check_parts,
-    check_whole_attr,
-    check_wholes,
-)
+from ..validation import Multisets, Wholes, as_multisets, check_multiset, check_whole_attr, check_wholes
 from .conditions import condition_features
 from .config import CompVAEConfig
-from .gaussian import floored_scale, normal, normal_from_params, split_loc_scale
+from .gaussian import normal, split_loc_scale
+from .gaussian_observation import GaussianObservation
+from .latents import FromNoise, GenerationNoise, Given, Latents, LatentSource, PriorDraws
 from .loss_terms import LossTerms
 from .part_embedding import PartEmbedding
 from .part_prior import PartPrior
 from .savable import SavableModel
-from .structural import GENERATE_CHUNK_SAMPLES, StructuralMethods
+from .z_prior import MultisetZPrior, WholeSumZPrior
 
 GENERATE_CHUNK_PARTS = 1024  # parts rendered and summed at a time by generate (bounds its memory at large K)
-def _rows(tensor: Tensor | None, start: int, end: int) -> Tensor | None:
-    return None if tensor is None else tensor[start:end]
+GENERATE_CHUNK_SAMPLES = 256  # wholes decoded at a time by generate (and by generate_tail's callers)
 
 
 @dataclass
@@ -70,7 +57,7 @@ class Posterior:
     w_dist: CorrelatedPartNormal  # q({w_i} | x, z, {l_i}) given that z, over [N, w_dim]
 
 
-class CompVAE(StructuralMethods, SavableModel):
+class CompVAE(SavableModel):
     r"""Learns :math:`p(x \mid \{l_i\})`, a whole x generated from a multiset of parts.
 
     Generative model (paper eq. 1):
@@ -78,6 +65,11 @@ class CompVAE(StructuralMethods, SavableModel):
     :math:`\tilde{w} = \sum_i w_i`. Inference: :math:`q(z \mid x)`, then the correlated Gaussian
     :math:`q(\{w_i\} \mid x, z, \{l_i\})` from a stack of :class:`PartUpdateConv` over the parts
     of each whole. Batches are PyG disjoint unions: wholes of different K share a batch.
+
+    Composed of modules, each chosen once here: the part prior (:class:`PartPrior`), the z prior of the
+    generative order (:class:`WholeSumZPrior`, the paper's, or :class:`MultisetZPrior`, ``CompVAEConfig.z_first``),
+    and the
+    observation model (:class:`GaussianObservation` on the codec's decoder).
 
     Args:
         config (CompVAEConfig): sizes and constants. (default: the 1D sine problem)
@@ -88,10 +80,14 @@ class CompVAE(StructuralMethods, SavableModel):
     def __init__(self, config: CompVAEConfig | None = None) -> None:
         super().__init__(config or CompVAEConfig())
         c = self.config
+        # the generative order, read here alone: z from the multiset and then the parts given z, or the paper's
+        # parts first and z from their sum
+        z_prior_class = MultisetZPrior if c.z_first else WholeSumZPrior
         codec = get_codec(c.observation)
-        self.x_encoder, self.x_decoder = codec.build(
+        self.x_encoder, x_decoder = codec.build(
             c.obs_shape, c.x_feature_dim, c.z_dim + c.whole_latent_dim + c.condition_dim, c.hidden_dim,
             c.render_channels, c.render_hidden_dim)
+        self.observation = GaussianObservation(x_decoder, c.observation_scale_floor)
         self.z_posterior = MLP([c.x_feature_dim + c.condition_dim, c.hidden_dim, 2 * c.z_dim], norm=None)
         self.node_embedding = PartEmbedding(c.num_categories, c.part_attr_dim, c.part_embed_dim)
         self.node_gate = nn.Linear(c.part_embed_dim, c.x_feature_dim) if c.gated_node_features else None
@@ -99,18 +95,17 @@ class CompVAE(StructuralMethods, SavableModel):
         node_dims = [c.x_feature_dim + c.z_dim + c.part_embed_dim + gated_dim] + [c.hidden_dim] * c.num_update_layers
         self.part_updates = PartUpdateStack(node_dims)
         self.w_posterior = nn.Linear(node_dims[-1], 3 * c.w_dim)  # mean, log-variance, correlation logit
-        self.part_prior = PartPrior(c, build_context=False)  # its context layers come last (below)
-        self.z_prior = MLP([c.z_prior_input_dim + c.condition_dim, c.hidden_dim, 2 * c.z_dim], norm=None)
+        self.part_prior = PartPrior(c, reads_z=z_prior_class.draws_first, build_context=False)
+        z_prior_net = MLP([z_prior_class.input_dim(c) + c.condition_dim, c.hidden_dim, 2 * c.z_dim], norm=None)
         self.part_sum = PartSum()
         self.render_embedding, self.part_renderer = None, None
         if c.render_channels:
             self.render_embedding = PartEmbedding(c.num_categories, c.part_attr_dim, c.part_embed_dim)
             self.part_renderer = codec.build_renderer(c.obs_shape, c.w_dim + c.part_embed_dim,
                                                       c.render_hidden_dim, c.render_channels)
-        # z_first: p(z | {l_i}, c) reads a mean of the parts' own embeddings (built last, like the context layers)
-        self.multiset_embedding = PartEmbedding(c.num_categories, c.part_attr_dim, c.part_embed_dim) \
-            if c.z_first else None
-        self.part_prior.build_context()  # last: the rest starts the same with or without it
+        # last, in this order: the weights the rest starts from are the same with or without these options
+        self.z_prior = z_prior_class(z_prior_net, c)  # a MultisetZPrior builds its own part embedding here
+        self.part_prior.build_context()
 
     # ----- the distributions of the model -----------------------------------------------------
 
@@ -129,17 +124,29 @@ class CompVAE(StructuralMethods, SavableModel):
         needs the parts' categories ``part`` ``[N]`` (and ``part_attr``). ``[B, whole_latent_dim (+ rendered size)]``;
         with no ``batch``, all parts form one whole. Pass any subset of parts to recompose.
         """
-        batch, num_wholes = resolve_batch(batch, w.size(0), w.device, num_wholes)
         if self.part_renderer is not None and part is None:
             raise ValueError("this model renders its parts (render_channels > 0): pass their categories "
                              "(and part_attr) to sum_parts")
-        per_part = torch.cat([w, w.new_ones(w.size(0), 1)], -1) if self.config.count_channel else w
-        w_tilde = self.part_sum(per_part, batch, dim_size=num_wholes)
-        if self.part_renderer is None:
-            return w_tilde
-        features = torch.cat([w, self.render_embedding(part, part_attr)], dim=-1)
-        rendered = self.part_renderer.render_sum(features, batch, num_wholes)
-        return torch.cat([w_tilde, rendered.flatten(1)], -1)
+        part = w.new_zeros(w.size(0), dtype=torch.long) if part is None else part  # read by a renderer only
+        return self._sum_parts(w, Multisets.of(part, part_attr, batch, num_wholes))
+
+    def _sum_parts(self, w: Tensor, multisets: Multisets, chunk: int | None = None) -> Tensor:
+        """:meth:`sum_parts` of the parts of ``multisets``, ``chunk`` parts at a time (whole wholes: a single pass)."""
+        chunk = chunk or max(w.size(0), 1)
+        w_tilde = None
+        for start in range(0, max(w.size(0), 1), chunk):
+            rows = slice(start, start + chunk)
+            batch = multisets.batch[rows]
+            per_part = torch.cat([w[rows], w.new_ones(batch.numel(), 1)], -1) if self.config.count_channel \
+                else w[rows]
+            summed = self.part_sum(per_part, batch, dim_size=multisets.num_wholes)
+            if self.part_renderer is not None:
+                attr = None if multisets.part_attr is None else multisets.part_attr[rows]
+                features = torch.cat([w[rows], self.render_embedding(multisets.part[rows], attr)], dim=-1)
+                rendered = self.part_renderer.render_sum(features, batch, multisets.num_wholes)
+                summed = torch.cat([summed, rendered.flatten(1)], -1)
+            w_tilde = summed if w_tilde is None else w_tilde + summed
+        return w_tilde
 
     def split_whole_latent(self, w_tilde: Tensor) -> tuple[Tensor, Tensor | None]:
         r"""Splits :math:`\tilde{w}` into its vector part and its rendered sum.
@@ -154,61 +161,64 @@ class CompVAE(StructuralMethods, SavableModel):
         return vector, rendered.reshape(w_tilde.size(0), self.config.render_channels, *self.part_renderer.grid_shape)
 
     def conditions(self, whole_attr: Tensor | None, like: Tensor) -> Tensor:
-        """The condition features ``[B, condition_dim]`` of ``whole_attr`` (see :func:`condition_features`)."""
+        """The condition features ``[B, condition_dim]`` of ``whole_attr`` (see :func:`condition_features`).
+
+        ``whole_attr``: ``[B, whole_attr_dim]`` or one row for all (B: the rows of ``like``); None: unknown.
+        """
         whole_attr = check_whole_attr(whole_attr, like.size(0), self.config.whole_attr_dim)
         return condition_features(whole_attr, like.size(0), self.config, like)
 
-    def multiset_summary(
-        self, part: Tensor, part_attr: Tensor | None = None, batch: Tensor | None = None, num_wholes: int | None = None
-    ) -> Tensor:
-        """What p(z | {l_i}, c) reads with ``z_first``: the mean of the parts' embeddings, and 1 / (K + 1).
-
-        ``[num_wholes, part_embed_dim + 1]`` for parts ``[N]`` grouped by ``batch`` (default: one whole).
-        Both are bounded, so the prior stays in range for K beyond training (a sum grew with K, and z drawn
-        from it went astray at 2-4x the training K: docs/experiments.md).
-        """
-        if self.multiset_embedding is None:
-            raise ValueError("only a z_first model reads a multiset summary (this one reads w~)")
-        batch, num_wholes = resolve_batch(batch, part.numel(), part.device, num_wholes)
-        embedding = self.multiset_embedding(part, part_attr)
-        counts = torch.bincount(batch, minlength=num_wholes).to(embedding.dtype).unsqueeze(-1)
-        mean = self.part_sum(embedding, batch, dim_size=num_wholes) / counts.clamp(min=1)
-        return torch.cat([mean, (counts + 1).reciprocal()], -1)
-
-    def z_prior_dist(self, context: Tensor, whole_attr: Tensor | None = None) -> Normal:
-        r""":math:`p(z \mid \tilde{w}, c)` over ``[B, z_dim]``, or with ``z_first`` :math:`p(z \mid \{l_i\}, c)`.
-
-        ``context`` is :math:`\tilde{w}` (its vector part is read), or with ``z_first`` the
-        :meth:`multiset_summary`; ``whole_attr`` the conditions (``[B, whole_attr_dim]`` or one row for all;
-        None: unknown).
-        """
-        return self._z_prior_dist(context, self.conditions(whole_attr, context))
-
-    def _z_prior_dist(self, context: Tensor, conditions: Tensor) -> Normal:
-        """:meth:`z_prior_dist` from condition features already built (``[B, condition_dim]``)."""
-        source = context if self.config.z_first else self.split_whole_latent(context)[0]
-        return normal_from_params(self.z_prior(torch.cat([source, conditions], -1)), self.config.prior_scale_floor)
-
-    def decode(self, w_tilde: Tensor, z: Tensor | None = None, whole_attr: Tensor | None = None) -> Normal:
+    def decode(self, w_tilde: Tensor, z: Tensor | None = None, whole_attr: Tensor | None = None) -> Distribution:
         r""":math:`p(x \mid z, \tilde{w}, c)` over ``[B, *obs_shape]``.
 
-        With no ``z``, one is drawn from :math:`p(z \mid \tilde{w}, c)` (a ``z_first`` model needs its ``z``,
+        With no ``z``, one is drawn from :math:`p(z \mid \tilde{w}, c)` (a model that draws z first needs its ``z``,
         e.g. from :meth:`draw_prior`); ``whole_attr`` are the conditions
         :math:`c` (``[B, whole_attr_dim]`` or one row for all; None: unknown). Build ``w_tilde`` with
         :meth:`sum_parts` from any subset of part latents to recompose a whole from chosen parts.
         """
-        return self._decode(w_tilde, z, self.conditions(whole_attr, w_tilde))
-
-    def _decode(self, w_tilde: Tensor, z: Tensor | None, conditions: Tensor) -> Normal:
-        """:meth:`decode` from condition features already built (``[B, condition_dim]``)."""
+        conditions = self.conditions(whole_attr, w_tilde)
         if z is None:
-            if self.config.z_first:
-                raise ValueError("a z_first model draws z from the multiset: pass z (see draw_prior)")
-            z = self._z_prior_dist(w_tilde, conditions).rsample()
+            if self.z_prior.draws_first:
+                raise ValueError("this model draws z first, from the multiset: pass z (see draw_prior)")
+            z = self.z_prior(None, conditions, w_tilde).rsample()
+        return self._observe(w_tilde, z, conditions)
+
+    def _observe(self, w_tilde: Tensor, z: Tensor, conditions: Tensor) -> Distribution:
+        """:meth:`decode` given z and condition features already built (``[B, condition_dim]``)."""
         vector, rendered = self.split_whole_latent(w_tilde)
-        latent = torch.cat([z, vector, conditions], dim=-1)
-        loc, raw_scale = self.x_decoder(latent, rendered)
-        return normal(loc, floored_scale(raw_scale, self.config.observation_scale_floor).expand_as(loc))
+        return self.observation(torch.cat([z, vector, conditions], dim=-1), rendered)
+
+    def _conditions(self, multisets: Multisets, like: Tensor) -> Tensor:
+        """The condition features of a checked record (``like`` gives the dtype and device)."""
+        return condition_features(multisets.whole_attr, multisets.num_wholes, self.config, like)
+
+    # ----- the latents, in the generative order -------------------------------------------------
+
+    def _part_latents(
+        self, multisets: Multisets, conditions: Tensor, source: LatentSource,
+    ) -> tuple[Tensor | None, Normal | None, Distribution, Tensor]:
+        """Z and its prior where z comes first (else None), the part prior (given z) and the part latents."""
+        z, z_prior = None, None
+        if self.z_prior.draws_first:
+            z_prior = self.z_prior(multisets, conditions)
+            z = source.z(z_prior)
+        part_prior = self.part_prior(multisets, z)
+        return z, z_prior, part_prior, source.parts(part_prior)
+
+    def latents(self, multisets: Multisets, conditions: Tensor, source: LatentSource,
+                chunk: int | None = None) -> Latents:
+        """The latents of the wholes of a checked record, from ``source``, in the model's generative order.
+
+        ``conditions``: the condition features ``[B, condition_dim]``; ``chunk``: parts summed at a time.
+        """
+        z, z_prior, part_prior, w = self._part_latents(multisets, conditions, source)
+        w_tilde = self._sum_parts(w, multisets, chunk)
+        if z is None:
+            z_prior = self.z_prior(multisets, conditions, w_tilde)
+            z = source.z(z_prior)
+        return Latents(z, w, w_tilde, z_prior, part_prior)
+
+    # ----- inference and the training objective ------------------------------------------------
 
     def encode(self, data: Data, noise: LatentNoise | None = None) -> Posterior:
         r"""The posterior of a ``Data``/``Batch`` of wholes.
@@ -216,9 +226,10 @@ class CompVAE(StructuralMethods, SavableModel):
         :math:`q(z \mid x, c)` (c: the batch's ``whole_attr``, with ``whole_attr_dim``), a sample of z, and
         :math:`q(\{w_i\} \mid x, z, \{l_i\})`.
         """
-        return self._posterior(check_wholes(data, self.config, self.dtype), noise)
+        return self.posterior(check_wholes(data, self.config, self.dtype), noise)
 
-    def _posterior(self, wholes: Wholes, noise: LatentNoise | None) -> Posterior:
+    def posterior(self, wholes: Wholes, noise: LatentNoise | None = None) -> Posterior:
+        """:meth:`encode` of a checked record."""
         c = self.config
         if noise is None:
             noise = LatentNoise.sample(c, wholes.num_wholes, wholes.part.numel(), wholes.whole.device)
@@ -238,8 +249,6 @@ class CompVAE(StructuralMethods, SavableModel):
         w_dist = CorrelatedPartNormal(loc, log_var, logit, wholes.batch, wholes.num_wholes, validate_args=False)
         return Posterior(normal(z_loc, z_scale), z, w_dist)
 
-    # ----- training objective -----------------------------------------------------------------
-
     def loss(self, data: Data, noise: LatentNoise | None = None) -> LossTerms[Tensor]:
         """L_w, L_z and L_x (paper eq. 4, one-sample estimate) of each whole, in nats.
 
@@ -255,20 +264,12 @@ class CompVAE(StructuralMethods, SavableModel):
         wholes = check_wholes(data, self.config, self.dtype)
         if noise is None:
             noise = LatentNoise.sample(self.config, wholes.num_wholes, wholes.part.numel(), wholes.whole.device)
-        posterior = self._posterior(wholes, noise)
-        w = posterior.w_dist.reparameterize(noise.w)
-        w_tilde = self.sum_parts(w, wholes.batch, wholes.num_wholes, wholes.part, wholes.part_attr)
-        # wholes.whole_attr is checked already: build its features once for the priors and p(x | z, w~, c)
-        conditions = condition_features(wholes.whole_attr, wholes.num_wholes, self.config, w_tilde)
-        z_first = self.config.z_first
-        prior = self.part_prior(wholes.part, wholes.part_attr, wholes.batch, wholes.num_wholes,
-                                posterior.z if z_first else None)
-        loss_w = kl_divergence(posterior.w_dist, prior)
-        z_context = self.multiset_summary(wholes.part, wholes.part_attr, wholes.batch, wholes.num_wholes) \
-            if z_first else w_tilde
-        z_prior = self._z_prior_dist(z_context, conditions)
-        loss_z = (posterior.z_dist.log_prob(posterior.z) - z_prior.log_prob(posterior.z)).sum(-1)
-        loss_x = -self._decode(w_tilde, posterior.z, conditions).log_prob(wholes.whole).flatten(1).sum(-1)
+        posterior = self.posterior(wholes, noise)
+        conditions = self._conditions(wholes, wholes.whole)
+        latents = self.latents(wholes, conditions, Given(posterior.z, posterior.w_dist.reparameterize(noise.w)))
+        loss_w = kl_divergence(posterior.w_dist, latents.part_prior)
+        loss_z = (posterior.z_dist.log_prob(latents.z) - latents.z_prior.log_prob(latents.z)).sum(-1)
+        loss_x = -self._observe(latents.w_tilde, latents.z, conditions).log_prob(wholes.whole).flatten(1).sum(-1)
         return LossTerms(w=loss_w, z=loss_z, x=loss_x)
 
     def forward(self, data: Data, noise: LatentNoise | None = None) -> LossTerms[Tensor]:
@@ -282,7 +283,7 @@ class CompVAE(StructuralMethods, SavableModel):
     ) -> Tensor:
         r"""Draws the latents of the K parts of one multiset from the part prior (:math:`p(w_i \mid l_i)` in the paper).
 
-        ``[num_samples, K, w_dim]``. Sum any subset over dim 1 and :meth:`decode` it. A ``z_first`` model
+        ``[num_samples, K, w_dim]``. Sum any subset over dim 1 and :meth:`decode` it. A model that draws z first
         draws them given a z (from the conditions ``whole_attr``) and needs that z to decode them: use
         :meth:`draw_prior`.
         """
@@ -291,23 +292,15 @@ class CompVAE(StructuralMethods, SavableModel):
     def draw_prior(
         self, parts: Tensor, num_samples: int = 1, part_attr: Tensor | None = None, whole_attr: Tensor | None = None
     ) -> tuple[Tensor, Tensor | None]:
-        r"""The part latents ``[num_samples, K, w_dim]`` of one multiset, and z ``[num_samples, z_dim]`` (z_first).
+        r"""The part latents ``[num_samples, K, w_dim]`` of one multiset, and z ``[num_samples, z_dim]`` (z first).
 
-        With ``z_first``, :math:`z \sim p(z \mid \{l_i\}, c)` (``whole_attr``: the conditions c, one row or
-        one per sample; None: unknown) then :math:`w_i \sim p(w_i \mid l_i, z)`; otherwise
+        Where z comes first (:class:`MultisetZPrior`), :math:`z \sim p(z \mid \{l_i\}, c)` (``whole_attr``: the
+        conditions c, one row or one per sample; None: unknown) then :math:`w_i \sim p(w_i \mid l_i, z)`; otherwise
         :math:`w_i \sim p(w_i \mid l_i)` and z is None (drawn later, from :math:`p(z \mid \tilde{w}, c)`).
         """
-        check_num_samples(num_samples)
-        check_parts(parts, part_attr, self.config.num_categories, self.config.part_attr_dim)
-        conditions = self.conditions(whole_attr, torch.empty(num_samples, 0, device=parts.device))
-        if not self.config.z_first:  # the same prior for every sample
-            return self.part_prior(parts, part_attr).sample((num_samples,)), None
-        summary = self.multiset_summary(parts, part_attr).expand(num_samples, -1)
-        z = self._z_prior_dist(summary, conditions).rsample()
-        batch = torch.arange(num_samples, device=parts.device).repeat_interleave(parts.numel())
-        repeated_attr = repeat_rows(part_attr, num_samples)
-        prior = self.part_prior(parts.repeat(num_samples), repeated_attr, batch, num_samples, z)
-        return prior.sample().reshape(num_samples, parts.numel(), self.config.w_dim), z
+        multisets = check_multiset(parts, part_attr, whole_attr, self.config, self.dtype, copies=num_samples)
+        z, _, _, w = self._part_latents(multisets, self._conditions(multisets, w_like(self, parts)), PriorDraws())
+        return w.reshape(num_samples, parts.numel(), self.config.w_dim), z
 
     @torch.no_grad()
     def generate(
@@ -321,8 +314,8 @@ class CompVAE(StructuralMethods, SavableModel):
         r"""Wholes generated from a multiset of parts.
 
         :math:`w_i \sim p(w_i \mid l_i)` (the part prior), :math:`z \sim p(z \mid \tilde{w}, c)`, then the mean of
-        :math:`p(x \mid z, \tilde{w}, c)` (or a draw from it with ``observation_noise=True``); with ``z_first``,
-        z is drawn first and the parts given it (:meth:`draw_prior`).
+        :math:`p(x \mid z, \tilde{w}, c)` (or a draw from it with ``observation_noise=True``); where z comes first
+        (:class:`MultisetZPrior`), z is drawn first and the parts given it (:meth:`draw_prior`).
 
         Args:
             parts: categories ``[K]`` of one multiset (K = 0 allowed; a list of ints is one multiset too), or a
@@ -332,7 +325,7 @@ class CompVAE(StructuralMethods, SavableModel):
             whole_attr: the known conditions :math:`c` ``[whole_attr_dim]`` (or one row per sample) of the
                 wholes (households: ``HouseholdParts.conditions(...)``), if the model has any; None: unknown,
                 drawn with z.
-            observation_noise: add the observation model's Gaussian noise.
+            observation_noise: add the observation model's noise.
 
         Returns:
             ``[num_samples, *obs_shape]``, or a list of them for a list of multisets.
@@ -347,34 +340,87 @@ class CompVAE(StructuralMethods, SavableModel):
                 raise ValueError(f"{len(parts)} multisets but {len(attrs)} part_attr tensors")
             return [self.generate(p, num_samples, a, whole_attr, observation_noise)
                     for p, a in zip(parts, attrs, strict=True)]
-        part_attr = as_float("part_attr", part_attr, self.dtype)
-        w, z = self.draw_prior(parts, num_samples, part_attr, whole_attr)
-        w = w.flatten(0, 1)  # [S K, w_dim]
+        multisets = check_multiset(parts, part_attr, whole_attr, self.config, self.dtype, copies=num_samples)
         num_parts = parts.numel()
-        batch = torch.arange(num_samples, device=w.device).repeat_interleave(num_parts)
-        every_part = parts.repeat(num_samples)
-        every_attr = repeat_rows(part_attr, num_samples)
         # whole by whole where a chunk holds whole wholes, so the sums are those of a single pass (K = 0: w~ = 0)
         chunk = num_parts * max(1, GENERATE_CHUNK_PARTS // num_parts) if 0 < num_parts <= GENERATE_CHUNK_PARTS \
             else GENERATE_CHUNK_PARTS
-        w_tilde = self.sum_parts(w[:0], batch[:0], num_samples, every_part[:0], _rows(every_attr, 0, 0))
-        for start in range(0, w.size(0), chunk):
-            end = start + chunk
-            w_tilde = w_tilde + self.sum_parts(w[start:end], batch[start:end], num_samples, every_part[start:end],
-                                               _rows(every_attr, start, end))
-        whole_attr = check_whole_attr(as_float("whole_attr", whole_attr, self.dtype), num_samples,
-                                      self.config.whole_attr_dim)
-        if z is None:
-            z = self.z_prior_dist(w_tilde, whole_attr).rsample()
+        conditions = self._conditions(multisets, w_like(self, parts))
+        latents = self.latents(multisets, conditions, PriorDraws(), chunk)
         wholes = []
         for start in range(0, num_samples, GENERATE_CHUNK_SAMPLES):
-            end = start + GENERATE_CHUNK_SAMPLES
-            x_dist = self.decode(w_tilde[start:end], z[start:end], _rows(whole_attr, start, end))
-            wholes.append(x_dist.sample() if observation_noise else x_dist.mean)
+            rows = slice(start, start + GENERATE_CHUNK_SAMPLES)
+            x = self._observe(latents.w_tilde[rows], latents.z[rows], conditions[rows])
+            wholes.append(x.sample() if observation_noise else x.mean)
         return torch.cat(wholes)
+
+    # ----- the model as a structural one: wholes as a map of standard-normal noise ----------------
+
+    def generation_noise(self, parts: Tensor, num_samples: int, observation_noise: bool = False) -> GenerationNoise:
+        """Fresh standard-normal noise for ``num_samples`` wholes of the multiset ``parts`` ``[K]``."""
+        c = self.config
+        device, dtype = parts.device, self.dtype
+        groups = parts.unique().numel() if c.prior_group_factor else 0
+
+        def randn(*shape: int) -> Tensor:
+            return torch.randn(num_samples, *shape, device=device, dtype=dtype)
+
+        return GenerationNoise(randn(c.z_dim), randn(parts.numel(), c.w_dim),
+                               randn(groups, c.w_dim) if c.prior_group_factor else None,
+                               randn(*c.obs_shape) if observation_noise else None)
+
+    def wholes_from_noise(
+        self, parts: Tensor, noise: GenerationNoise, part_attr: Tensor | None = None,
+        whole_attr: Tensor | None = None,
+    ) -> Tensor:
+        r"""The wholes ``[S, *obs_shape]`` the model generates from the multiset ``parts`` ``[K]`` with ``noise``.
+
+        The generative model as a deterministic map of standard-normal noise: where z comes first
+        :math:`z = \mu_z + \sigma_z \eta` from :math:`p(z \mid \{l_i\}, c)`, then the part latents
+        :math:`w_i = \mu_i + \sigma_i \epsilon_i\ (+\, b_i u_g)` from the part prior (given z); otherwise the part
+        latents first and z from :math:`p(z \mid \tilde{w}, c)`; then the mean of :math:`p(x \mid z, \tilde{w}, c)`,
+        plus :math:`\sigma_x \epsilon_x` when ``noise.x`` is set. Fresh noise gives wholes of the law of
+        :meth:`generate`.
+        """
+        multisets = check_multiset(parts, part_attr, whole_attr, self.config, self.dtype, copies=noise.z.size(0))
+        return self.wholes_of(multisets, noise)
+
+    def wholes_of(self, multisets: Multisets, noise: GenerationNoise) -> Tensor:
+        """:meth:`wholes_from_noise` of a checked record of copies of one multiset (one per row of the noise)."""
+        conditions = self._conditions(multisets, noise.z)
+        latents = self.latents(multisets, conditions, FromNoise(noise))
+        x = self._observe(latents.w_tilde, latents.z, conditions)
+        return x.mean if noise.x is None else x.mean + x.stddev * noise.x
+
+    def abduct(self, wholes: Wholes, observation_noise: bool = True) -> GenerationNoise:
+        r"""The standard-normal noises behind a posterior draw of the latents of each observed whole.
+
+        :math:`z, \{w_i\}` are drawn from :math:`q(z \mid x, c)\,q(\{w_i\} \mid x, z, \{l_i\})`, and the noises that
+        give them under the prior of the observed multiset are returned: z's :math:`\eta`, each part's
+        :math:`\epsilon_i`, each category's shared :math:`u_g` (group-factor prior,
+        :meth:`~compvae_geo.layers.PartGroupDiagonalFactorNormal.abduct`) and, with ``observation_noise``, the
+        observation's residual :math:`\epsilon_x = (x - \mu_x) / \sigma_x`. ``wholes``: copies of one observed whole
+        (the noise has the layout of :meth:`generation_noise` for its multiset).
+        """
+        posterior = self.posterior(wholes)
+        z, w = posterior.z, posterior.w_dist.sample()
+        conditions = self._conditions(wholes, wholes.whole)
+        latents = self.latents(wholes, conditions, Given(z, w))
+        own, shared = latents.part_prior.abduct(w)
+        residual = None
+        if observation_noise:
+            reconstruction = self._observe(latents.w_tilde, z, conditions)
+            residual = (wholes.whole - reconstruction.mean) / reconstruction.stddev
+        copies = wholes.num_wholes
+        return GenerationNoise((z - latents.z_prior.loc) / latents.z_prior.scale, own.view(copies, -1, own.size(-1)),
+                               None if shared is None else shared.view(copies, -1, shared.size(-1)), residual)
 
     def extra_repr(self) -> str:
         """The sizes shown by ``repr``."""
         c = self.config
         return f"obs_shape={c.obs_shape}, num_categories={c.num_categories}, w_dim={c.w_dim}, z_dim={c.z_dim}"
 
+
+def w_like(model: CompVAE, parts: Tensor) -> Tensor:
+    """An empty tensor of the model's float type on the device of ``parts`` (what features are built like)."""
+    return torch.empty(0, device=parts.device, dtype=model.dtype)

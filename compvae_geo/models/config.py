@@ -1,43 +1,12 @@
 """Configuration of the CompVAE model."""
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass, fields
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
 
-if TYPE_CHECKING:
-    from typing_extensions import Self
-
+from ..plain_config import PlainDataConfig
 
 # The CompVAEConfig fields that a problem's data defines (compvae_geo.problems.model_config_for sets them).
 DATA_DEFINED_MODEL_FIELDS = frozenset({"num_categories", "obs_shape", "part_attr_dim", "whole_attr_dim", "observation"})
-
-
-class PlainDataConfig:
-    """Conversion of a config dataclass to and from plain Python values.
-
-    Conversion of a config dataclass to and from plain Python values (lists for tuples), the
-    form that ``torch.load(weights_only=True)``, JSON and MLflow params accept.
-    """
-
-    def to_dict(self) -> dict[str, Any]:
-        """The fields as plain values (tuples become lists)."""
-        return {key: list(value) if isinstance(value, tuple) else value for key, value in asdict(self).items()}
-
-    def check_finite(self) -> None:
-        """``ValueError`` unless every float field is finite (``inf`` or ``nan`` would only show later, as NaN)."""
-        for field in fields(self):  # type: ignore[arg-type]
-            value = getattr(self, field.name)
-            if isinstance(value, float) and not math.isfinite(value):
-                raise ValueError(f"{field.name} must be finite, got {value}")
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> Self:
-        """The config of plain ``values``; unknown fields are a ``ValueError``."""
-        unknown = set(values) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown {cls.__name__} fields: {sorted(unknown)}")
-        return cls(**values)
 
 
 @dataclass
@@ -87,11 +56,6 @@ class CompVAEConfig(PlainDataConfig):
         after it.
         """
         return self.w_dim + int(self.count_channel)
-
-    @property
-    def z_prior_input_dim(self) -> int:
-        """What p(z | ...) reads besides the conditions: w~'s vector part, or with ``z_first`` the multiset summary."""
-        return self.part_embed_dim + 1 if self.z_first else self.whole_latent_dim
 
     @property
     def condition_dim(self) -> int:

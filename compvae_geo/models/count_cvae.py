@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
-from torch.distributions import Normal, kl_divergence
+from torch.distributions import Distribution, Normal, kl_divergence
 from torch_geometric.data import Data
 from torch_geometric.nn import MLP
 from torch_geometric.utils import scatter
@@ -14,7 +14,8 @@ from ..codecs import get_codec
 from ..validation import as_float, as_multisets, check_num_samples, check_parts, check_whole_attr, check_wholes
 from .conditions import condition_features
 from .config import CompVAEConfig
-from .gaussian import floored_scale, normal, normal_from_params, split_loc_scale
+from .gaussian import normal, normal_from_params, split_loc_scale
+from .gaussian_observation import GaussianObservation
 from .loss_terms import LossTerms
 from .savable import SavableModel
 
@@ -38,9 +39,10 @@ class CountCVAE(SavableModel):
         super().__init__(config or CompVAEConfig())
         c = self.config
         self.count_dim = c.num_categories * (1 + c.part_attr_dim) + c.condition_dim
-        self.x_encoder, self.x_decoder = get_codec(c.observation).build(
+        self.x_encoder, x_decoder = get_codec(c.observation).build(
             c.obs_shape, c.x_feature_dim, c.z_dim + self.count_dim, c.hidden_dim
         )
+        self.observation = GaussianObservation(x_decoder, c.observation_scale_floor)
         self.z_posterior = MLP([c.x_feature_dim + self.count_dim, c.hidden_dim, 2 * c.z_dim], norm=None)
         self.z_prior = MLP([self.count_dim, c.hidden_dim, 2 * c.z_dim], norm=None)
 
@@ -63,10 +65,9 @@ class CountCVAE(SavableModel):
         r""":math:`p(z \mid c)` over ``[B, z_dim]`` from :meth:`category_counts` ``[B, count_dim]``."""
         return normal_from_params(self.z_prior(counts), self.config.prior_scale_floor)
 
-    def decode(self, counts: Tensor, z: Tensor) -> Normal:
+    def decode(self, counts: Tensor, z: Tensor) -> Distribution:
         r""":math:`p(x \mid z, c)` over ``[B, *obs_shape]``."""
-        loc, raw_scale = self.x_decoder(torch.cat([z, counts], dim=-1))
-        return normal(loc, floored_scale(raw_scale, self.config.observation_scale_floor).expand_as(loc))
+        return self.observation(torch.cat([z, counts], dim=-1))
 
     def loss(self, data: Data, noise: None = None) -> LossTerms[Tensor]:
         """L_w = 0, L_z = KL(q(z|x,c) || p(z|c)) (closed form), L_x: nats per whole."""

@@ -5,14 +5,9 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.nn import MLP
 
-from compvae_geo.layers import (
-    PartGroupDiagonalFactorNormal,
-    PartNormal,
-    PartUpdateStack,
-    groups_of_equal_parts,
-    resolve_batch,
-)
+from compvae_geo.layers import PartGroupDiagonalFactorNormal, PartNormal, PartUpdateStack, groups_of_equal_parts
 
+from ..validation import Multisets
 from .config import CompVAEConfig
 from .gaussian import split_loc_scale
 from .part_embedding import PartEmbedding
@@ -23,7 +18,7 @@ class PartPrior(nn.Module):
 
     The paper's prior is :math:`\prod_i p(w_i \mid l_i)`, a :class:`~compvae_geo.layers.PartNormal`
     from an MLP of the part embedding :math:`e(l_i)`. Three options of :class:`CompVAEConfig`
-    let it read more of the multiset, and a fourth the whole's z (each measured in ``docs/design.md``):
+    let it read more of the multiset, and ``reads_z`` the whole's z (each measured in ``docs/design.md``):
 
     - ``prior_sees_count``: each part also reads :math:`1/K`, K the number of parts of its whole;
     - ``prior_group_factor``: the parts of a whole that share a category (:math:`m_i` of them)
@@ -32,28 +27,29 @@ class PartPrior(nn.Module):
     - ``prior_context_layers``: each part's embedding passes through a residual
       :class:`~compvae_geo.layers.PartUpdateStack` over the parts of its whole,
       :math:`p(w_i \mid l_i, \{l_j\})` (permutation-equivariant, :math:`O(|V|)`);
-    - ``z_first``: each part also reads its whole's z, :math:`p(w_i \mid l_i, z)`.
+    - ``reads_z``: each part also reads its whole's z, :math:`p(w_i \mid l_i, z)` (where z is drawn first).
 
     Args:
         config (CompVAEConfig): uses ``num_categories``, ``part_attr_dim``, ``part_embed_dim``,
-            ``hidden_dim``, ``w_dim``, ``prior_scale_floor`` and the options above.
+            ``hidden_dim``, ``w_dim``, ``z_dim``, ``prior_scale_floor`` and the options above.
+        reads_z (bool): the prior reads the z of each whole. (default: ``False``)
         build_context (bool): build the context layers now, else with :meth:`build_context`.
             (default: ``True``)
     """
 
-    def __init__(self, config: CompVAEConfig, build_context: bool = True) -> None:
+    def __init__(self, config: CompVAEConfig, reads_z: bool = False, build_context: bool = True) -> None:
         super().__init__()
         c = self.config = config
         self.embedding = PartEmbedding(c.num_categories, c.part_attr_dim, c.part_embed_dim)
         self.count = nn.Linear(1, c.part_embed_dim, bias=False) if c.prior_sees_count else None
         self.group_size = nn.Linear(1, c.part_embed_dim, bias=False) if c.prior_group_factor else None
-        self.z = nn.Linear(c.z_dim, c.part_embed_dim) if c.z_first else None
+        self.z = nn.Linear(c.z_dim, c.part_embed_dim) if reads_z else None
         # per coordinate: a mean and a std, and with prior_group_factor the loading of the shared factor
         outputs = (3 if c.prior_group_factor else 2) * c.w_dim
         self.head = MLP([c.part_embed_dim, c.hidden_dim, outputs], norm=None)
         self.context: PartUpdateStack | None = None
         # a part's prior depends on its category (and group size) alone: computed once per distinct one
-        self.per_kind = not (c.part_attr_dim or c.z_first or c.prior_sees_count or c.prior_context_layers)
+        self.per_kind = not (c.part_attr_dim or reads_z or c.prior_sees_count or c.prior_context_layers)
         if build_context:
             self.build_context()
 
@@ -73,24 +69,15 @@ class PartPrior(nn.Module):
             return embedding
         return embedding + self.group_size(size.to(embedding.dtype).reciprocal().unsqueeze(-1))
 
-    def forward(
-        self,
-        part: Tensor,
-        part_attr: Tensor | None = None,
-        batch: Tensor | None = None,
-        num_wholes: int | None = None,
-        z: Tensor | None = None,
-    ) -> PartNormal | PartGroupDiagonalFactorNormal:
-        """The prior of the parts of each whole.
+    def forward(self, multisets: Multisets, z: Tensor | None = None) -> PartNormal | PartGroupDiagonalFactorNormal:
+        """The prior of the parts of each whole of ``multisets``, given their z ``[num_wholes, z_dim]`` (if it reads z).
 
-        The prior of parts ``[N]`` (and ``part_attr`` ``[N, F]``) grouped into wholes by
-        ``batch`` (default: one whole), given the z ``[num_wholes, z_dim]`` of the wholes (needed with
-        ``z_first``). Its arguments are not validated (a non-finite network output must give a non-finite
-        loss, which training skips).
+        Its arguments are not validated (a non-finite network output must give a non-finite loss, which training
+        skips).
         """
-        batch, num_wholes = resolve_batch(batch, part.numel(), part.device, num_wholes)
+        part, part_attr, batch, num_wholes = multisets.part, multisets.part_attr, multisets.batch, multisets.num_wholes
         if self.z is not None and z is None:
-            raise ValueError("this part prior reads z (z_first): pass the z of each whole")
+            raise ValueError("this part prior reads z (z first): pass the z of each whole")
         group, size = groups_of_equal_parts(part, batch) if self.group_size is not None else (None, None)
         if self.per_kind:
             kind = part if size is None else size * self.config.num_categories + part

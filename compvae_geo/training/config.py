@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..models.config import PlainDataConfig
+from ..plain_config import PlainDataConfig
 
 
 @dataclass

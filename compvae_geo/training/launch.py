@@ -1,11 +1,9 @@
 """Building a training run from the command line's choices.
 
-A new run from a preset, or a resumed one from its checkpoint (read once), and the files a finished run leaves beside
-its checkpoint.
+A new run from a preset, or a resumed one from its checkpoint (read once), and the command that made a checkpoint.
 """
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 import time
@@ -15,10 +13,10 @@ from typing import Any
 
 from ..models import CompVAEConfig
 from ..problems import DATA_DEFINED_MODEL_FIELDS, make_problem, model_config_for
+from ..tracking import Tracker
 from .config import TrainConfig
 from .distributed import Ranks, broadcast
 from .presets import preset
-from .tracking import Tracker
 from .trainer import Trainer, resolve_device
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -168,21 +166,6 @@ def torchrun_directory(problem: str) -> Path | None:
     """
     run_id = os.environ.get("TORCHELASTIC_RUN_ID", "")
     return Path("runs") / f"{problem}-{run_id}" if run_id and run_id != "none" else None
-
-
-def write_artifacts(trainer: Trainer, out_dir: Path) -> None:
-    """``config.json`` and the model's figures beside the checkpoint, each also logged to MLflow."""
-    from ..evaluation.figures import model_figures
-
-    config_path = out_dir / "config.json"
-    config_path.write_text(json.dumps({"train": trainer.config.to_dict(), "model": trainer.model.config.to_dict()},
-                                      indent=2))
-    figures = model_figures(trainer.model, trainer.problem, trainer.config.seed, trainer.history)
-    for name, figure in figures.items():
-        figure.savefig(out_dir / name, dpi=120)
-        trainer.tracker.log_artifact(out_dir / name, "figures")
-    trainer.tracker.log_artifact(config_path)
-    trainer.tracker.log_artifact(trainer.checkpoint_path)
 
 
 def _format_flag_value(value: Any) -> str:

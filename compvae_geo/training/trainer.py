@@ -16,12 +16,12 @@ from torch.nn.parallel import DistributedDataParallel
 from torch_geometric.data import Batch
 
 from ..checkpoint import CheckpointWriteError, atomic_torch_save, describe_write_error, read_model_payload
-from ..evaluation.per_k import heldout_elbo_bits
 from ..models import BITS_PER_NAT, CompVAEConfig, build_model
 from ..problems import make_problem
+from ..tracking import Tracker
 from .config import TrainConfig
 from .distributed import DATA_SEED_STRIDE, Ranks, all_true, broadcast, gather, mean_over_ranks
-from .tracking import Tracker
+from .heldout import heldout_elbo_bits
 
 HELDOUT_SEED_OFFSET = 1_000_003  # held-out data never share a seed with training data
 

@@ -29,7 +29,8 @@ def test_an_observation_is_the_render_of_its_hidden_draws(problem):
 
 def test_no_edit_gives_back_the_observation(problem):
     o = observe(problem)
-    torch.testing.assert_close(problem.sample_counterfactual(o, num_samples=3), o.whole.expand(3, *o.whole.shape[1:]))
+    unchanged = problem.sample_counterfactual(o, problem.check_edit(o), num_samples=3)
+    torch.testing.assert_close(unchanged, o.whole.expand(3, *o.whole.shape[1:]))
 
 
 def test_removing_parts_renders_the_kept_parts_on_the_same_shared_factors(problem):
@@ -37,7 +38,7 @@ def test_removing_parts_renders_the_kept_parts_on_the_same_shared_factors(proble
     keep = torch.tensor([True, False, True, False])
     expected = problem.render(o.part[keep], None if o.part_attr is None else o.part_attr[keep], o.intrinsics[keep],
                               torch.zeros(2, dtype=torch.long), 1, o.shared)
-    removed = problem.sample_counterfactual(o, remove=[1, 3], num_samples=2)
+    removed = problem.sample_counterfactual(o, problem.check_edit(o, [1, 3], None), num_samples=2)
     torch.testing.assert_close(removed, expected.expand(2, *expected.shape[1:]))
 
 
@@ -45,12 +46,11 @@ def test_added_parts_vary_from_sample_to_sample_and_the_kept_ones_do_not(problem
     o = observe(problem, parts=(1, 3))
     generator = torch.Generator().manual_seed(1)
     attr = None if o.part_attr is None else added_attr(problem, [2])
-    samples = problem.sample_counterfactual(o, add_part=[2], add_part_attr=attr, num_samples=64, generator=generator)
+    samples = problem.sample_counterfactual(o, problem.check_edit(o, None, [2], attr), 64, generator)
     assert samples.shape == (64, *problem.obs_shape)
     assert samples.std(0).max() > 0
     # the truth with fresh draws of the added part alone: adding to an empty observation gives the problem's wholes
-    empty = problem.sample_counterfactual(o, remove=[0, 1], add_part=[2], add_part_attr=attr, num_samples=2,
-                                          generator=generator)
+    empty = problem.sample_counterfactual(o, problem.check_edit(o, [0, 1], [2], attr), 2, generator)
     assert not torch.allclose(empty[0], empty[1]) or problem is PROBLEMS["sites"]  # a lone site fills the image
 
 
@@ -62,8 +62,8 @@ def test_households_keep_the_observed_day():
                            generator=torch.Generator().manual_seed(0))
     heat_pumps = [4] * 8  # heat pumps draw far more on the cold day
     attr = added_attr(problem, heat_pumps)
-    on_cold = problem.sample_counterfactual(cold, add_part=heat_pumps, add_part_attr=attr, num_samples=32)
-    on_mild = problem.sample_counterfactual(mild, add_part=heat_pumps, add_part_attr=attr, num_samples=32)
+    on_cold = problem.sample_counterfactual(cold, problem.check_edit(cold, None, heat_pumps, attr), 32)
+    on_mild = problem.sample_counterfactual(mild, problem.check_edit(mild, None, heat_pumps, attr), 32)
     assert on_cold.sum(-1).mean() > 2 * on_mild.sum(-1).mean()
 
 
@@ -88,4 +88,11 @@ def test_households_edit_directly_scales_by_the_kept_energy_and_adds_naive_house
 ])
 def test_bad_edits_are_clear_errors(problem, kwargs, message):
     with pytest.raises(ValueError, match=message):
-        problem.sample_counterfactual(observe(problem), **kwargs)
+        problem.check_edit(observe(problem), **kwargs)
+
+
+def test_an_edit_of_another_whole_is_refused(problem):
+    o = observe(problem)
+    edit = problem.check_edit(problem.observe(o.part[:1]), remove=[0], add_part=None)
+    with pytest.raises(ValueError, match=f"the edit is of a whole of 1 parts, the observation has {o.part.numel()}"):
+        problem.sample_counterfactual(o, edit)

@@ -1,4 +1,6 @@
 """The what-if evaluation: edits, distances to the true what-if wholes, the baselines, the table."""
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -35,7 +37,7 @@ def test_edits_remove_and_add_what_their_kind_says(kind, removed, added):
 
 def test_the_truth_scores_like_the_noise_floor_and_a_shifted_truth_does_not():
     def truth(observation, edit, n):
-        return PROBLEM.sample_counterfactual(observation, edit.removed, edit.add_part, None, n)
+        return PROBLEM.sample_counterfactual(observation, replace(edit, add_part_attr=None), n)
 
     samplers = {"exact": truth, "shifted": lambda o, e, n: truth(o, e, n) + 1.0, "absent": lambda o, e, n: None}
     cells = whatif_cells(PROBLEM, samplers, (2, 6), num_samples=32, observations=2)
@@ -70,7 +72,7 @@ def test_evaluate_tail_measures_the_sampler_against_rejection_and_the_truth():
     from compvae_geo.evaluation.report import tail_markdown
     from compvae_geo.evaluation.tail import as_json as tail_json
     from compvae_geo.evaluation.tail import evaluate_tail
-    from compvae_geo.models.tail import TailSettings
+    from compvae_geo.structural import TailSettings
 
     torch.manual_seed(0)
     model = CompVAE(model_config_for(PROBLEM, **TINY))

@@ -9,6 +9,7 @@ from torch_geometric.data import Batch, Data
 
 from compvae_geo import CompVAE, CompVAEConfig, LatentNoise
 from compvae_geo.datasets import SineParts
+from compvae_geo.validation import Multisets
 
 PROBLEM = SineParts(length=20)
 CONFIG = CompVAEConfig(
@@ -93,10 +94,10 @@ def dense_loss(model: CompVAE, data: Batch, noise: LatentNoise, counts: list[int
             prior = MultivariateNormal(prior_loc[start:start + k, d], prior_cov)
             kl = kl + torch.distributions.kl_divergence(posterior, prior)
         loss_w.append(kl)
-    z_prior_loc, z_prior_raw = model.z_prior(w_tilde).chunk(2, -1)
+    z_prior_loc, z_prior_raw = model.z_prior.net(w_tilde).chunk(2, -1)
     z_prior = Normal(z_prior_loc, soft(z_prior_raw, c.prior_scale_floor))
     loss_z = (Normal(z_loc, z_scale).log_prob(z) - z_prior.log_prob(z)).sum(-1)
-    x_loc, x_raw = model.x_decoder.net(torch.cat([z, w_tilde], -1)).chunk(2, -1)
+    x_loc, x_raw = model.observation.decoder.net(torch.cat([z, w_tilde], -1)).chunk(2, -1)
     loss_x = -Normal(x_loc, soft(x_raw, c.observation_scale_floor)).log_prob(data.whole).sum(-1)
     return torch.stack(loss_w), loss_z, loss_x, w_tilde, from_padded(loc, mask)
 
@@ -155,7 +156,7 @@ def test_gradients_are_finite(model, k):
     model.loss(data).elbo.mean().backward()
     grads = [p.grad for p in model.parameters() if p.grad is not None]
     assert grads and all(torch.isfinite(g).all() for g in grads)
-    assert model.x_decoder.net.lins[0].weight.grad.abs().sum() > 0
+    assert model.observation.decoder.net.lins[0].weight.grad.abs().sum() > 0
 
 
 def test_generate_shapes_empty_multiset_and_many_parts(model):
@@ -258,10 +259,10 @@ def test_group_prior_draws_equal_parts_together_and_reads_their_number():
     draws = model.prior_latents(part, num_samples=100_000)
     centred = draws - draws.mean(0)
     cross = (centred[:, 0] * centred[:, 2]).mean(0)  # the two 4s, per coordinate
-    prior = model.part_prior(part)
+    prior = model.part_prior(Multisets.of(part))
     torch.testing.assert_close(cross, prior.loading[0] * prior.loading[2], atol=0.02, rtol=0.05)
     assert (centred[:, 0] * centred[:, 1]).mean(0).abs().max() < 0.02  # a 4 and the 7: independent
-    alone = model.part_prior(part[:2])  # each category once
+    alone = model.part_prior(Multisets.of(part[:2]))  # each category once
     torch.testing.assert_close(alone.loc[1], prior.loc[1])
     assert not torch.allclose(alone.loc[0], prior.loc[0])
 
@@ -270,9 +271,9 @@ def test_count_prior_depends_on_the_size_of_the_whole_only():
     torch.manual_seed(0)
     model = CompVAE(replace(CONFIG, prior_sees_count=True))
     part = torch.tensor([4, 4, 4])
-    alone = model.part_prior(part[:1])  # K = 1
-    together = model.part_prior(part)  # one whole of K = 3
-    split = model.part_prior(part, batch=torch.tensor([0, 1, 1]), num_wholes=2)  # K = 1 and K = 2
+    alone = model.part_prior(Multisets.of(part[:1]))  # K = 1
+    together = model.part_prior(Multisets.of(part))  # one whole of K = 3
+    split = model.part_prior(Multisets.of(part, batch=torch.tensor([0, 1, 1]), num_wholes=2))  # K = 1 and K = 2
     torch.testing.assert_close(split.loc[0], alone.loc[0])
     assert not torch.allclose(together.loc[0], alone.loc[0])
     torch.testing.assert_close(together.loc[0], together.loc[2])
@@ -282,18 +283,18 @@ def test_context_prior_reads_the_rest_of_its_whole_and_not_its_order():
     torch.manual_seed(0)
     model = CompVAE(replace(CONFIG, prior_context_layers=2))
     part = torch.tensor([4, 7, 1])
-    together = model.part_prior(part)
-    with_other_company = model.part_prior(torch.tensor([4, 2, 1]))
+    together = model.part_prior(Multisets.of(part))
+    with_other_company = model.part_prior(Multisets.of(torch.tensor([4, 2, 1])))
     assert not torch.allclose(together.loc[0], with_other_company.loc[0])  # the 4 depends on its company
-    reordered = model.part_prior(part[[2, 0, 1]])
+    reordered = model.part_prior(Multisets.of(part[[2, 0, 1]]))
     torch.testing.assert_close(reordered.loc, together.loc[[2, 0, 1]])
     torch.testing.assert_close(reordered.scale, together.scale[[2, 0, 1]])
-    two_wholes = model.part_prior(torch.cat([part, torch.tensor([9, 9])]), batch=torch.tensor([0, 0, 0, 1, 1]),
-                                  num_wholes=2)
+    two_wholes = model.part_prior(Multisets.of(torch.cat([part, torch.tensor([9, 9])]),
+                                               batch=torch.tensor([0, 0, 0, 1, 1]), num_wholes=2))
     torch.testing.assert_close(two_wholes.loc[:3], together.loc)  # another whole in the batch changes nothing
     without = CompVAE(CONFIG)
     assert without.part_prior.context is None
-    alone, beside = without.part_prior(part[:1]), without.part_prior(part)
+    alone, beside = without.part_prior(Multisets.of(part[:1])), without.part_prior(Multisets.of(part))
     torch.testing.assert_close(alone.loc[0], beside.loc[0])  # the paper's prior: each part alone
 
 
@@ -335,7 +336,8 @@ def test_conditions_reach_the_z_posterior_the_z_prior_and_the_decoder_and_may_be
     z = torch.randn(1, model.config.z_dim)
     known = model.decode(w_tilde, z, torch.tensor([0.5, -1.0])).mean
     assert not torch.equal(known, model.decode(w_tilde, z).mean)  # the decoder reads them
-    assert not torch.equal(model.z_prior_dist(w_tilde, torch.tensor([0.5, -1.0])).loc, model.z_prior_dist(w_tilde).loc)
+    known_prior = model.z_prior(None, model.conditions(torch.tensor([0.5, -1.0]), w_tilde), w_tilde)
+    assert not torch.equal(known_prior.loc, model.z_prior(None, model.conditions(None, w_tilde), w_tilde).loc)
     bad = data.clone()
     bad.whole_attr = torch.tensor([[0.5, float("inf")], [0.0, 0.0], [0.0, 0.0]])
     with pytest.raises(ValueError, match="finite, or all NaN"):
@@ -408,29 +410,28 @@ def test_z_first_draws_z_from_the_multiset_and_the_parts_given_z():
     other_z = LatentNoise(noise.z + 1.0, noise.node, noise.w)
     assert (model.loss(data, other_z).w[:3] != terms.w[:3]).all()  # L_w reads z (the whole of no parts has none)
     # p(z | {l_i}, c) reads the multiset, not the order of its parts
-    summary = model.multiset_summary(torch.tensor([1, 4, 4]))
-    torch.testing.assert_close(model.multiset_summary(torch.tensor([4, 1, 4])), summary)
+    summary = model.z_prior.summary(Multisets.of(torch.tensor([1, 4, 4])))
+    torch.testing.assert_close(model.z_prior.summary(Multisets.of(torch.tensor([4, 1, 4]))), summary)
     assert summary[0, -1] == 1 / 4  # and 1 / (K + 1)
-    doubled = model.multiset_summary(torch.tensor([1, 1, 4, 4, 4, 4]))
+    doubled = model.z_prior.summary(Multisets.of(torch.tensor([1, 1, 4, 4, 4, 4])))
     torch.testing.assert_close(doubled[:, :-1], summary[:, :-1])  # the mean embedding
-    empty = model.multiset_summary(torch.tensor([], dtype=torch.long))
+    empty = model.z_prior.summary(Multisets.of(torch.tensor([], dtype=torch.long)))
     assert empty.tolist() == [[0.0] * CONFIG.part_embed_dim + [1.0]]
     # draw_prior: z from p(z | {l_i}, c), then w from p(w_i | l_i, z), each sample with its own z
     parts, condition = torch.tensor([1, 4, 4]), torch.tensor([0.5])
     with torch.no_grad():
         model.part_prior.z.weight.mul_(10)  # so that z visibly moves the parts' prior
     w, z = model.draw_prior(parts, 3000, whole_attr=condition)
-    z_prior = model.z_prior_dist(summary, condition)
+    z_prior = model.z_prior(Multisets.of(parts), model.conditions(condition, summary))
     torch.testing.assert_close(z.mean(0), z_prior.loc[0], rtol=0, atol=4 * z_prior.scale.max().item() / 3000**0.5)
-    batch = torch.arange(3000).repeat_interleave(3)
 
     def standardised(z):  # w under the part prior given z, one whole per sample; equal parts share a factor
-        prior = model.part_prior(parts.repeat(3000), None, batch, 3000, z)
+        prior = model.part_prior(Multisets.of(parts).copies(3000), z)
         return ((w.flatten(0, 1) - prior.loc) / prior.variance.sqrt())[::3]  # the first part, alone in its group
 
     assert abs(standardised(z).std().item() - 1) < 0.05  # each sample's parts were drawn given its own z
     assert standardised(z.roll(1, 0)).std().item() > 1.1  # not given another sample's
-    with pytest.raises(ValueError, match="a z_first model draws z from the multiset: pass z"):
+    with pytest.raises(ValueError, match="this model draws z first, from the multiset: pass z"):
         model.decode(torch.zeros(1, model.config.whole_latent_dim + 2 * CONFIG.obs_shape[0]))
     assert model.generate(parts, 2, whole_attr=condition).shape == (2, *CONFIG.obs_shape)
     assert model.generate(torch.tensor([], dtype=torch.long), 2).shape == (2, *CONFIG.obs_shape)

@@ -7,6 +7,7 @@ from compvae_geo import CompVAEConfig
 from compvae_geo.layers import groups_of_equal_parts
 from compvae_geo.models.gaussian import split_loc_scale
 from compvae_geo.models.part_prior import PartPrior
+from compvae_geo.validation import Multisets
 
 COUNTS = [4, 1, 0, 6, 3]  # mixed K, an empty whole, repeated categories within wholes
 
@@ -27,7 +28,7 @@ def test_a_prior_of_categories_alone_equals_its_network_run_on_every_part(group_
     prior = PartPrior(config)
     batch = batch_vector(COUNTS)
     part = torch.randint(0, 4, (batch.numel(),))
-    dist = prior(part, batch=batch, num_wholes=len(COUNTS))
+    dist = prior(Multisets.of(part, batch=batch, num_wholes=len(COUNTS)))
     expected = per_part_params(prior, part, batch)
     if group_factor:
         expected, loading = expected.split([2 * config.w_dim, config.w_dim], dim=-1)

@@ -78,13 +78,15 @@ def test_decoder_reads_the_rendered_sum_and_p_z_reads_only_the_vector(setup):
     moved[:, model.config.whole_latent_dim:] += 1.0  # the rendered sum only
     z = torch.randn(data.num_graphs, model.config.z_dim)
     assert not torch.allclose(model.decode(moved, z).mean, model.decode(w_tilde, z).mean)
-    torch.testing.assert_close(model.z_prior_dist(moved).loc, model.z_prior_dist(w_tilde).loc)
+    no_conditions = model.conditions(None, w_tilde)
+    moved_prior, prior = model.z_prior(None, no_conditions, moved), model.z_prior(None, no_conditions, w_tilde)
+    torch.testing.assert_close(moved_prior.loc, prior.loc)
 
 
 def test_training_gradient_reaches_the_renderer(setup):
     _, model, data = setup
     model.loss(data).elbo.mean().backward()
-    for module in (model.part_renderer, model.render_embedding, model.x_decoder.head):
+    for module in (model.part_renderer, model.render_embedding, model.observation.decoder.head):
         assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in module.parameters())
         assert sum(p.grad.abs().sum() for p in module.parameters()) > 0
 
@@ -116,7 +118,7 @@ def test_a_config_saved_before_rendering_existed_loads_as_the_paper_model():
     for name in ("render_channels", "render_hidden_dim"):
         values.pop(name)
     model = CompVAE(CompVAEConfig.from_dict(values))
-    assert model.part_renderer is None and model.x_decoder.head is None
+    assert model.part_renderer is None and model.observation.decoder.head is None
     with pytest.raises(ValueError, match="render_channels"):
         CompVAEConfig(render_channels=-1)
 
@@ -152,5 +154,5 @@ def test_a_curve_model_without_rendering_keeps_its_parameters():
     plain = CompVAE(CompVAEConfig(obs_shape=(20,), w_dim=4, z_dim=3, hidden_dim=16))
     rendered = CompVAE(CompVAEConfig(obs_shape=(20,), w_dim=4, z_dim=3, hidden_dim=16, render_channels=2))
     new = set(rendered.state_dict()) - set(plain.state_dict())
-    assert new and all(name.split(".")[0] in {"part_renderer", "render_embedding", "x_decoder"} for name in new)
+    assert new and all(name.split(".")[0] in {"part_renderer", "render_embedding", "observation"} for name in new)
     assert set(plain.state_dict()) <= set(rendered.state_dict())

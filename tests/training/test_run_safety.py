@@ -16,6 +16,7 @@ from helpers import TINY_MODEL_ARGS, TINY_TRAIN
 from mlflow.tracking import MlflowClient
 
 from compvae_geo.cli import main
+from compvae_geo.evaluation import artifacts
 from compvae_geo.models import load_model
 from compvae_geo.training import launch
 from compvae_geo.training import trainer as trainer_module
@@ -143,7 +144,7 @@ def test_ctrl_c_during_the_final_figures_marks_the_run_killed(tmp_path, store, m
     def press_ctrl_c(*args):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(launch, "write_artifacts", press_ctrl_c)
+    monkeypatch.setattr(artifacts, "write_artifacts", press_ctrl_c)
     assert main([*TRAIN, "--tracking-uri", store, "--out-dir", str(tmp_path / "out")]) == 130
     assert [run.info.status for run in runs_of(store)] == ["KILLED"]
 
@@ -187,7 +188,7 @@ def test_the_mlflow_ui_opens_on_training_runs_described_with_their_dataset(tmp_p
 
 
 def test_an_existing_experiment_gets_the_tag_too(store):
-    from compvae_geo.training.tracking import Tracker
+    from compvae_geo.tracking import Tracker
 
     client = MlflowClient(tracking_uri=store)
     experiment_id = client.create_experiment("old")

@@ -12,8 +12,8 @@ from compvae_geo import CompVAE
 from compvae_geo.cli import main
 from compvae_geo.models import CountCVAE, load_model
 from compvae_geo.problems import make_problem, model_config_for
+from compvae_geo.tracking import Tracker, TrackingUnavailable
 from compvae_geo.training import TrainConfig, preset
-from compvae_geo.training.tracking import Tracker, TrackingUnavailable
 
 
 @pytest.fixture(scope="module")
@@ -179,7 +179,7 @@ def test_nan_weights_give_skipped_steps_not_exceptions(tmp_path):
                          eval_part_counts=(1,), k_max=2)
     trainer = Trainer(config, model_config_for(make_problem("sine"), **TINY_MODEL), tmp_path / "e.pt")
     with torch.no_grad():
-        trainer.model.z_prior.lins[0].bias.fill_(float("nan"))
+        trainer.model.z_prior.net.lins[0].bias.fill_(float("nan"))
     assert trainer.train_step() is None and trainer.skipped_steps == 1
 
 
@@ -277,7 +277,7 @@ def test_diverged_weights_go_back_to_the_last_good_state_and_training_goes_on(tm
     trainer.run()  # logs at steps 2 and 4: the state of step 4 is kept
     kept = {name: p.clone() for name, p in trainer.model.named_parameters()}
     with torch.no_grad():  # the weights diverge: every batch from now on is non-finite
-        trainer.model.z_prior.lins[0].bias.fill_(float("nan"))
+        trainer.model.z_prior.net.lins[0].bias.fill_(float("nan"))
     config.iterations = 12
     result = trainer.run()
     assert trainer.restores == 1 and result.skipped_steps == 3  # steps 5-7 skipped, then back to step 4's weights
@@ -294,7 +294,7 @@ def test_without_restoring_diverged_weights_stay_skipped(tmp_path):
     trainer = Trainer(config, model_config_for(make_problem("sine"), **TINY_MODEL), tmp_path / "s.pt")
     trainer.run()
     with torch.no_grad():
-        trainer.model.z_prior.lins[0].bias.fill_(float("nan"))
+        trainer.model.z_prior.net.lins[0].bias.fill_(float("nan"))
     config.iterations = 10
     result = trainer.run()
     assert trainer.restores == 0 and result.skipped_steps == 6

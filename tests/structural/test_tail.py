@@ -5,7 +5,8 @@ import pytest
 import torch
 from torch.distributions import Normal
 
-from compvae_geo.models.tail import TailSettings, integrated_autocorrelation_time, sample_tail
+from compvae_geo.structural import generate_tail
+from compvae_geo.structural.subset_simulation import TailSettings, integrated_autocorrelation_time, sample_tail
 
 DIM = 20
 DIRECTION = torch.nn.functional.normalize(torch.arange(1.0, DIM + 1), dim=0)  # s = <a, xi> ~ N(0, 1)
@@ -104,7 +105,7 @@ def test_wholes_from_noise_is_generate_with_its_draws_made_explicit(options):
 def test_generate_tail_returns_wholes_above_the_estimated_quantile():
     model = tiny_model(z_first=True, prior_group_factor=True)
     torch.manual_seed(2)
-    tail = model.generate_tail([1, 4, 4], 300, quantile=0.99, observation_noise=True,
+    tail = generate_tail(model, [1, 4, 4], 300, quantile=0.99, observation_noise=True,
                                settings=TailSettings(population=400, chains=50))
     assert tail.wholes.shape == (300, 12)
     torch.testing.assert_close(tail.statistic, tail.wholes.amax(-1))
@@ -112,8 +113,8 @@ def test_generate_tail_returns_wholes_above_the_estimated_quantile():
     plain = model.generate(torch.tensor([1, 4, 4]), 4000, observation_noise=True).amax(-1)
     assert abs(float((plain > tail.threshold).float().mean()) - 0.01) < 0.01  # about 1 % of the model's wholes
     assert tail.evaluations > 400 and 0 < tail.effective_samples <= 300
-    energy = model.generate_tail([2], 10, statistic=lambda x: x.sum(-1), quantile=0.9,
+    energy = generate_tail(model, [2], 10, statistic=lambda x: x.sum(-1), quantile=0.9,
                                  settings=TailSettings(population=200, chains=10))
     assert (energy.wholes.sum(-1) > energy.threshold).all()
     with pytest.raises(ValueError, match="unknown statistic 'peek'"):
-        model.generate_tail([2], 10, statistic="peek")
+        generate_tail(model, [2], 10, statistic="peek")

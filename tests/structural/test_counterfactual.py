@@ -1,12 +1,15 @@
+"""What-if recomposition (compvae_geo.structural.recompose) against replayed draws of the model."""
 from dataclasses import replace
 
 import pytest
 import torch
 from torch_geometric.data import Batch, Data
 
-from compvae_geo import CompVAE, CompVAEConfig
-from compvae_geo.datasets import HouseholdParts, SineParts
+from compvae_geo import CompVAE, CompVAEConfig, recompose
+from compvae_geo.datasets import HouseholdParts, SineParts, check_edit
 from compvae_geo.problems import model_config_for
+from compvae_geo.structural import counterfactual
+from compvae_geo.validation import Multisets
 
 PROBLEM = SineParts(length=20)
 CONFIG = CompVAEConfig(obs_shape=PROBLEM.obs_shape, w_dim=4, z_dim=3, hidden_dim=32, x_feature_dim=8, part_embed_dim=5,
@@ -27,6 +30,14 @@ def observed(parts=(3, 1, 3, 7), seed=0) -> Data:
     return PROBLEM.observe(part, generator=torch.Generator().manual_seed(seed)).data()
 
 
+def what_if(model: CompVAE, data: Data, remove=None, add_part=None, add_part_attr=None, num_samples=1,
+            observation_noise=True) -> torch.Tensor:
+    """Recompose with the edit built from positions and categories, as the command line builds it."""
+    c = model.config
+    edit = check_edit(data.part.numel(), remove, add_part, add_part_attr, c.num_categories, c.part_attr_dim)
+    return recompose(model, data, edit, num_samples, observation_noise)
+
+
 def copies(data: Data, times: int) -> Batch:
     return Batch.from_data_list([data] * times)
 
@@ -40,14 +51,14 @@ def reconstruction(model: CompVAE, data: Data, seed: int) -> tuple[torch.Tensor,
 
 def test_nothing_removed_or_added_gives_back_the_observation(model):
     data = observed()
-    torch.testing.assert_close(model.recompose(data, num_samples=SAMPLES), data.whole.expand(SAMPLES, -1),
+    torch.testing.assert_close(what_if(model, data, num_samples=SAMPLES), data.whole.expand(SAMPLES, -1),
                                rtol=1e-5, atol=1e-5)
 
 
 def test_nothing_removed_or_added_without_noise_is_the_reconstruction_distribution(model):
     data = observed()
     torch.manual_seed(1)
-    means = model.recompose(data, num_samples=SAMPLES, observation_noise=False)
+    means = what_if(model, data, num_samples=SAMPLES, observation_noise=False)
     w, z = reconstruction(model, data, 1)
     batch = torch.arange(SAMPLES).repeat_interleave(data.part.numel())
     expected = model.decode(model.sum_parts(w, batch, SAMPLES, data.part.repeat(SAMPLES)), z).mean
@@ -57,10 +68,7 @@ def test_nothing_removed_or_added_without_noise_is_the_reconstruction_distributi
 
 def z_prior(model: CompVAE, part: torch.Tensor, w_tilde: torch.Tensor):
     """p(z | ...) of SAMPLES wholes of the multiset ``part`` (each with its own w~ [S, ...])."""
-    if not model.config.z_first:
-        return model.z_prior_dist(w_tilde)
-    batch = torch.arange(SAMPLES).repeat_interleave(part.numel())
-    return model.z_prior_dist(model.multiset_summary(part.repeat(SAMPLES), None, batch, SAMPLES))
+    return model.z_prior(Multisets.of(part).copies(SAMPLES), torch.zeros(SAMPLES, 0), w_tilde)
 
 
 def edited_z(model: CompVAE, z, before: torch.Tensor, w_tilde, after: torch.Tensor, edited_w_tilde):
@@ -72,7 +80,7 @@ def edited_z(model: CompVAE, z, before: torch.Tensor, w_tilde, after: torch.Tens
 def test_removing_every_part_decodes_the_empty_multiset_with_the_day_of_the_observation(model):
     data = observed()
     torch.manual_seed(2)
-    means = model.recompose(data, remove=list(range(4)), num_samples=SAMPLES, observation_noise=False)
+    means = what_if(model, data, remove=list(range(4)), num_samples=SAMPLES, observation_noise=False)
     w, z = reconstruction(model, data, 2)
     batch = torch.arange(SAMPLES).repeat_interleave(4)
     w_tilde = model.sum_parts(w, batch, SAMPLES, data.part.repeat(SAMPLES))
@@ -88,12 +96,12 @@ def test_added_parts_get_fresh_noise_through_the_part_prior_given_the_edited_z()
     data = observed()
     add = torch.tensor([5, 5])
     torch.manual_seed(3)
-    means = model.recompose(data, remove=[0, 1, 2, 3], add_part=add, num_samples=SAMPLES, observation_noise=False)
+    means = what_if(model, data, remove=[0, 1, 2, 3], add_part=add, num_samples=SAMPLES, observation_noise=False)
     w, z = reconstruction(model, data, 3)
     noise = torch.randn(SAMPLES * 2, model.config.w_dim)
     z = edited_z(model, z, data.part, None, add, None)
     batch = torch.arange(SAMPLES).repeat_interleave(2)
-    prior = model.part_prior(add.repeat(SAMPLES), None, batch, SAMPLES, z)
+    prior = model.part_prior(Multisets.of(add).copies(SAMPLES), z)
     w = prior.loc + prior.scale * noise
     expected = model.decode(model.sum_parts(w, batch, SAMPLES, add.repeat(SAMPLES)), z).mean
     torch.testing.assert_close(means, expected)
@@ -106,7 +114,7 @@ def test_removing_a_part_keeps_the_other_latents_where_the_part_prior_reads_neit
     model = CompVAE(replace(CONFIG, **VARIANTS[variant])).eval()
     data = observed()
     torch.manual_seed(4)
-    means = model.recompose(data, remove=[1], num_samples=SAMPLES, observation_noise=False)
+    means = what_if(model, data, remove=[1], num_samples=SAMPLES, observation_noise=False)
     w, z = reconstruction(model, data, 4)
     keep = torch.tensor([True, False, True, True]).repeat(SAMPLES)
     parts = data.part.repeat(SAMPLES)
@@ -127,13 +135,13 @@ def test_the_conditions_of_the_observation_pass_through():
     data = observation.data()
     add_attr = problem.sample_part_attr(torch.tensor([6]), generator)
     torch.manual_seed(5)
-    cold = model.recompose(data, add_part=[6], add_part_attr=add_attr, num_samples=SAMPLES, observation_noise=False)
+    cold = what_if(model, data, add_part=[6], add_part_attr=add_attr, num_samples=SAMPLES, observation_noise=False)
     data.whole_attr = problem.conditions("sunday", 15.0).unsqueeze(0)
     torch.manual_seed(5)
-    mild = model.recompose(data, add_part=[6], add_part_attr=add_attr, num_samples=SAMPLES, observation_noise=False)
+    mild = what_if(model, data, add_part=[6], add_part_attr=add_attr, num_samples=SAMPLES, observation_noise=False)
     assert not torch.allclose(cold, mild)
     with pytest.raises(ValueError, match="add_part_attr must have shape"):
-        model.recompose(data, add_part=[6])
+        what_if(model, data, add_part=[6])
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
@@ -147,22 +155,20 @@ def test_the_conditions_of_the_observation_pass_through():
 def test_bad_edits_are_clear_errors(kwargs, message):
     model = CompVAE(CONFIG)
     with pytest.raises(ValueError, match=message):
-        model.recompose(observed(), **kwargs)
+        what_if(model, observed(), **kwargs)
 
 
 def test_recompose_takes_one_whole():
     with pytest.raises(ValueError, match="one observed whole, got 2"):
-        CompVAE(CONFIG).recompose(copies(observed(), 2))
+        what_if(CompVAE(CONFIG), copies(observed(), 2))
 
 
 def test_implausible_abducted_noise_gives_a_warning(monkeypatch, recwarn):
-    from compvae_geo.models import structural
-
-    structural._warn_if_implausible([torch.randn(1000, 3)])
+    counterfactual._warn_if_implausible([torch.randn(1000, 3)])
     assert not recwarn.list
     with pytest.warns(UserWarning, match="root mean square of 3.0 where 1 is expected"):
-        structural._warn_if_implausible([torch.full((10, 3), 3.0)])
+        counterfactual._warn_if_implausible([torch.full((10, 3), 3.0)])
     model = CompVAE(CONFIG).eval()
-    monkeypatch.setattr(structural, "IMPLAUSIBLE_NOISE_RMS", 0.0)  # recompose checks what it abducts
+    monkeypatch.setattr(counterfactual, "IMPLAUSIBLE_NOISE_RMS", 0.0)  # recompose checks what it abducts
     with pytest.warns(UserWarning, match="unlike the model's training data"):
-        model.recompose(observed(), remove=[0], num_samples=SAMPLES)
+        what_if(model, observed(), remove=[0], num_samples=SAMPLES)

@@ -1,0 +1,21 @@
+"""The files a finished training run leaves beside its checkpoint: its configuration and the model's figures."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..training.trainer import Trainer
+from .figures import model_figures
+
+
+def write_artifacts(trainer: Trainer, out_dir: Path) -> None:
+    """``config.json`` and the model's figures beside the checkpoint, each also logged to MLflow."""
+    config_path = out_dir / "config.json"
+    config_path.write_text(json.dumps({"train": trainer.config.to_dict(), "model": trainer.model.config.to_dict()},
+                                      indent=2))
+    figures = model_figures(trainer.model, trainer.problem, trainer.config.seed, trainer.history)
+    for name, figure in figures.items():
+        figure.savefig(out_dir / name, dpi=120)
+        trainer.tracker.log_artifact(out_dir / name, "figures")
+    trainer.tracker.log_artifact(config_path)
+    trainer.tracker.log_artifact(trainer.checkpoint_path)
