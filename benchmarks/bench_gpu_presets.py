@@ -17,8 +17,7 @@ from pathlib import Path
 
 import torch
 
-from compvae_geo.problems import make_problem, model_config_for
-from compvae_geo.training import Trainer, preset
+from compvae_geo.training import RunSpec, Trainer, preset
 
 PAPER_BATCH = 256
 MODES = {"fp32": dict(bf16=False, compile=False), "bf16": dict(bf16=True, compile=False),
@@ -40,7 +39,7 @@ def measure(problem: str, mode: dict, steps: int, warm_up: int, device: str, fol
     train, model = preset("paper", problem)
     train = replace(train, batch_size=PAPER_BATCH, k_start=train.k_max, device=device, checkpoint_minutes=1e6,
                     **mode)
-    trainer = Trainer(train, model_config_for(make_problem(problem), **model), folder / f"{problem}.pt")
+    trainer = Trainer(RunSpec.build(train, folder / f"{problem}.pt", model))
     torch._dynamo.reset()
     for _ in range(warm_up):
         trainer.train_step()

@@ -12,13 +12,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from compvae_geo.problems import make_problem, model_config_for
 from compvae_geo.tracking import Tracker
-from compvae_geo.training import TrainConfig, Trainer
+from compvae_geo.training import RunSpec, TrainConfig, Trainer
 
 
 def steps_per_second(config: TrainConfig, folder: Path, tracker: Tracker | None) -> float:
-    trainer = Trainer(config, model_config_for(make_problem(config.problem)), folder / "bench.pt", tracker)
+    trainer = Trainer(RunSpec.build(config, folder / "bench.pt"), tracker)
     for _ in range(config.log_every):  # warm-up outside the timed part
         trainer.train_step()
     trainer.step = 0

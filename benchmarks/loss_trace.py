@@ -17,8 +17,7 @@ from pathlib import Path
 
 import torch
 
-from compvae_geo.problems import make_problem, model_config_for
-from compvae_geo.training import Trainer, preset
+from compvae_geo.training import RunSpec, Trainer, preset
 
 
 def weights_hash(model: torch.nn.Module) -> str:
@@ -35,7 +34,7 @@ def trace(problem: str, preset_name: str, steps: int, log_every: int) -> dict:
                     checkpoint_minutes=1e6)
     logged: list[dict[str, float]] = []
     with tempfile.TemporaryDirectory() as folder:
-        trainer = Trainer(train, model_config_for(make_problem(problem), **model), Path(folder) / "trace.pt")
+        trainer = Trainer(RunSpec.build(train, Path(folder) / "trace.pt", model))
         trainer.run(on_log=lambda step, metrics: logged.append(
             {"step": step, **{k: repr(v) for k, v in metrics.items() if "loss" in k or "heldout" in k}}))
         return {"problem": problem, "preset": preset_name, "logged": logged, "weights": weights_hash(trainer.model)}

@@ -11,8 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from compvae_geo.problems import make_problem, model_config_for
-from compvae_geo.training import Trainer, preset
+from compvae_geo.training import RunSpec, Trainer, preset
 
 WARM_UP_STEPS = 3
 BENCHMARK_LR = 1e-9  # the weights barely move: see trainer_for
@@ -27,7 +26,7 @@ def trainer_for(problem: str, folder: Path, **model_changes) -> Trainer:
     train, model = preset("cpu", problem)
     train = replace(train, k_start=train.k_max, checkpoint_minutes=1e6, lr=BENCHMARK_LR,
                     lr_floor=BENCHMARK_LR)
-    return Trainer(train, model_config_for(make_problem(problem), **{**model, **model_changes}), folder / "b.pt")
+    return Trainer(RunSpec.build(train, folder / "b.pt", {**model, **model_changes}))
 
 
 def ms_per_step(trainer: Trainer, steps: int) -> float:

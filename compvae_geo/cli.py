@@ -72,12 +72,8 @@ def _overrides(args: argparse.Namespace, config_cls: type, skip: frozenset[str] 
             if f.name not in skip and getattr(args, f.name, None) is not None}
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The parser of every ``compvae-geo`` command."""
-    parser = argparse.ArgumentParser(prog="compvae-geo", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    train = commands.add_parser("train", help="train a CompVAE, tracked in MLflow")
+def _add_train_arguments(train: argparse.ArgumentParser) -> None:
+    """``compvae-geo train``: a new or resumed run, every config field a flag."""
     train.add_argument("--preset", choices=sorted(PRESETS), default=None,
                        help="'cpu' (default without a GPU) or 'paper' (default with one)")
     train.add_argument("--resume", type=Path, default=None, metavar="CHECKPOINT",
@@ -89,7 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_overrides(train, TrainConfig, set(), "training")
     _add_config_overrides(train, CompVAEConfig, DATA_DEFINED_MODEL_FIELDS, "model")
 
-    generate = commands.add_parser("generate", help="generate wholes for given parts")
+
+def _add_generate_arguments(generate: argparse.ArgumentParser) -> None:
+    """``compvae-geo generate``: wholes of given parts (or their peak days)."""
     generate.add_argument("--checkpoint", type=Path, required=True)
     generate.add_argument("--parts", type=_parse_ints, required=True, metavar="L1,L2,...",
                           help="categories of the parts, e.g. 0,3,3,7")
@@ -106,7 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
                           help="only wholes whose --statistic exceeds its Q-quantile under the model (e.g. 0.99: the "
                                "1-in-100 peak days), sampled without rejection")
     generate.add_argument("--statistic", default="peak", help="peak (largest value), energy (sum) or mean")
-    whatif = commands.add_parser("whatif", help="what an observed whole would have been with parts removed or added")
+
+
+def _add_whatif_arguments(whatif: argparse.ArgumentParser) -> None:
+    """``compvae-geo whatif``: an observed whole recomposed."""
     whatif.add_argument("--checkpoint", type=Path, required=True)
     source = whatif.add_mutually_exclusive_group(required=True)
     source.add_argument("--observed", type=Path, default=None, metavar="FILE",
@@ -128,7 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     whatif.add_argument("--out", type=Path, default=Path("whatif.csv"),
                         help="where the what-if wholes go: .csv (one per row), .pt or .npy; a .png plot goes beside it")
 
-    evaluate = commands.add_parser("evaluate", help="distances of generated to true wholes per K, with baselines")
+
+def _add_evaluate_arguments(evaluate: argparse.ArgumentParser) -> None:
+    """``compvae-geo evaluate``: checkpoints against the true generator."""
     evaluate.add_argument("--checkpoint", type=Path, required=True, help="the model to evaluate")
     evaluate.add_argument("--baseline", action="append", default=[], metavar="NAME=CHECKPOINT",
                           help="another trained model to compare, e.g. count_cvae=runs/cvae/checkpoint.pt (repeatable)")
@@ -157,7 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
                           help="skip the per-K evaluation: only --whatif and/or --tail (the report goes to "
                                "docs/<problem>_simulator.md)")
 
-    report = commands.add_parser("report", help="write docs/<problem>_results.md from an evaluation.json")
+
+def _add_report_arguments(report: argparse.ArgumentParser) -> None:
+    """``compvae-geo report``: the results document of an evaluation."""
     report.add_argument("--evaluation", type=Path, required=True, help="an evaluation.json of 'evaluate'")
     report.add_argument("--out", type=Path, default=None,
                         help="the Markdown file (default: docs/<problem>_results.md); its figures go to "
@@ -165,6 +170,20 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--readme", type=Path, default=None,
                         help="also rewrite the problem's headline table in this Markdown file, between its "
                              "'<!-- headline PROBLEM: ... -->' and '<!-- end headline PROBLEM -->' lines")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of every ``compvae-geo`` command."""
+    parser = argparse.ArgumentParser(prog="compvae-geo", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    _add_train_arguments(commands.add_parser("train", help="train a CompVAE, tracked in MLflow"))
+    _add_generate_arguments(commands.add_parser("generate", help="generate wholes for given parts"))
+    _add_whatif_arguments(commands.add_parser(
+        "whatif", help="what an observed whole would have been with parts removed or added"))
+    _add_evaluate_arguments(commands.add_parser(
+        "evaluate", help="distances of generated to true wholes per K, with baselines"))
+    _add_report_arguments(commands.add_parser(
+        "report", help="write docs/<problem>_results.md from an evaluation.json"))
     return parser
 
 
@@ -198,12 +217,13 @@ def run_train(args: argparse.Namespace) -> int:
     """
     from .training.distributed import Ranks, destroy_process_group, init_process_group
     from .training.launch import new_run, resumed_run, torchrun_directory, torchrun_restart_checkpoint
-    from .training.trainer import resolve_device
+    from .training.spec import resolve_device
 
     ranks = Ranks.from_environment()
     tracking_uri = resolve_tracking_uri(args.tracking_uri)
     train_overrides = _overrides(args, TrainConfig)
-    init_process_group(ranks, resolve_device(train_overrides.get("device", TrainConfig.device)))
+    device = resolve_device(train_overrides.get("device", TrainConfig.device))  # a resumed run: its checkpoint's
+    init_process_group(ranks, device)
     trainer, finished = None, False
     try:
         resume, out_dir = args.resume, args.out_dir
@@ -215,7 +235,7 @@ def run_train(args: argparse.Namespace) -> int:
         else:
             model_overrides = _overrides(args, CompVAEConfig, DATA_DEFINED_MODEL_FIELDS)
             trainer, out_dir = new_run(args.preset, train_overrides, model_overrides, out_dir, args.experiment,
-                                       tracking_uri, "compvae-geo " + shlex.join(args.argv), ranks)
+                                       tracking_uri, "compvae-geo " + shlex.join(args.argv), ranks, device)
         try:
             code = _train(trainer, out_dir, args)
             finished = True

@@ -128,21 +128,11 @@ class HouseholdParts(PartsProblem):
     part_attr_dim: int = 2  # annual consumption (MWh), PV peak power (kWp, 0 without PV)
     whole_attr_dim: int = len(DAY_TYPES) + 1  # day type (one-hot), daily mean temperature / 10 degC
     observation: str = "curve"
-    evaluation_part_counts: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128)  # training reaches 32
-    standardised_distances: bool = True  # a kW at n = 128 is not a kW at n = 1
-    noisy_wholes: bool = True  # quarter-hour noise and appliance spikes are part of a day
-    planner_hours_per_step: float = 0.25
 
     @property
     def obs_shape(self) -> tuple[int, ...]:
         """``(steps,)``: one day of quarter-hours."""
         return (self.steps,)
-
-    @property
-    def evaluation_conditions(self) -> dict[str, Tensor]:
-        """A cold weekday and a mild Sunday, the conditions the evaluation also measures the models under."""
-        return {"cold weekday (-5 degC)": self.conditions("weekday", -5.0),
-                "mild Sunday (15 degC)": self.conditions("sunday", 15.0)}
 
     # ----- the calendar and the weather ---------------------------------------------------------
 

@@ -31,18 +31,7 @@ class PartsProblem(ABC):
     num_categories: int
     part_attr_dim: int = 0
     whole_attr_dim: int = 0  # conditions a user may know about a whole (0: none)
-    standardised_distances: bool = False  # the evaluation compares wholes standardised per position
-    # the wholes' fine-scale noise is part of what is simulated: evaluate models on draws of p(x | z, w~), not its mean
-    noisy_wholes: bool = False
-    planner_hours_per_step: float | None = None  # wholes are daily load curves with steps this long (hours)
-    tail_statistic = "peak"  # the statistic whose tail the evaluation samples (a name of compvae_geo STATISTICS)
-
-    @property
-    def evaluation_conditions(self) -> dict[str, Tensor]:
-        """Named conditions (``whole_attr``) under which the evaluation also measures the models."""
-        return {}
     observation: str  # name of the CompVAE x-encoder/decoder family for these wholes
-    evaluation_part_counts: tuple[int, ...]  # the K worth evaluating: the training range and beyond
 
     @property
     @abstractmethod

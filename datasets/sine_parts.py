@@ -33,7 +33,6 @@ class SineParts(PartsProblem):
     phase_std: float = math.pi / 2
 
     observation = "curve"  # the x-encoder/decoder family that fits these wholes (not a field)
-    evaluation_part_counts = (1, 2, 4, 8, 12, 16, 24, 32, 64)  # training reaches 16
 
     @property
     def obs_shape(self) -> tuple[int, ...]:

@@ -38,8 +38,6 @@ class SiteParts(PartsProblem):
     num_categories = len(SITE_COLORS)  # not fields: fixed by the color table
     part_attr_dim = 2  # the (x, y) location of a site
     observation = "image"
-    evaluation_part_counts = (1, 2, 4, 8, 12, 16)  # training reaches 8
-    tail_statistic = "mean"  # the brightest images
 
     @property
     def obs_shape(self) -> tuple[int, ...]:

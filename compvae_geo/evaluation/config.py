@@ -19,7 +19,7 @@ DIRECT_EDIT = "direct_edit"  # what-if baseline: the observed whole edited witho
 class EvalConfig(PlainDataConfig):
     """The settings of one evaluation; written into every ``evaluation.json``."""
 
-    part_counts: tuple[int, ...] = ()  # K to evaluate (empty: the problem's evaluation_part_counts)
+    part_counts: tuple[int, ...] = ()  # K to evaluate (empty: the problem's, evaluation.profiles)
     num_samples: int = 256  # wholes per multiset and source
     multisets_per_k: int = 4  # random multisets per K
     permutations: int = 200  # permutations for the MMD^2 p-value

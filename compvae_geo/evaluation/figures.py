@@ -14,6 +14,7 @@ from compvae_geo.datasets import PartsProblem
 from ..codecs import get_codec
 from ..models import CompVAE, SavableModel
 from .per_k import KEvaluation
+from .profiles import profile_of
 
 RECOMPOSITION_PARTS = 5  # parts in the recomposition figures (paper Fig. 5 and Fig. 7)
 SIZE_GENERALITY_PART_COUNTS = (8, 16, 32, 64)  # K of the size-generality figure (within the problem's evaluation range)
@@ -242,14 +243,14 @@ def model_figures(
     model = model.cpu().eval()
     if isinstance(model, CompVAE):
         figures["recomposition.png"] = recomposition_figure(model, parts, part_attr, seed=seed)
-        within_training = max(problem.evaluation_part_counts[:4])  # the first four K: 1, 2, 4, 8 for both problems
+        within_training = max(profile_of(problem).part_counts[:4])  # the first four K: 1, 2, 4, 8 for both problems
         held_out = problem.sample_batch(RECONSTRUCTED_WHOLES, within_training, generator=generator)
         figures["reconstruction.png"] = reconstruction_figure(model, held_out, RECONSTRUCTED_WHOLES, seed)
     figures["incremental.png"] = incremental_figure(model, problem, parts, part_attr, seed=seed)
     samples, truth = {}, {}
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        for k in (k for k in SIZE_GENERALITY_PART_COUNTS if k <= max(problem.evaluation_part_counts)):
+        for k in (k for k in SIZE_GENERALITY_PART_COUNTS if k <= max(profile_of(problem).part_counts)):
             parts = torch.randint(0, problem.num_categories, (k,), generator=generator)
             part_attr = problem.sample_part_attr(parts, generator)
             samples[k] = model.generate(parts, SIZE_GENERALITY_SAMPLES, part_attr)

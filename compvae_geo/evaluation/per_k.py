@@ -23,6 +23,7 @@ from .metrics import (
     standardisation,
 )
 from .planner import PlannerStatistics, average, planner_statistics, relative_errors
+from .profiles import profile_of
 
 # (parts [K], part_attr [K, F] or None, whole_attr [C] or None, num_samples) -> wholes [num_samples, *obs_shape]
 Sampler = Callable[[Tensor, "Tensor | None", "Tensor | None", int], Tensor]
@@ -74,13 +75,12 @@ def sample_distances(
 ) -> dict[int, dict[str, Distances]]:
     """Distances of every sampler's wholes to the true ones, per K, averaged over random multisets.
 
-    For each K (default: the problem's ``evaluation_part_counts``), ``multisets_per_k`` random
+    For each K (default: the problem's profile's, :func:`profile_of`), ``multisets_per_k`` random
     multisets (uniform categories); for each, the same ``num_samples`` true wholes compared with
     ``num_samples`` wholes of every sampler and of a second true sample (reported as :data:`TRUE`),
-    all given the conditions ``whole_attr`` when given. Averages over the multisets. Problems with
+    all given the conditions ``whole_attr`` when given. Averages over the multisets. Problems whose profile has
     ``standardised_distances`` are compared on wholes standardised per position by the true sample;
-    problems with ``planner_hours_per_step`` also get :class:`PlannerStatistics` and their errors
-    against the truth.
+    those with ``planner_hours_per_step`` also get :class:`PlannerStatistics` and their errors against the truth.
 
     The multisets and their true wholes come from one stream seeded by ``seed``; each multiset
     also draws a seed that reseeds the global RNG (the models' latent draws, the second true
@@ -89,8 +89,8 @@ def sample_distances(
     """
     data = torch.Generator().manual_seed(seed)
     samplers = {TRUE: lambda part, part_attr, attr, n: problem.sample_wholes(part, n, part_attr, attr), **samplers}
-    curves = get_codec(problem.observation).curves
-    part_counts = part_counts or problem.evaluation_part_counts
+    profile = profile_of(problem)
+    part_counts = part_counts or profile.part_counts
     out = {}
     with torch.random.fork_rng(devices=[]):
         for k in part_counts:
@@ -100,7 +100,7 @@ def sample_distances(
                 part = torch.randint(0, problem.num_categories, (k,), generator=data)
                 part_attr = problem.sample_part_attr(part, data)
                 true = problem.sample_wholes(part, num_samples, part_attr, whole_attr, generator=data)
-                scale = standardisation(true) if problem.standardised_distances else None
+                scale = standardisation(true) if profile.standardised_distances else None
                 true_scaled = true if scale is None else (true - scale[0]) / scale[1]
                 true_bandwidth = median_distance(true_scaled)
                 multiset_seed = int(torch.randint(torch.iinfo(torch.int64).max, (), generator=data))
@@ -109,21 +109,34 @@ def sample_distances(
                     torch.manual_seed(multiset_seed)
                     permutations = torch.Generator().manual_seed(multiset_seed)
                     wholes = sampler(part, part_attr, whole_attr, num_samples).cpu()
-                    if problem.planner_hours_per_step is not None:
+                    if profile.planner_hours_per_step is not None:
                         alone = _peaks_alone(sampler, part, part_attr, whole_attr)
-                        plan = planner_statistics(wholes, problem.planner_hours_per_step, alone)
+                        plan = planner_statistics(wholes, profile.planner_hours_per_step, alone)
                         if name == TRUE:  # the truth's statistics from its first sample, the other one's errors
-                            true_plan = planner_statistics(true, problem.planner_hours_per_step, alone)
+                            true_plan = planner_statistics(true, profile.planner_hours_per_step, alone)
                         plans[name].append((plan, relative_errors(plan, true_plan)))
-                    scaled = wholes if scale is None else (wholes - scale[0]) / scale[1]
-                    bandwidth = true_bandwidth if true_bandwidth > 0 else pooled_bandwidth(true_scaled, scaled)
-                    mmd2, pvalue = mmd2_permutation_test(scaled, true_scaled, bandwidth, num_permutations, permutations)
-                    spectrum = float(spectrum_distance(wholes, true)) if curves else math.nan
-                    accuracy = problem.part_accuracy(wholes, part, part_attr) if k else None
-                    rows[name].append((float(mmd2), pvalue, float(energy_distance(scaled, true_scaled)), spectrum,
-                                       math.nan if accuracy is None else accuracy))
+                    rows[name].append(_distances(problem, part, part_attr, wholes, (true, true_scaled), scale,
+                                                 true_bandwidth, num_permutations, permutations))
             out[k] = {name: _average(values, plans[name]) for name, values in rows.items()}
     return out
+
+
+def _distances(
+    problem: PartsProblem, part: Tensor, part_attr: Tensor | None, wholes: Tensor, truth: tuple[Tensor, Tensor],
+    scale: tuple[Tensor, Tensor] | None, true_bandwidth: float, num_permutations: int, permutations: torch.Generator,
+) -> tuple[float, ...]:
+    """MMD^2, its p-value, the energy distance, the spectrum distance and the part accuracy of ``wholes``.
+
+    ``truth``: the true wholes as they are and standardised by ``scale`` (centre, scale; None: not standardised).
+    """
+    true, true_scaled = truth
+    scaled = wholes if scale is None else (wholes - scale[0]) / scale[1]
+    bandwidth = true_bandwidth if true_bandwidth > 0 else pooled_bandwidth(true_scaled, scaled)
+    mmd2, pvalue = mmd2_permutation_test(scaled, true_scaled, bandwidth, num_permutations, permutations)
+    spectrum = float(spectrum_distance(wholes, true)) if get_codec(problem.observation).curves else math.nan
+    accuracy = problem.part_accuracy(wholes, part, part_attr) if part.numel() else None
+    return (float(mmd2), pvalue, float(energy_distance(scaled, true_scaled)), spectrum,
+            math.nan if accuracy is None else accuracy)
 
 
 def _peaks_alone(sampler: Sampler, part: Tensor, part_attr: Tensor | None, whole_attr: Tensor | None) -> float:
@@ -159,8 +172,9 @@ def evaluate(
     known: the same whatever ``whole_attr``, so one evaluation of several conditions needs them once).
     """
     config = config or EvalConfig()
-    part_counts = config.part_counts or problem.evaluation_part_counts
-    samplers = {name: model_sampler(model.eval(), problem.noisy_wholes) for name, model in models.items()}
+    profile = profile_of(problem)
+    part_counts = config.part_counts or profile.part_counts
+    samplers = {name: model_sampler(model.eval(), profile.noisy_wholes) for name, model in models.items()}
     samplers[NAIVE] = naive_sampler(problem, torch.Generator().manual_seed(config.seed + 1))
     distances = sample_distances(problem, samplers, part_counts, config.num_samples, config.multisets_per_k,
                                  config.permutations, config.seed, whole_attr)

@@ -105,6 +105,13 @@ def _per_k_sections(document: dict[str, Any]) -> list[str]:
     """The per-K tables, the conditions, the z probe and the loss terms of a full evaluation."""
     per_k = document["per_k"]
     sources = _sources(per_k)
+    return [*_distance_sections(document, sources), *_condition_sections(document, sources),
+            *_z_probe_section(document), *_elbo_section(per_k)]
+
+
+def _distance_sections(document: dict[str, Any], sources: list[str]) -> list[str]:
+    """The distances of every source to the truth per K, and the planner's numbers where the problem has them."""
+    per_k = document["per_k"]
     settings = document["settings"]
     lines = [
         "",
@@ -114,7 +121,10 @@ def _per_k_sections(document: dict[str, Any]) -> list[str]:
         f"Per K: {settings['multisets_per_k']} random multisets, {settings['num_samples']} wholes per multiset "
         f"and source, each compared with {settings['num_samples']} true wholes; MMD^2 uses an RBF kernel with "
         f"the median distance of the true wholes as bandwidth; p-values from {settings['permutations']} "
-        f"permutations (median over the multisets). Evaluation time: {document['seconds']:.0f} s.",
+        f"permutations (median over the multisets): the smallest they can be is "
+        f"1/{settings['permutations'] + 1} = {1 / (settings['permutations'] + 1):.3f}, where every permutation of "
+        f"every multiset told the source from the truth; MMD^2 then says by how much. "
+        f"Evaluation time: {document['seconds']:.0f} s.",
         "",
         "## MMD^2 (p-value)",
         "",
@@ -138,6 +148,12 @@ def _per_k_sections(document: dict[str, Any]) -> list[str]:
         lines += _table(["K"] + sources, rows)
     if per_k[0]["distances"][TRUE].get("planner") is not None:
         lines += ["", *_planner_sections(per_k, sources)]
+    return lines
+
+
+def _condition_sections(document: dict[str, Any], sources: list[str]) -> list[str]:
+    """The distances and the planner's errors given each named condition."""
+    lines = []
     for name, rows_of_condition in document.get("conditions", {}).items():
         lines += ["", f"## Given the conditions: {name}", "",
                   "The same measurements with the day's conditions (`whole_attr`) given to the generator and to "
@@ -147,6 +163,12 @@ def _per_k_sections(document: dict[str, Any]) -> list[str]:
                                           for row in rows_of_condition])
         if rows_of_condition[0]["distances"][TRUE].get("planner") is not None:
             lines += ["", *_error_table(rows_of_condition, sources)]
+    return lines
+
+
+def _z_probe_section(document: dict[str, Any]) -> list[str]:
+    """How much of the hidden day the posterior mean of z carries (where a model has a z probe)."""
+    lines = []
     if document.get("z_probe"):
         lines += ["", "## Does z carry the hidden day? A linear probe", "",
                   "A linear map of the posterior mean of z (conditions hidden), fitted on half of 2,000 held-out "
@@ -156,6 +178,12 @@ def _per_k_sections(document: dict[str, Any]) -> list[str]:
         keys = sorted({key for probe in probes.values() for key in probe})
         lines += _table(["model", *keys], [[name, *[_maybe(probe.get(key), ".3f") for key in keys]]
                                            for name, probe in probes.items()])
+    return lines
+
+
+def _elbo_section(per_k: list[dict]) -> list[str]:
+    """The held-out loss terms of every model per K."""
+    lines = []
     models = list(per_k[0]["elbo_bits"])
     if models:
         lines += ["", "## Held-out loss terms, bits per whole: L_w / L_z / L_x (ELBO)", "",

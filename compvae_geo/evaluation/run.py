@@ -9,7 +9,9 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from compvae_geo.datasets import PartsProblem
 
 from ..checkpoint import read_model_payload
 from ..models import CompVAE, SavableModel, model_from_payload
@@ -20,12 +22,16 @@ from .config import NAIVE, TRUE, EvalConfig
 from .figures import coincidence_figure, model_figures
 from .per_k import KEvaluation, as_json, as_metrics, evaluate
 from .probe import z_probe
+from .profiles import profile_of
 from .tail import TailCell, evaluate_tail
 from .tail import as_json as tail_json
 from .tail import as_metrics as tail_metrics
 from .whatif import WhatIfCell, evaluate_whatif
 from .whatif import as_json as whatif_json
 from .whatif import as_metrics as whatif_metrics
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 @dataclass
@@ -94,16 +100,7 @@ def evaluate_checkpoints(
     problem_name = (problem_name or payload.get("training", {}).get("config", {}).get("problem")
                     or problem_of_model(payload["config"]))
     problem = make_problem(problem_name)
-    models: dict[str, SavableModel] = {}
-    paths, trained_by = {}, {}
-    for name, path in [(None, checkpoint), *baselines.items()]:
-        model_payload = payload if name is None else read_model_payload(path)
-        model = model_from_payload(model_payload, str(path))
-        label = name or model.model_name
-        if label in models or label in (NAIVE, TRUE):
-            raise ValueError(f"two sources are called {label!r}; name the baselines differently")
-        models[label], paths[label] = model, str(path)
-        trained_by[label] = training_command(model_payload)
+    models, paths, trained_by = _load_sources(checkpoint, payload, baselines)
     compvaes = {name: model for name, model in models.items() if isinstance(model, CompVAE)}
     if (whatif or tail) and not compvaes:
         raise ValueError("the what-if and tail evaluations need a CompVAE (a model with recompose and generate_tail)")
@@ -115,39 +112,80 @@ def evaluate_checkpoints(
     tail_cells = evaluate_tail(next(iter(compvaes.values())), problem, config) if tail else None
     document = {"problem": problem_name, "command": command, "settings": config.to_dict(), "models": paths,
                 "training_commands": trained_by}
-    evaluation = []
-    if per_k:
-        evaluation = evaluate(models, problem, config)
-        conditioned = {name: evaluate(models, problem, config, whole_attr, heldout_elbo=False)
-                       for name, whole_attr in problem.evaluation_conditions.items()}
-        probes = {name: z_probe(model, problem, seed=config.seed) for name, model in compvaes.items()}
-        document["settings"]["part_counts"] = [row.k for row in evaluation]
-        document["per_k"] = as_json(evaluation)
-        if conditioned:
-            document["conditions"] = {name: as_json(rows) for name, rows in conditioned.items()}
-        if any(probes.values()):
-            document["z_probe"] = probes
-    if whatif_cells is not None:
-        document["whatif"] = whatif_json(whatif_cells)
-    if tail_cells is not None:
-        document["tail"] = tail_json(tail_cells)
-        document["tail_model"] = next(iter(compvaes))
+    evaluation = _evaluate_per_k(models, compvaes, problem, config, document) if per_k else []
+    document.update(_simulator_sections(whatif_cells, tail_cells, next(iter(compvaes), None)))
     seconds = time.monotonic() - started
-    figures = {}
-    if per_k:
-        figures = model_figures(next(iter(models.values())), problem, config.seed,
-                                payload.get("training", {}).get("history"))
-        if problem.planner_hours_per_step is not None:
-            figures["coincidence.png"] = coincidence_figure(evaluation)
+    figures = _figures(next(iter(models.values())), problem, config, payload, evaluation) if per_k else {}
     for name, figure in figures.items():
         figure.savefig(out_dir / name, dpi=120)
     document.update(seconds=seconds, figures=sorted(figures))
     json_path = out_dir / "evaluation.json"
     json_path.write_text(json.dumps(document, indent=2))
     if tracker is not None:
-        for metrics, k in as_metrics(evaluation) + whatif_metrics(whatif_cells or []) + tail_metrics(tail_cells or []):
-            tracker.log_metrics(metrics, step=k)
-        for path in [json_path, *(out_dir / name for name in figures)]:
-            tracker.log_artifact(path, "evaluation")
-        tracker.end("FINISHED")
+        metrics = as_metrics(evaluation) + whatif_metrics(whatif_cells or []) + tail_metrics(tail_cells or [])
+        _log(tracker, metrics, [json_path, *(out_dir / name for name in figures)])
     return EvaluationRun(evaluation, json_path, len(figures), seconds, tracker, whatif_cells, tail_cells)
+
+
+def _load_sources(
+    checkpoint: Path, payload: dict[str, Any], baselines: dict[str, Path],
+) -> tuple[dict[str, SavableModel], dict[str, str], dict[str, str | None]]:
+    """The models by the name the tables give them, their files, and the commands that trained them."""
+    models: dict[str, SavableModel] = {}
+    paths, trained_by = {}, {}
+    for name, path in [(None, checkpoint), *baselines.items()]:
+        model_payload = payload if name is None else read_model_payload(path)
+        model = model_from_payload(model_payload, str(path))
+        label = name or model.model_name
+        if label in models or label in (NAIVE, TRUE):
+            raise ValueError(f"two sources are called {label!r}; name the baselines differently")
+        models[label], paths[label] = model, str(path)
+        trained_by[label] = training_command(model_payload)
+    return models, paths, trained_by
+
+
+def _evaluate_per_k(
+    models: dict[str, SavableModel], compvaes: dict[str, CompVAE], problem: PartsProblem, config: EvalConfig,
+    document: dict[str, Any],
+) -> list[KEvaluation]:
+    """The per-K evaluation, under the profile's named conditions too, and the z probe, written into ``document``."""
+    evaluation = evaluate(models, problem, config)
+    conditioned = {name: evaluate(models, problem, config, whole_attr, heldout_elbo=False)
+                   for name, whole_attr in profile_of(problem).named_conditions(problem).items()}
+    probes = {name: z_probe(model, problem, seed=config.seed) for name, model in compvaes.items()}
+    document["settings"]["part_counts"] = [row.k for row in evaluation]
+    document["per_k"] = as_json(evaluation)
+    if conditioned:
+        document["conditions"] = {name: as_json(rows) for name, rows in conditioned.items()}
+    if any(probes.values()):
+        document["z_probe"] = probes
+    return evaluation
+
+
+def _simulator_sections(whatif_cells: list[WhatIfCell] | None, tail_cells: list[TailCell] | None,
+                        tail_model: str | None) -> dict[str, Any]:
+    """The what-if and tail sections of the evaluation document, where they were measured."""
+    sections: dict[str, Any] = {}
+    if whatif_cells is not None:
+        sections["whatif"] = whatif_json(whatif_cells)
+    if tail_cells is not None:
+        sections.update(tail=tail_json(tail_cells), tail_model=tail_model)
+    return sections
+
+
+def _figures(model: SavableModel, problem: PartsProblem, config: EvalConfig, payload: dict[str, Any],
+             evaluation: list[KEvaluation]) -> dict[str, Figure]:
+    """The first model's figures (with its training's loss curves), and the coincidence factors of load curves."""
+    figures = model_figures(model, problem, config.seed, payload.get("training", {}).get("history"))
+    if profile_of(problem).planner_hours_per_step is not None:
+        figures["coincidence.png"] = coincidence_figure(evaluation)
+    return figures
+
+
+def _log(tracker: Tracker, metrics: list[tuple[dict[str, float], int]], artifacts: list[Path]) -> None:
+    """The metrics (each at its step) and the artifacts of an evaluation in its MLflow run, which then ends."""
+    for values, k in metrics:
+        tracker.log_metrics(values, step=k)
+    for path in artifacts:
+        tracker.log_artifact(path, "evaluation")
+    tracker.end("FINISHED")

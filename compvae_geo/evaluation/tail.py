@@ -21,6 +21,7 @@ from ..structural.subset_simulation import TailSettings
 from ..structural.tail import CHUNK_SAMPLES, generate_tail, statistic_function
 from .config import EvalConfig
 from .metrics import energy_distance, median_distance, mmd2_unbiased, pooled_bandwidth, standardisation
+from .profiles import profile_of
 
 TAIL_QUANTILES = (0.99, 0.999)
 STATISTIC_QUANTILES = (0.1, 0.5, 0.9)  # of the statistic within the tail, reported per source
@@ -91,10 +92,11 @@ def _tail_cell(
     model: CompVAE, problem: PartsProblem, part: Tensor, part_attr: Tensor | None, quantile: float,
     tail_samples: int, sampler_samples: int, data: torch.Generator, settings: TailSettings | None,
 ) -> TailCell:
-    measure = statistic_function(problem.tail_statistic)
-    noisy = problem.noisy_wholes
+    profile = profile_of(problem)
+    measure = statistic_function(profile.tail_statistic)
+    noisy = profile.noisy_wholes
     plain = problem.sample_wholes(part, 1000, part_attr, generator=data)
-    centre, scale = standardisation(plain) if problem.standardised_distances else (0.0, 1.0)
+    centre, scale = standardisation(plain) if profile.standardised_distances else (0.0, 1.0)
     bandwidth = median_distance((plain - centre) / scale)
     draws = math.ceil(tail_samples / (1 - quantile))
     reference_draws = min(draws, MAX_REFERENCE_DRAWS)

@@ -21,6 +21,7 @@ from ..models import CompVAE
 from ..structural import recompose
 from .config import DIRECT_EDIT, FROM_SCRATCH, TRUE, EvalConfig
 from .metrics import energy_distance, median_distance, mmd2_unbiased, pooled_bandwidth, standardisation
+from .profiles import profile_of
 from .report import baseline_ratios
 
 EDIT_KINDS = ("add 1", "add half", "remove 1", "remove half", "swap half")  # half: max(1, n // 2) parts
@@ -94,13 +95,15 @@ def whatif_cells(
 
     For each n in ``part_counts`` and edit kind, ``observations`` observed wholes of n random parts on random
     days, each with a random edit (:func:`draw_edit`); ``num_samples`` true what-if wholes against
-    ``num_samples`` of each sampler and of a second true sample (:data:`TRUE`). Curves of problems with
-    ``standardised_distances`` are standardised per position by the problem's own wholes of the edited multiset
-    under the observation's conditions, whose median distance is also the MMD^2 bandwidth. The observations,
+    ``num_samples`` of each sampler and of a second true sample (:data:`TRUE`). Curves of problems whose profile
+    has ``standardised_distances`` are standardised per position by the problem's own wholes of the edited
+    multiset under the observation's conditions, whose median distance is also the MMD^2 bandwidth. The observations,
     edits and true wholes come from one stream seeded by ``seed``; each observation reseeds the global RNG
     before every sampler, so a sampler's numbers do not depend on the others compared.
     """
     data = torch.Generator().manual_seed(seed)
+    profile = profile_of(problem)
+
     def truth(observation: Observation, edit: Edit, n: int, generator: torch.Generator | None = None) -> Tensor:
         return problem.sample_counterfactual(observation, edit, n, generator)
 
@@ -117,7 +120,7 @@ def whatif_cells(
                     true = truth(observation, edit, num_samples, data)
                     edited, edited_attr = edit.edited_parts(observation.part, observation.part_attr)
                     reference = problem.sample_wholes(edited, num_samples, edited_attr, observation.whole_attr, data)
-                    centre, scale = standardisation(reference) if problem.standardised_distances else (0.0, 1.0)
+                    centre, scale = standardisation(reference) if profile.standardised_distances else (0.0, 1.0)
                     reference = (reference - centre) / scale
                     bandwidth = median_distance(reference)
                     true_scaled = (true - centre) / scale
@@ -142,17 +145,17 @@ def evaluate_whatif(models: dict[str, CompVAE], problem: PartsProblem, config: E
 
     :data:`FROM_SCRATCH` (the first model's ``generate``) and, where the problem has it, :data:`DIRECT_EDIT`;
     sizes from ``config`` (``num_samples`` what-if wholes, ``multisets_per_k`` observations per cell, ``seed``), at
-    ``part_counts`` (default: the config's, else the problem's ``evaluation_part_counts``).
+    ``part_counts`` (default: the config's, else the problem's profile's).
     """
     config = config or EvalConfig()
     if not models:
         raise ValueError("the what-if evaluation needs a CompVAE (a model with recompose)")
     samplers: dict[str, WhatIfSampler] = {name: recompose_sampler(model.eval()) for name, model in models.items()}
     first = next(iter(models.values()))
-    samplers[FROM_SCRATCH] = from_scratch_sampler(first, problem.noisy_wholes)
+    samplers[FROM_SCRATCH] = from_scratch_sampler(first, profile_of(problem).noisy_wholes)
     direct = torch.Generator().manual_seed(config.seed + 1)
     samplers[DIRECT_EDIT] = lambda observation, edit, n: problem.edit_directly(observation.data(), edit, n, direct)
-    return whatif_cells(problem, samplers, part_counts or config.part_counts or problem.evaluation_part_counts,
+    return whatif_cells(problem, samplers, part_counts or config.part_counts or profile_of(problem).part_counts,
                         num_samples=config.num_samples, observations=config.multisets_per_k, seed=config.seed)
 
 

@@ -129,46 +129,13 @@ def sample_tail(
         raise ValueError(f"quantile must be in (0, 1), got {quantile}")
     if num_samples < 1:
         raise ValueError(f"num_samples must be >= 1, got {num_samples}")
+    noise, scores, level, owner, step, evaluations = _subset_simulation(draw, statistic, quantile, settings)
     replicates = settings.replicates
-    per_replicate = settings.population // replicates
-    population = per_replicate * replicates
-    noise = draw(population)
-    scores = statistic(noise)
-    evaluations, step = population, settings.initial_step
-    remaining = 1.0 - quantile  # probability still to go below the current level
-    owner = torch.arange(replicates).repeat_interleave(per_replicate)
-    while True:
-        final = remaining >= settings.level_probability
-        share = remaining if final else settings.level_probability
-        level = torch.quantile(scores.view(replicates, per_replicate).double(), 1 - share, dim=1).to(scores.dtype)
-        if final:
-            break
-        remaining /= settings.level_probability
-        # refill each replicate from its particles above the level, then move them within it
-        above = scores > level[owner]
-        weights = above.view(replicates, per_replicate).double()
-        picks = torch.multinomial(weights, per_replicate, replacement=True) + \
-            (torch.arange(replicates) * per_replicate)[:, None]
-        noise, scores = _take(noise, picks.flatten()), scores[picks.flatten()]
-        noise, scores, step, _, used = _pcn_moves(noise, scores, level[owner], statistic, step,
-                                                  settings.steps_per_level, adapt=True)
-        evaluations += used
     threshold = float(level.mean())
     threshold_error = float(level.std() / math.sqrt(replicates)) if replicates > 1 else math.nan
-    # sampling chains from the particles above the final level of their replicate, at the pooled estimate
-    above = (scores > level[owner]).nonzero()[:, 0]
     chains = min(settings.chains, num_samples)
-    seeds = above[torch.randint(above.numel(), (chains,))]
-    noise, scores = _take(noise, seeds), scores[seeds]
+    noise, scores = _chain_seeds(noise, scores, level[owner], threshold, chains)
     level_of_chain = torch.full((chains,), threshold, dtype=scores.dtype)
-    # keep the states above the pooled estimate only (a seed may lie between its replicate's level and the pooled one)
-    inside = scores > level_of_chain
-    if not inside.all():
-        good = inside.nonzero()[:, 0]
-        if good.numel() == 0:
-            raise RuntimeError("no particle above the estimated quantile: raise the population")
-        replacement = good[torch.randint(good.numel(), (chains,))]
-        noise, scores = _take(noise, replacement), scores[replacement]
     noise, scores, step, _, used = _pcn_moves(noise, scores, level_of_chain, statistic, step, settings.burn_in,
                                               adapt=True)
     evaluations += used
@@ -188,6 +155,59 @@ def sample_tail(
     return TailDraw([tensor[:num_samples] for tensor in flat_noise], series.flatten()[:num_samples], threshold,
                     threshold_error, evaluations + chain_evaluations, chain_evaluations,
                     min(num_samples, chains * steps) / tau, accepted / steps, step)
+
+
+def _subset_simulation(
+    draw: Callable[[int], Noise], statistic: Callable[[Noise], Tensor], quantile: float, settings: TailSettings,
+) -> tuple[Noise, Tensor, Tensor, Tensor, float, int]:
+    """The levels of subset simulation down to the q-quantile, in independent replicates.
+
+    Returns the final population's noise and scores, each replicate's level ``[replicates]``, the replicate of each
+    particle, the adapted pCN step and the evaluations used.
+    """
+    replicates = settings.replicates
+    per_replicate = settings.population // replicates
+    population = per_replicate * replicates
+    noise = draw(population)
+    scores = statistic(noise)
+    evaluations, step = population, settings.initial_step
+    remaining = 1.0 - quantile  # probability still to go below the current level
+    owner = torch.arange(replicates).repeat_interleave(per_replicate)
+    while True:
+        final = remaining >= settings.level_probability
+        share = remaining if final else settings.level_probability
+        level = torch.quantile(scores.view(replicates, per_replicate).double(), 1 - share, dim=1).to(scores.dtype)
+        if final:
+            return noise, scores, level, owner, step, evaluations
+        remaining /= settings.level_probability
+        # refill each replicate from its particles above the level, then move them within it
+        above = scores > level[owner]
+        weights = above.view(replicates, per_replicate).double()
+        picks = torch.multinomial(weights, per_replicate, replacement=True) + \
+            (torch.arange(replicates) * per_replicate)[:, None]
+        noise, scores = _take(noise, picks.flatten()), scores[picks.flatten()]
+        noise, scores, step, _, used = _pcn_moves(noise, scores, level[owner], statistic, step,
+                                                  settings.steps_per_level, adapt=True)
+        evaluations += used
+
+
+def _chain_seeds(noise: Noise, scores: Tensor, level: Tensor, threshold: float, chains: int) -> tuple[Noise, Tensor]:
+    """The starting states of ``chains`` sampling chains, drawn from the particles above the levels.
+
+    Above their replicate's ``level`` (one per particle), and above the pooled ``threshold``: a seed may lie between
+    its replicate's level and the pooled one.
+    """
+    above = (scores > level).nonzero()[:, 0]
+    seeds = above[torch.randint(above.numel(), (chains,))]
+    noise, scores = _take(noise, seeds), scores[seeds]
+    inside = scores > threshold
+    if not inside.all():
+        good = inside.nonzero()[:, 0]
+        if good.numel() == 0:
+            raise RuntimeError("no particle above the estimated quantile: raise the population")
+        replacement = good[torch.randint(good.numel(), (chains,))]
+        noise, scores = _take(noise, replacement), scores[replacement]
+    return noise, scores
 
 
 def _pcn_moves(

@@ -11,20 +11,23 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from ..models import CompVAEConfig
-from ..problems import DATA_DEFINED_MODEL_FIELDS, make_problem, model_config_for
+from ..problems import DATA_DEFINED_MODEL_FIELDS
 from ..tracking import Tracker
 from .config import TrainConfig
 from .distributed import Ranks, broadcast
 from .presets import preset
-from .trainer import Trainer, resolve_device
+from .spec import RunSpec, resolve_device
+from .trainer import Trainer
 
 CHECKPOINT_NAME = "checkpoint.pt"
 
 
-def default_preset(device: str) -> str:
+def default_preset(device: torch.device) -> str:
     """``paper`` on a CUDA device, ``cpu`` otherwise."""
-    return "paper" if resolve_device(device).type == "cuda" else "cpu"
+    return "paper" if device.type == "cuda" else "cpu"
 
 
 def run_directory(out_dir: Path | None, problem: str) -> Path:
@@ -95,6 +98,7 @@ def new_run(
     tracking_uri: str,
     command: str | None = None,
     ranks: Ranks | None = None,
+    device: torch.device | None = None,
 ) -> tuple[Trainer, Path]:
     """A fresh run.
 
@@ -102,14 +106,15 @@ def new_run(
     :func:`run_directory`) and its MLflow run (experiment: the problem). Everything is validated
     before the directory and the MLflow run are made, so a refused run leaves nothing behind.
     Under ``torchrun`` (``ranks``), rank 0 makes the directory and the MLflow run; every rank builds a trainer.
+    ``device``: the overrides' device already resolved (default: resolved here).
     """
     ranks = ranks or Ranks()
-    problem_name = train_overrides.get("problem", TrainConfig.problem)
-    name = preset_name or default_preset(train_overrides.get("device", TrainConfig.device))
-    train_config, preset_model = preset(name, problem_name)
+    device = device or resolve_device(train_overrides.get("device", TrainConfig.device))
+    name = preset_name or default_preset(device)
+    train_config, preset_model = preset(name, train_overrides.get("problem", TrainConfig.problem))
     train_config = replace(train_config, **train_overrides)
-    model_config = model_config_for(make_problem(train_config.problem), **{**preset_model, **model_overrides})
-    resolve_device(train_config.device)
+    spec = RunSpec.build(train_config, CHECKPOINT_NAME, {**preset_model, **model_overrides}, preset=name,
+                         device=device)
     ranks.share(train_config.batch_size)
     if ranks.is_main:
         out_dir = run_directory(out_dir, train_config.problem)
@@ -117,7 +122,7 @@ def new_run(
     try:
         if ranks.is_main:
             check_writable(out_dir)
-        trainer = Trainer(train_config, model_config, out_dir / CHECKPOINT_NAME, ranks=ranks)
+        trainer = Trainer(replace(spec, checkpoint=out_dir / CHECKPOINT_NAME), ranks=ranks)
     except BaseException:
         if ranks.is_main and not any(out_dir.iterdir()):
             out_dir.rmdir()
@@ -129,7 +134,7 @@ def new_run(
 
 def resumed_run(
     checkpoint: Path, train_overrides: dict[str, Any], experiment: str | None, tracking_uri: str,
-    ranks: Ranks | None = None,
+    ranks: Ranks | None = None, device: torch.device | None = None,
 ) -> tuple[Trainer, Path]:
     """The run of ``checkpoint``, continued in its MLflow run (experiment: its problem).
 
@@ -140,7 +145,7 @@ def resumed_run(
     payload = Trainer.read_checkpoint(checkpoint)
     if ranks.is_main:
         check_writable(checkpoint.parent)
-    trainer = Trainer.resume(checkpoint, payload, None, ranks, **train_overrides)
+    trainer = Trainer.resume(checkpoint, payload, None, ranks, device, **train_overrides)
     if ranks.is_main:
         track(trainer, experiment or payload["training"]["config"]["problem"], tracking_uri,
               run_id=payload["training"]["run_id"])
@@ -175,19 +180,20 @@ def _format_flag_value(value: Any) -> str:
 def training_command(payload: dict[str, Any]) -> str | None:
     """The ``compvae-geo train`` command that made a training checkpoint.
 
-    The flags whose values differ from the CPU preset of its problem (None for a bare model file).
+    Its preset (where the checkpoint records it) and the flags whose values differ from it; a checkpoint written
+    before presets were recorded is read against the CPU preset of its problem. None for a bare model file.
     """
     state = payload.get("training")
     if not state:
         return None
-    train = state["config"]
-    problem = train.get("problem", TrainConfig.problem)
-    preset_train, preset_model = preset("cpu", problem)
-    defaults = {**preset_train.to_dict(), **model_config_for(make_problem(problem), **preset_model).to_dict()}
-    flags = [f"--problem {problem}"]
-    # Through the config classes, so that fields added after the checkpoint was written count
-    # with the value it was trained with (their default), not the current preset's.
-    used = {**TrainConfig.from_dict(train).to_dict(), **CompVAEConfig.from_dict(payload["config"]).to_dict()}
+    # through the config classes, so that fields added after the checkpoint was written count
+    # with the value it was trained with (their default), not the current preset's
+    train = TrainConfig.from_dict(state["config"])
+    name = state.get("preset")
+    preset_train, preset_model = preset(name or "cpu", train.problem)
+    defaults = {**preset_train.to_dict(), **CompVAEConfig(**preset_model).to_dict()}
+    flags = [f"--problem {train.problem}"] + ([f"--preset {name}"] if name else [])
+    used = {**train.to_dict(), **CompVAEConfig.from_dict(payload["config"]).to_dict()}
     for key, value in used.items():
         if key in DATA_DEFINED_MODEL_FIELDS or key == "problem" or value == defaults.get(key):
             continue

@@ -17,26 +17,13 @@ from torch_geometric.data import Batch
 
 from ..checkpoint import CheckpointWriteError, atomic_torch_save, describe_write_error, read_model_payload
 from ..models import BITS_PER_NAT, CompVAEConfig, build_model
-from ..problems import make_problem
 from ..tracking import Tracker
 from .config import TrainConfig
 from .distributed import DATA_SEED_STRIDE, Ranks, all_true, broadcast, gather, mean_over_ranks
 from .heldout import heldout_elbo_bits
+from .spec import RunSpec
 
 HELDOUT_SEED_OFFSET = 1_000_003  # held-out data never share a seed with training data
-
-
-def resolve_device(name: str) -> torch.device:
-    """``"auto"``: CUDA when present, else CPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise ValueError(f"unknown device {name!r}: use auto, cpu, cuda or cuda:N") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} asked for, but CUDA is not available")
-    return device
 
 
 @dataclass
@@ -55,9 +42,8 @@ class Trainer:
     """Trains a CompVAE (or a baseline, ``config.model``) on data generated on the fly, with mixed K in every batch.
 
     Args:
-        config: the training run.
-        model_config: the model (its data-defined fields must match ``config.problem``).
-        checkpoint_path: where checkpoints go (written atomically, by rank 0).
+        spec: the run (:class:`~compvae_geo.training.spec.RunSpec`): its configurations, problem, device and
+            checkpoint path (written atomically, by rank 0).
         tracker: an MLflow run, or None for no tracking (ranks other than 0 have none).
         ranks: this process among the processes of a ``torchrun`` run (default: the only one). Each rank
             draws its share of every batch from its own seed; the model is wrapped in
@@ -65,18 +51,18 @@ class Trainer:
             :func:`~compvae_geo.training.distributed.init_process_group`).
     """
 
-    def __init__(self, config: TrainConfig, model_config: CompVAEConfig, checkpoint_path: str | os.PathLike,
-                 tracker: Tracker | None = None, ranks: Ranks | None = None) -> None:
-        self.config = config
+    def __init__(self, spec: RunSpec, tracker: Tracker | None = None, ranks: Ranks | None = None) -> None:
+        self.spec = spec
+        config = self.config = spec.train
         self.ranks = ranks or Ranks()
         self.local_batch_size = self.ranks.share(config.batch_size)
-        self.device = resolve_device(config.device)
+        self.device = spec.device
         if self.device.type == "cuda" and self.ranks.distributed:
             self.device = torch.device("cuda", self.ranks.local_rank)
             torch.cuda.set_device(self.device)
-        self.problem = make_problem(config.problem)
+        self.problem = spec.problem
         torch.manual_seed(config.seed)  # the same initial weights on every rank
-        self.model = build_model(config.model, model_config).to(self.device)
+        self.model = build_model(config.model, spec.model).to(self.device)
         self.parallel: torch.nn.Module = self.model  # what the loss is computed through
         if self.ranks.distributed:
             self.parallel = DistributedDataParallel(
@@ -90,7 +76,7 @@ class Trainer:
         self.data_generator = torch.Generator(self.device).manual_seed(rank_seed)
         if self.ranks.rank:  # rank 0 draws its latent noise as one process does; the others their own
             torch.manual_seed(rank_seed)
-        self.checkpoint_path = Path(checkpoint_path)
+        self.checkpoint_path = spec.checkpoint
         self.tracker = tracker
         self.step = 0
         self.skipped_steps = 0
@@ -118,6 +104,7 @@ class Trainer:
         payload = self.model.checkpoint_payload()
         payload["training"] = {
             "config": self.config.to_dict(),
+            "preset": self.spec.preset,
             "optimizer": self.optimizer.state_dict(),
             "step": self.step,
             "skipped_steps": self.skipped_steps,
@@ -153,7 +140,7 @@ class Trainer:
 
     @classmethod
     def resume(cls, path: str | os.PathLike, payload: dict[str, Any] | None = None, tracker: Tracker | None = None,
-               ranks: Ranks | None = None, **overrides: Any) -> Trainer:
+               ranks: Ranks | None = None, device: torch.device | None = None, **overrides: Any) -> Trainer:
         """Continues a run from its checkpoint at ``path``.
 
         Same step, LR schedule, data stream and MLflow run (``tracker``, reopened on the checkpoint's run id by the
@@ -165,12 +152,15 @@ class Trainer:
             tracker: the tracking run to go on logging into, or None.
             ranks: this process under ``torchrun``; with as many processes as the checkpoint was written
                 by, each rank goes on with its own data stream (else ranks > 0 start new streams).
+            device: the training's ``device`` already resolved (default: resolved here).
             **overrides: training fields to change (e.g. more ``iterations``, another ``device``).
         """
         payload = payload if payload is not None else cls.read_checkpoint(path)
         state = payload["training"]
         config = TrainConfig.from_dict({**state["config"], **overrides})
-        trainer = cls(config, CompVAEConfig.from_dict(payload["config"]), path, tracker, ranks)
+        spec = RunSpec.build(config, path, model=CompVAEConfig.from_dict(payload["config"]), preset=state.get("preset"),
+                             device=device)
+        trainer = cls(spec, tracker, ranks)
         trainer.model.load_state_dict(payload["state_dict"])
         trainer.optimizer.load_state_dict(state["optimizer"])
         trainer.step, trainer.skipped_steps = state["step"], state["skipped_steps"]

@@ -8,6 +8,7 @@ from compvae_geo.evaluation.figures import coincidence_figure
 from compvae_geo.evaluation.per_k import as_json, as_metrics
 from compvae_geo.evaluation.planner import PEAK_QUANTILES, average, planner_statistics, relative_errors
 from compvae_geo.evaluation.probe import z_probe
+from compvae_geo.evaluation.profiles import profile_of
 from compvae_geo.evaluation.report import headline_markdown, results_markdown
 from compvae_geo.models import CountCVAE
 from compvae_geo.problems import make_problem, model_config_for
@@ -42,7 +43,7 @@ def test_households_evaluation_reports_planner_numbers_conditions_and_the_z_prob
     assert true.planner is not None and 0 < true.planner.coincidence <= 1.5
     assert set(evaluation[1].distances[NAIVE].planner_errors) == {"peak_p50", "peak_p90", "peak_p99", "energy_std",
                                                                  "coincidence"}
-    cold = evaluate(models, problem, config, problem.evaluation_conditions["cold weekday (-5 degC)"])
+    cold = evaluate(models, problem, config, profile_of(problem).named_conditions(problem)["cold weekday (-5 degC)"])
     assert cold[0].distances["compvae"].mmd2 != evaluation[0].distances["compvae"].mmd2
     assert all(isinstance(value, float) for metrics, _ in as_metrics(evaluation) for value in metrics.values())
     probe = z_probe(models["compvae"], problem, num_wholes=40, max_parts=3)

@@ -5,8 +5,7 @@ from helpers import TINY_MODEL, TINY_MODEL_ARGS, TINY_TRAIN
 
 from compvae_geo.cli import main
 from compvae_geo.models import load_model
-from compvae_geo.problems import make_problem, model_config_for
-from compvae_geo.training import TrainConfig, Trainer
+from compvae_geo.training import RunSpec, TrainConfig, Trainer
 
 pytestmark = [pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")]
 
@@ -15,7 +14,7 @@ pytestmark = [pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available()
 def test_a_run_trains_on_the_gpu_with_data_drawn_there(tmp_path, bf16):
     config = TrainConfig(device="cuda", bf16=bf16, iterations=4, batch_size=16, k_max=4, log_every=2, eval_every=4,
                          eval_wholes=4, eval_part_counts=(1, 3))
-    trainer = Trainer(config, model_config_for(make_problem("sine"), **TINY_MODEL), tmp_path / "c.pt")
+    trainer = Trainer(RunSpec.build(config, tmp_path / "c.pt", TINY_MODEL))
     batch = trainer.problem.sample_batch(4, 3, generator=trainer.data_generator, device=trainer.device)
     assert batch.whole.is_cuda and batch.part.is_cuda
     assert all(group["fused"] for group in trainer.optimizer.param_groups)
@@ -36,5 +35,5 @@ def test_the_command_trains_on_cuda_and_generates_there(tmp_path):
 def test_compiled_training_runs_on_the_gpu(tmp_path):
     config = TrainConfig(device="cuda", compile=True, iterations=6, batch_size=16, k_max=4, log_every=2,
                          eval_every=6, eval_wholes=4, eval_part_counts=(1, 3))
-    trainer = Trainer(config, model_config_for(make_problem("sine"), **TINY_MODEL), tmp_path / "c.pt")
+    trainer = Trainer(RunSpec.build(config, tmp_path / "c.pt", TINY_MODEL))
     assert trainer.run().skipped_steps == 0

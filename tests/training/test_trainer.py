@@ -75,11 +75,12 @@ def test_resumed_training_matches_uninterrupted_training(tmp_path):
     config = TrainConfig(iterations=6, batch_size=8, log_every=3, eval_every=6, eval_wholes=4,
                          eval_part_counts=(2,), k_max=3)
     model_config = model_config_for(make_problem("sine"), **TINY_MODEL)
-    from compvae_geo.training import Trainer
+    from compvae_geo.training import RunSpec, Trainer
 
-    straight = Trainer(config, model_config, tmp_path / "a.pt")
+    straight = Trainer(RunSpec.build(config, tmp_path / "a.pt", model=model_config))
     straight.run()
-    first = Trainer(TrainConfig(**{**config.to_dict(), "iterations": 3}), model_config, tmp_path / "b.pt")
+    first = Trainer(RunSpec.build(TrainConfig(**{**config.to_dict(), "iterations": 3}), tmp_path / "b.pt",
+                                  model=model_config))
     first.run()
     second = Trainer.resume(tmp_path / "b.pt", iterations=6)
     second.run()
@@ -88,11 +89,11 @@ def test_resumed_training_matches_uninterrupted_training(tmp_path):
 
 
 def test_non_finite_loss_is_skipped_and_counted(tmp_path):
-    from compvae_geo.training import Trainer
+    from compvae_geo.training import RunSpec, Trainer
 
     config = TrainConfig(iterations=4, batch_size=4, log_every=2, eval_every=4, eval_wholes=2,
                          eval_part_counts=(1,), k_max=2)
-    trainer = Trainer(config, model_config_for(make_problem("sine"), **TINY_MODEL), tmp_path / "c.pt")
+    trainer = Trainer(RunSpec.build(config, tmp_path / "c.pt", TINY_MODEL))
     real_loss, calls = trainer.model.loss, []
 
     def sometimes_nan(batch, noise=None):
@@ -114,11 +115,11 @@ def test_non_finite_loss_is_skipped_and_counted(tmp_path):
 
 
 def test_ctrl_c_saves_a_checkpoint_and_stops(tmp_path):
-    from compvae_geo.training import Trainer
+    from compvae_geo.training import RunSpec, Trainer
 
     config = TrainConfig(iterations=100, batch_size=4, log_every=2, eval_every=100, eval_wholes=2,
                          eval_part_counts=(1,), k_max=2)
-    trainer = Trainer(config, model_config_for(make_problem("sine"), **TINY_MODEL), tmp_path / "d.pt")
+    trainer = Trainer(RunSpec.build(config, tmp_path / "d.pt", TINY_MODEL))
 
     def press_ctrl_c(step, metrics):
         if step >= 4:
@@ -173,14 +174,26 @@ def test_presets_and_schedules():
 
 
 def test_nan_weights_give_skipped_steps_not_exceptions(tmp_path):
-    from compvae_geo.training import Trainer
+    from compvae_geo.training import RunSpec, Trainer
 
     config = TrainConfig(iterations=2, batch_size=4, log_every=1, eval_every=2, eval_wholes=2,
                          eval_part_counts=(1,), k_max=2)
-    trainer = Trainer(config, model_config_for(make_problem("sine"), **TINY_MODEL), tmp_path / "e.pt")
+    trainer = Trainer(RunSpec.build(config, tmp_path / "e.pt", TINY_MODEL))
     with torch.no_grad():
         trainer.model.z_prior.net.lins[0].bias.fill_(float("nan"))
     assert trainer.train_step() is None and trainer.skipped_steps == 1
+
+
+def test_a_run_spec_refuses_a_model_that_does_not_fit_its_problem(tmp_path):
+    from compvae_geo import CompVAEConfig
+    from compvae_geo.training import RunSpec
+
+    with pytest.raises(ValueError, match="num_categories, obs_shape, part_attr_dim, whole_attr_dim do not fit the "
+                                         "households problem"):
+        RunSpec.build(TrainConfig(problem="households"), tmp_path / "c.pt", model=CompVAEConfig())
+    spec = RunSpec.build(TrainConfig(problem="households", device="cpu"), tmp_path / "c.pt", {"w_dim": 4})
+    assert spec.model.num_categories == spec.problem.num_categories and spec.model.w_dim == 4
+    assert spec.device == torch.device("cpu") and spec.preset is None
 
 
 def test_count_cvae_baseline_trains_through_the_same_command(store, tmp_path):
@@ -201,8 +214,8 @@ def test_evaluate_command_compares_baselines_logs_to_the_training_run_and_feeds_
     assert document["problem"] == "sine" and [row["k"] for row in document["per_k"]] == [1, 3]
     assert set(document["per_k"][0]["distances"]) == {"true", "compvae", "again", "naive"}
     assert document["command"].startswith("compvae-geo evaluate --checkpoint")
-    trained_by = document["training_commands"]["compvae"]  # only what differs from the CPU preset
-    assert trained_by.startswith("compvae-geo train --problem sine") and "--iterations " in trained_by
+    trained_by = document["training_commands"]["compvae"]  # the preset it recorded, and what differs from it
+    assert trained_by.startswith("compvae-geo train --problem sine --preset cpu") and "--iterations " in trained_by
     assert "--w-dim 4" in trained_by and "--eval-part-counts 1,3" in trained_by and "--lr " not in trained_by
     names = ("loss_curves", "recomposition", "reconstruction", "incremental", "size_generality")
     assert set(document["figures"]) == {f"{name}.png" for name in names}
@@ -268,11 +281,11 @@ def test_sites_problem_has_its_own_presets_and_trains_through_the_same_command(s
 
 
 def test_diverged_weights_go_back_to_the_last_good_state_and_training_goes_on(tmp_path):
-    from compvae_geo.training import Trainer
+    from compvae_geo.training import RunSpec, Trainer
 
     config = TrainConfig(iterations=12, batch_size=4, log_every=2, eval_every=100, eval_wholes=2,
                          eval_part_counts=(1,), k_max=2, restore_after_skips=3)
-    trainer = Trainer(config, model_config_for(make_problem("sine"), **TINY_MODEL), tmp_path / "r.pt")
+    trainer = Trainer(RunSpec.build(config, tmp_path / "r.pt", TINY_MODEL))
     config.iterations = 4
     trainer.run()  # logs at steps 2 and 4: the state of step 4 is kept
     kept = {name: p.clone() for name, p in trainer.model.named_parameters()}
@@ -287,11 +300,11 @@ def test_diverged_weights_go_back_to_the_last_good_state_and_training_goes_on(tm
 
 
 def test_without_restoring_diverged_weights_stay_skipped(tmp_path):
-    from compvae_geo.training import Trainer
+    from compvae_geo.training import RunSpec, Trainer
 
     config = TrainConfig(iterations=4, batch_size=4, log_every=2, eval_every=100, eval_wholes=2,
                          eval_part_counts=(1,), k_max=2, restore_after_skips=0)
-    trainer = Trainer(config, model_config_for(make_problem("sine"), **TINY_MODEL), tmp_path / "s.pt")
+    trainer = Trainer(RunSpec.build(config, tmp_path / "s.pt", TINY_MODEL))
     trainer.run()
     with torch.no_grad():
         trainer.model.z_prior.net.lins[0].bias.fill_(float("nan"))
@@ -323,10 +336,10 @@ def test_households_train_with_conditions_some_hidden_and_generate_with_and_with
 
 
 def test_condition_dropout_hides_the_conditions_of_a_share_of_the_wholes(tmp_path):
-    from compvae_geo.training import Trainer
+    from compvae_geo.training import RunSpec, Trainer
 
     config = TrainConfig(problem="households", iterations=1, batch_size=400, condition_dropout=0.3)
-    trainer = Trainer(config, model_config_for(make_problem("households"), **TINY_MODEL), tmp_path / "c.pt")
+    trainer = Trainer(RunSpec.build(config, tmp_path / "c.pt", TINY_MODEL))
     batch = trainer.problem.sample_batch(400, 2, generator=torch.Generator().manual_seed(0))
     known = batch.whole_attr.clone()
     trainer.hide_conditions(batch)

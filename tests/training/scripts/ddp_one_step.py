@@ -9,7 +9,7 @@ from torch_geometric.data import Batch
 
 from compvae_geo import LatentNoise
 from compvae_geo.problems import make_problem, model_config_for
-from compvae_geo.training import TrainConfig, Trainer
+from compvae_geo.training import RunSpec, TrainConfig, Trainer
 from compvae_geo.training.distributed import Ranks, destroy_process_group, init_process_group
 
 TINY = dict(w_dim=4, z_dim=3, hidden_dim=16, x_feature_dim=8, part_embed_dim=4, num_update_layers=1)
@@ -37,7 +37,7 @@ def main(out, nan_on_rank_1=False):
     init_process_group(ranks, torch.device("cpu"))
     config = TrainConfig(batch_size=GLOBAL_BATCH, k_max=3, kl_warmup_steps=0)
     model_config = model_config_for(make_problem("sine"), **TINY)
-    trainer = Trainer(config, model_config, f"{out}.unused.pt", ranks=ranks)
+    trainer = Trainer(RunSpec.build(config, f"{out}.unused.pt", model=model_config), ranks=ranks)
     batch, noise = global_batch_and_noise(model_config)
     if ranks.distributed:
         batch, noise = share(batch, noise, ranks.rank, ranks.world_size)
