@@ -67,3 +67,21 @@ def test_the_coincidence_fit_recovers_g_inf_of_an_exact_curve():
     example = load_example("households_calibration")
     g = {n: 0.2 + 0.8 * n ** -0.75 for n in example.COINCIDENCE_SIZES}
     assert example.fit_coincidence(g) == pytest.approx(0.2)
+
+
+def test_the_readme_python_blocks_run_as_written(tmp_path, monkeypatch):
+    """The quick start of the README is code a user pastes: it runs, and its shapes are the ones it comments."""
+    import re
+
+    import torch
+
+    monkeypatch.chdir(tmp_path)  # it saves model.pt where it runs
+    blocks = re.findall(r"```python\n(.*?)```", (EXAMPLES.parent / "README.md").read_text(), re.S)
+    assert len(blocks) >= 3
+    scope: dict = {}
+    exec(compile("\n".join(blocks), "README.md", "exec"), scope)
+    assert scope["curves"].shape == (8, 200) and scope["cold_weekday"].shape == (100, 96)
+    assert scope["what_if"].shape == scope["truth"].shape == (100, 96)
+    assert scope["peak_days"].wholes.shape == (1000, 96)
+    assert (scope["peak_days"].statistic > scope["peak_days"].threshold).all()
+    assert isinstance(scope["peak_days"].wholes, torch.Tensor)

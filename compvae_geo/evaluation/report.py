@@ -238,9 +238,16 @@ def _planner_sections(per_k: list[dict], sources: list[str]) -> list[str]:
 
 
 def headline_markdown(document: dict[str, Any]) -> str:
-    """The headline table of an evaluation: per K, each source's MMD^2 and part accuracy (where defined)."""
+    """The headline table of an evaluation: per K, MMD^2 and the planner's errors or the part accuracy (where defined).
+
+    Of the evaluated model, the naive simulator and the truth (the noise floor); the baselines are in the results
+    document.
+    """
     per_k = document["per_k"]
-    sources = _sources(per_k)
+    references = (NAIVE, TRUE)
+    model = next(iter(document.get("models", {})), None) or next(
+        name for name in _sources(per_k) if name not in references)
+    sources = [model, *references]
     rows = [[f"MMD² {name}", *[f"{row['distances'][name]['mmd2']:.4f}" for row in per_k]] for name in sources]
     if per_k[0]["distances"][TRUE].get("planner_errors") is not None:
         errors = {"largest daily-peak quantile error": lambda e: max(e["peak_p50"], e["peak_p90"], e["peak_p99"]),

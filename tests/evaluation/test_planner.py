@@ -55,4 +55,7 @@ def test_households_evaluation_reports_planner_numbers_conditions_and_the_z_prob
     markdown = results_markdown(document, [], "e.json", "docs/households_results.md")
     assert "What a grid planner reads" in markdown and "Given the conditions: cold weekday" in markdown
     assert "linear probe" in markdown
-    assert "coincidence-factor error compvae" in headline_markdown(document)
+    document["models"]["count_cvae"] = "b.pt"
+    headline = headline_markdown(document)  # the evaluated model against the naive simulator and the truth
+    assert "coincidence-factor error compvae" in headline and "MMD² naive" in headline and "MMD² true" in headline
+    assert "count_cvae" not in headline
