@@ -459,25 +459,24 @@ def _parse_baselines(items: list[str]) -> dict[str, Path]:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """Evaluates a checkpoint (and baselines) and prints the per-K tables."""
-    from .evaluation.per_k import format_table
+    from .evaluation.per_k import as_json
+    from .evaluation.report import per_k_tables, tail_table, whatif_table
     from .evaluation.run import evaluate_checkpoints
+    from .evaluation.tail import as_json as tail_json
+    from .evaluation.whatif import as_json as whatif_json
 
     config = EvalConfig(**_overrides(args, EvalConfig))
     tracking = None if args.no_mlflow else (args.tracking_uri, args.run_id)
     run = evaluate_checkpoints(args.checkpoint, _parse_baselines(args.baseline), config, args.problem, args.out_dir,
                                tracking, "compvae-geo " + shlex.join(args.argv), args.whatif, args.tail,
                                per_k=not args.no_per_k)
-    if run.evaluation:
-        print(format_table(run.evaluation))
+    tables = list(per_k_tables(as_json(run.evaluation)).values()) if run.evaluation else []
     if run.whatif is not None:
-        from .evaluation.whatif import as_json, format_whatif
-
-        print("\n" + format_whatif(as_json(run.whatif)))
+        tables.append(("what-if recomposition: energy distance to the true what-if wholes ('true': the noise floor); "
+                       "ratio: model / better baseline", whatif_table(whatif_json(run.whatif))))
     if run.tail is not None:
-        from .evaluation.report import tail_markdown
-        from .evaluation.tail import as_json as tail_json
-
-        print("\nthe peak days: tail sampler against rejection sampling\n" + tail_markdown(tail_json(run.tail)))
+        tables.append(("the peak days: tail sampler against rejection sampling", tail_table(tail_json(run.tail))))
+    print("\n\n".join(f"{title}\n{table.text()}" for title, table in tables))
     print(f"({config.multisets_per_k} multisets x {config.num_samples} wholes per {'K' if run.evaluation else 'cell'} "
           f"and source, {run.seconds:.0f} s)")
     where = f"; MLflow run {run.tracker.run_id} ({run.tracker.tracking_uri})" if run.tracker is not None else ""

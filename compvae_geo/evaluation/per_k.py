@@ -183,39 +183,6 @@ def evaluate(
     return [KEvaluation(k, distances[k], {name: per_k[k] for name, per_k in elbos.items()}) for k in part_counts]
 
 
-def format_table(evaluation: list[KEvaluation]) -> str:
-    """The terminal report: MMD^2 (p-value), energy distance and spectrum per source, then ELBO terms."""
-    sources = list(evaluation[0].distances)
-    has_spectrum = evaluation[0].distances[TRUE].spectrum is not None
-    lines = ["MMD^2 against the true generator (median permutation p-value); 'true' is the noise floor"]
-    lines.append(f"{'K':>4} " + " ".join(f"{name:>20}" for name in sources))
-    for row in evaluation:
-        cells = [f"{d.mmd2:>10.4f} (p={d.mmd2_pvalue:.3f})" for d in row.distances.values()]
-        lines.append(f"{row.k:>4} " + " ".join(f"{cell:>20}" for cell in cells))
-    lines.append("")
-    lines.append("energy distance" + (" | relative power-spectrum distance" if has_spectrum else ""))
-    lines.append(f"{'K':>4} " + " ".join(f"{name:>20}" for name in sources))
-    for row in evaluation:
-        cells = [f"{d.energy:>9.4f}" + (f" | {d.spectrum:.3f}" if has_spectrum else "") for d in row.distances.values()]
-        lines.append(f"{row.k:>4} " + " ".join(f"{cell:>20}" for cell in cells))
-    if evaluation[-1].distances[TRUE].part_accuracy is not None:
-        lines.append("")
-        lines.append("part accuracy: share of the requested parts visible in the wholes ('true': the generator itself)")
-        lines.append(f"{'K':>4} " + " ".join(f"{name:>20}" for name in sources))
-        for row in evaluation:
-            cells = [f"{d.part_accuracy:.3f}" if d.part_accuracy is not None else "-" for d in row.distances.values()]
-            lines.append(f"{row.k:>4} " + " ".join(f"{cell:>20}" for cell in cells))
-    if evaluation[0].elbo_bits:
-        lines.append("")
-        lines.append("held-out loss terms in bits per whole: L_w / L_z / L_x")
-        models = list(evaluation[0].elbo_bits)
-        lines.append(f"{'K':>4} " + " ".join(f"{name:>26}" for name in models))
-        for row in evaluation:
-            cells = [f"{e.w:.1f} / {e.z:.1f} / {e.x:.1f}" for e in row.elbo_bits.values()]
-            lines.append(f"{row.k:>4} " + " ".join(f"{cell:>26}" for cell in cells))
-    return "\n".join(lines)
-
-
 def as_json(evaluation: list[KEvaluation]) -> list[dict]:
     """Plain values: one dictionary per K."""
     return [{"k": row.k,

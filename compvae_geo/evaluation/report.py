@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from .config import DIRECT_EDIT, FROM_SCRATCH, NAIVE, TRUE
+from .tables import Table
 
 
 def _sources(per_k: list[dict]) -> list[str]:
@@ -25,9 +27,35 @@ def _times(ratio: float) -> str:
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return lines
+    return Table(header, rows).markdown()
+
+
+def per_k_tables(per_k: list[dict]) -> dict[str, tuple[str, Table]]:
+    """The per-K tables of an evaluation (as written by :func:`~.per_k.as_json`) that it measured, by name.
+
+    Each a title and a :class:`Table`: MMD^2 with its p-value, energy distance, spectrum distance (curves), part
+    accuracy (where defined) and the held-out loss terms. The results document and the terminal render the same.
+    """
+    sources = _sources(per_k)
+    header = ["K"] + sources
+
+    def table(cell: Callable[[dict], str]) -> Table:
+        return Table(header, [[str(row["k"])] + [cell(row["distances"][n]) for n in sources] for row in per_k])
+
+    tables = {"mmd2": ("MMD^2 (p-value)", table(lambda d: f"{d['mmd2']:.4f} ({d['mmd2_pvalue']:.3f})")),
+              "energy": ("Energy distance", table(lambda d: f"{d['energy']:.4f}"))}
+    if per_k[0]["distances"][TRUE].get("spectrum") is not None:
+        tables["spectrum"] = ("Mean power spectrum, relative L1 distance to the true one",
+                              table(lambda d: f"{d['spectrum']:.3f}"))
+    if per_k[-1]["distances"][TRUE].get("part_accuracy") is not None:
+        tables["accuracy"] = ("Part accuracy: share of the requested parts visible in the wholes",
+                              table(lambda d: _maybe(d.get("part_accuracy"), ".3f")))
+    models = list(per_k[0]["elbo_bits"])
+    if models:
+        rows = [[str(row["k"])] + [f"{e['w']:.1f} / {e['z']:.1f} / {e['x']:.1f} ({e['elbo']:.1f})"
+                                   for e in (row["elbo_bits"][m] for m in models)] for row in per_k]
+        tables["elbo"] = ("Held-out loss terms, bits per whole: L_w / L_z / L_x (ELBO)", Table(["K"] + models, rows))
+    return tables
 
 
 def results_markdown(document: dict[str, Any], figures: list[str], evaluation_path: str, out_path: str) -> str:
@@ -125,27 +153,12 @@ def _distance_sections(document: dict[str, Any], sources: list[str]) -> list[str
         f"1/{settings['permutations'] + 1} = {1 / (settings['permutations'] + 1):.3f}, where every permutation of "
         f"every multiset told the source from the truth; MMD^2 then says by how much. "
         f"Evaluation time: {document['seconds']:.0f} s.",
-        "",
-        "## MMD^2 (p-value)",
-        "",
     ]
-    rows = [[str(row["k"])] + [f"{row['distances'][n]['mmd2']:.4f} ({row['distances'][n]['mmd2_pvalue']:.3f})"
-                               for n in sources] for row in per_k]
-    lines += _table(["K"] + sources, rows)
-    lines += ["", "## Energy distance", ""]
-    rows = [[str(row["k"])] + [f"{row['distances'][n]['energy']:.4f}" for n in sources] for row in per_k]
-    lines += _table(["K"] + sources, rows)
-    if per_k[0]["distances"][TRUE].get("spectrum") is not None:
-        lines += ["", "## Mean power spectrum, relative L1 distance to the true one", ""]
-        rows = [[str(row["k"])] + [f"{row['distances'][n]['spectrum']:.3f}" for n in sources] for row in per_k]
-        lines += _table(["K"] + sources, rows)
-    if per_k[-1]["distances"][TRUE].get("part_accuracy") is not None:
-        lines += ["", "## Part accuracy: share of the requested parts visible in the wholes", "",
-                  f"`{TRUE}` is the true generator itself: neighbouring parts hide each other, "
-                  "so it is the ceiling.", ""]
-        rows = [[str(row["k"])] + [_maybe(row["distances"][n].get("part_accuracy"), ".3f") for n in sources]
-                for row in per_k]
-        lines += _table(["K"] + sources, rows)
+    notes = {"accuracy": [f"`{TRUE}` is the true generator itself: neighbouring parts hide each other, "
+                          "so it is the ceiling.", ""]}
+    for name, (title, table) in per_k_tables(per_k).items():
+        if name != "elbo":  # after the conditions and the z probe
+            lines += ["", f"## {title}", "", *notes.get(name, []), *table.markdown()]
     if per_k[0]["distances"][TRUE].get("planner") is not None:
         lines += ["", *_planner_sections(per_k, sources)]
     return lines
@@ -183,16 +196,11 @@ def _z_probe_section(document: dict[str, Any]) -> list[str]:
 
 def _elbo_section(per_k: list[dict]) -> list[str]:
     """The held-out loss terms of every model per K."""
-    lines = []
-    models = list(per_k[0]["elbo_bits"])
-    if models:
-        lines += ["", "## Held-out loss terms, bits per whole: L_w / L_z / L_x (ELBO)", "",
-                  "The paper (section 5.1) reports that the part latents w_i carry most of the information "
-                  "(L_w) and the whole latent z little (L_z).", ""]
-        rows = [[str(row["k"])] + [f"{e['w']:.1f} / {e['z']:.1f} / {e['x']:.1f} ({e['elbo']:.1f})"
-                                   for e in (row["elbo_bits"][m] for m in models)] for row in per_k]
-        lines += _table(["K"] + models, rows)
-    return lines
+    if "elbo" not in (tables := per_k_tables(per_k)):
+        return []
+    title, table = tables["elbo"]
+    return ["", f"## {title}", "", "The paper (section 5.1) reports that the part latents w_i carry most of the "
+            "information (L_w) and the whole latent z little (L_z).", "", *table.markdown()]
 
 
 def _error_table(per_k: list[dict], sources: list[str]) -> list[str]:
@@ -276,15 +284,19 @@ def baseline_ratios(cell: dict) -> dict[str, float]:
             if name not in (FROM_SCRATCH, DIRECT_EDIT, TRUE)}
 
 
-def whatif_markdown(document: dict[str, Any]) -> str:
-    """The what-if table of an evaluation: per n and edit, each source's energy distance and each model's ratio."""
-    cells = document["whatif"]
+def whatif_table(cells: list[dict]) -> Table:
+    """The what-if table: per n and edit, each source's energy distance and each model's ratio."""
     sources = list(cells[0]["distances"])
     models = list(baseline_ratios(cells[0]))
     rows = [[str(cell["n"]), cell["edit"],
              *[_maybe(cell["distances"].get(name, {}).get("energy"), ".3f") for name in sources],
              *[f"{ratio:.2f}" for ratio in baseline_ratios(cell).values()]] for cell in cells]
-    return "\n".join(_table(["n", "edit", *sources, *[f"ratio {name}" for name in models]], rows))
+    return Table(["n", "edit", *sources, *[f"ratio {name}" for name in models]], rows)
+
+
+def whatif_markdown(document: dict[str, Any]) -> str:
+    """The what-if table of an evaluation, in Markdown."""
+    return "\n".join(whatif_table(document["whatif"]).markdown())
 
 
 def headline_markers(problem: str) -> tuple[str, str]:
@@ -293,6 +305,11 @@ def headline_markers(problem: str) -> tuple[str, str]:
 
 
 def tail_markdown(cells: list[dict]) -> str:
+    """The tail table, in Markdown."""
+    return "\n".join(tail_table(cells).markdown())
+
+
+def tail_table(cells: list[dict]) -> Table:
     """The tail table: per n and q, the distances, the quantile estimates, the statistic in the tail and the costs."""
     rows = []
     for cell in cells:
@@ -308,11 +325,9 @@ def tail_markdown(cells: list[dict]) -> str:
             f"{cell['chain_cost']:.1f} ({_times(cell['rejection_cost'] / cell['chain_cost'])}) / "
             f"{cell['rejection_cost']:.0f}",
         ])
-    return "\n".join(_table(["n", "q", "energy: sampler / 2nd rejection, to the model's tail",
-                              "energy: model / naive tail, to the true tail",
-                              "quantile: sampler / model / true / naive",
-                              "median in the tail: sampler / model / true",
-                              "cost: sampler / its chains alone / rejection"], rows))
+    return Table(["n", "q", "energy: sampler / 2nd rejection, to the model's tail",
+                  "energy: model / naive tail, to the true tail", "quantile: sampler / model / true / naive",
+                  "median in the tail: sampler / model / true", "cost: sampler / its chains alone / rejection"], rows)
 
 
 def whatif_headline(document: dict[str, Any]) -> str:

@@ -22,7 +22,6 @@ from ..structural import recompose
 from .config import DIRECT_EDIT, FROM_SCRATCH, TRUE, EvalConfig
 from .metrics import energy_distance, median_distance, mmd2_unbiased, pooled_bandwidth, standardisation
 from .profiles import profile_of
-from .report import baseline_ratios
 
 EDIT_KINDS = ("add 1", "add half", "remove 1", "remove half", "swap half")  # half: max(1, n // 2) parts
 
@@ -174,19 +173,3 @@ def as_metrics(cells: list[WhatIfCell]) -> list[tuple[dict[str, float], int]]:
             by_n.setdefault(cell.n, {}).update({f"whatif/{name}/{edit}/energy": d.energy,
                                                 f"whatif/{name}/{edit}/mmd2": d.mmd2})
     return [(metrics, n) for n, metrics in by_n.items()]
-
-
-def format_whatif(cells: list[dict]) -> str:
-    """The terminal table of :func:`as_json` cells: energy distance per n, edit and source, and the ratio."""
-    sources = list(cells[0]["distances"])
-    models = list(baseline_ratios(cells[0]))
-    lines = ["what-if recomposition: energy distance to the true what-if wholes ('true': the noise floor); "
-             "ratio: model / better baseline"]
-    lines.append(f"{'n':>4} {'edit':>12} " + " ".join(f"{name:>13}" for name in sources)
-                 + " " + " ".join(f"{'ratio ' + name:>14}" for name in models))
-    for cell in cells:
-        cells_text = [f"{cell['distances'][name]['energy']:>13.3f}" if name in cell["distances"] else f"{'-':>13}"
-                      for name in sources]
-        ratios = [f"{ratio:>14.2f}" for ratio in baseline_ratios(cell).values()]
-        lines.append(f"{cell['n']:>4} {cell['edit']:>12} " + " ".join(cells_text) + " " + " ".join(ratios))
-    return "\n".join(lines)

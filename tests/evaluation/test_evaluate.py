@@ -5,8 +5,14 @@ import torch
 from compvae_geo import CompVAE, CompVAEConfig
 from compvae_geo.datasets import SineParts
 from compvae_geo.evaluation import NAIVE, TRUE, EvalConfig, evaluate, heldout_elbo_bits, sample_distances
-from compvae_geo.evaluation.per_k import as_json, as_metrics, format_table, naive_sampler
-from compvae_geo.evaluation.report import headline_markdown, headline_markers, results_markdown, update_headline
+from compvae_geo.evaluation.per_k import as_json, as_metrics, naive_sampler
+from compvae_geo.evaluation.report import (
+    headline_markdown,
+    headline_markers,
+    per_k_tables,
+    results_markdown,
+    update_headline,
+)
 from compvae_geo.problems import PROBLEM_NAMES, make_problem, model_config_for, problem_of_model
 
 PROBLEM = SineParts(length=40)
@@ -71,8 +77,14 @@ def test_evaluate_reports_every_source_and_renders_the_same_numbers():
     assert [row.k for row in evaluation] == [1, 2]
     assert set(evaluation[0].distances) == {TRUE, "compvae", "compvae_no_z", NAIVE}
     assert evaluation[1].elbo_bits["compvae_no_z"].z == 0.0
-    table = format_table(evaluation)
-    assert "compvae_no_z" in table and "L_w / L_z / L_x" in table
+    tables = per_k_tables(as_json(evaluation))  # what the terminal prints and the results document writes
+    assert list(tables) == ["mmd2", "energy", "spectrum", "elbo"] and "L_w / L_z / L_x" in tables["elbo"][0]
+    for _, table in tables.values():  # one table, two renderings of the same cells
+        text, markdown = table.text().splitlines(), table.markdown()
+        assert len(text) == len(markdown) - 1 and "compvae_no_z" in text[0]
+        for line, row in zip(text[1:], table.rows):
+            assert line.split()[:1] == [row[0]] and all(cell in line for cell in row)
+            assert f"| {' | '.join(row)} |" in markdown
     metrics = dict((step, m) for m, step in as_metrics(evaluation))
     assert metrics[2]["eval/compvae/mmd2"] == evaluation[1].distances["compvae"].mmd2
     document = {"problem": "sine", "command": "compvae-geo evaluate --checkpoint c.pt", "models": {"compvae": "c.pt"},
