@@ -321,6 +321,7 @@ def run_generate(args: argparse.Namespace) -> int:
     from .problems import make_problem
     from .structural import generate_tail
 
+    _check_out(args.out)
     model = load_model(args.checkpoint).eval()
     if args.tail_quantile is not None and not isinstance(model, CompVAE):
         raise ValueError(f"{args.checkpoint} holds a {model.model_name}, which has no peak-day sampler; use a CompVAE")
@@ -352,13 +353,20 @@ def run_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+WHOLES_SUFFIXES = (".csv", ".pt", ".npy")  # the files --out of generate and whatif can be
+
+
+def _check_out(out: Path) -> None:
+    """``ValueError`` unless ``--out`` names a file :func:`_write_wholes` can write (checked before any work)."""
+    if out.suffix.lower() not in WHOLES_SUFFIXES:
+        raise ValueError(f"--out must end in {', '.join(WHOLES_SUFFIXES)}, got {out}")
+
+
 def _write_wholes(wholes: Any, out: Path) -> None:
-    """Writes wholes ``[S, *obs_shape]`` to ``out``: .pt, .npy, or .csv (one flattened whole per row)."""
+    """Writes wholes ``[S, *obs_shape]`` to ``out`` (:func:`_check_out`): .pt, .npy, or .csv (a whole per row)."""
     import torch
 
     suffix = out.suffix.lower()
-    if suffix not in (".pt", ".npy", ".csv"):
-        raise ValueError(f"--out must end in .csv, .pt or .npy, got {out}")
     out.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".pt":
         torch.save(wholes, out)
@@ -411,6 +419,7 @@ def run_whatif(args: argparse.Namespace) -> int:
     from .problems import make_problem
     from .structural import recompose
 
+    _check_out(args.out)
     model = load_model(args.checkpoint).eval()
     if not isinstance(model, CompVAE):
         raise ValueError(f"{args.checkpoint} holds a {model.model_name}, which cannot recompose; use a CompVAE")
@@ -453,6 +462,8 @@ def _parse_baselines(items: list[str]) -> dict[str, Path]:
         name, sep, path = item.partition("=")
         if not sep or not name or not path:
             raise ValueError(f"--baseline takes NAME=CHECKPOINT, got {item!r}")
+        if name in baselines:
+            raise ValueError(f"--baseline names {name!r} twice; give each baseline its own name")
         baselines[name] = Path(path)
     return baselines
 

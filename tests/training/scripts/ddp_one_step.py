@@ -1,8 +1,11 @@
-"""One training step under torchrun on this rank's share of a fixed global batch; rank 0 saves the result.
+"""One training step under torchrun on this rank's share of a fixed global batch, then one logged step of run().
 
 Usage: torchrun --nproc-per-node 2 ddp_one_step.py OUT [nan_on_rank_1]
+
+Each rank saves the weights after the first step, its own losses of the logged step and what it logged.
 """
 import sys
+from dataclasses import replace
 
 import torch
 from torch_geometric.data import Batch
@@ -32,10 +35,27 @@ def share(batch, noise, rank, world_size):
     return local, LatentNoise(noise.z[wholes[0]:wholes[-1] + 1], noise.node[parts], noise.w[parts])
 
 
+def logged_step(trainer):
+    """One more step through ``Trainer.run``, which logs: this rank's own mean losses, and the metrics it logged."""
+    own, logged = [], []
+    real_train_step = trainer.train_step
+
+    def recording_train_step(*args, **kwargs):
+        means = real_train_step(*args, **kwargs)
+        own.append(means.clone())
+        return means
+
+    trainer.train_step = recording_train_step
+    trainer.config = replace(trainer.config, iterations=trainer.step + 1, log_every=1)
+    trainer.run(on_log=lambda step, metrics: logged.append(metrics))
+    return {"own_means": own[0], "logged": logged[0]}
+
+
 def main(out, nan_on_rank_1=False):
     ranks = Ranks.from_environment()
     init_process_group(ranks, torch.device("cpu"))
-    config = TrainConfig(batch_size=GLOBAL_BATCH, k_max=3, kl_warmup_steps=0)
+    config = TrainConfig(batch_size=GLOBAL_BATCH, k_max=3, kl_warmup_steps=0, eval_wholes=4, eval_part_counts=(1,),
+                         checkpoint_minutes=1e6)
     model_config = model_config_for(make_problem("sine"), **TINY)
     trainer = Trainer(RunSpec.build(config, f"{out}.unused.pt", model=model_config), ranks=ranks)
     batch, noise = global_batch_and_noise(model_config)
@@ -44,7 +64,10 @@ def main(out, nan_on_rank_1=False):
     if nan_on_rank_1 and ranks.rank == 1:
         noise.z.fill_(float("nan"))  # a non-finite loss on this rank only
     trainer.train_step(batch, noise)
-    results = {"state_dict": trainer.model.state_dict(), "skipped_steps": trainer.skipped_steps}
+    results = {"state_dict": {key: value.clone() for key, value in trainer.model.state_dict().items()},
+               "skipped_steps": trainer.skipped_steps}
+    if not nan_on_rank_1:
+        results.update(logged_step(trainer))
     torch.save(results, f"{out}.rank{ranks.rank}.pt")
     trainer.close()
     destroy_process_group()

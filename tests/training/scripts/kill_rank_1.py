@@ -1,10 +1,15 @@
 """``compvae-geo`` whose rank 1 kills itself (SIGKILL) at step 12 of the first start; torchrun restarts it.
 
 Usage: torchrun --nproc-per-node 2 --max-restarts 1 kill_rank_1.py train ...
+
+Markers in the working directory prove what happened: ``killed`` (written by rank 1 just before it kills itself,
+with the step) and ``restarted.rank<r>`` (written by each rank of the restarted group at its first step, with the
+restart count and the step it goes on from).
 """
 import os
 import signal
 import sys
+from pathlib import Path
 
 from compvae_geo.cli import main
 from compvae_geo.training import Trainer
@@ -15,9 +20,13 @@ real_train_step = Trainer.train_step
 
 
 def train_step(self, *args, **kwargs):
-    first_start = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0") == "0"
-    if first_start and self.ranks.rank == 1 and self.step == KILL_AT_STEP:
+    restart = int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"))
+    if restart == 0 and self.ranks.rank == 1 and self.step == KILL_AT_STEP:
+        Path("killed").write_text(f"{self.step}")
         os.kill(os.getpid(), signal.SIGKILL)
+    marker = Path(f"restarted.rank{self.ranks.rank}")
+    if restart > 0 and not marker.exists():
+        marker.write_text(f"{restart} {self.step}")
     return real_train_step(self, *args, **kwargs)
 
 
