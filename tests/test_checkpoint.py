@@ -1,8 +1,8 @@
 """Checkpoints.
 
-Format 1 files (written by the code before the package split, commit cfa6fe9) and format 2 files (before the model was
-composed of modules, commit 9268b66) still load and compute what they computed then; files that cannot be upgraded are
-refused by name.
+Format 1 files (written by the code before the package split, commit cfa6fe9), format 2 files (before the model was
+composed of modules, commit 9268b66) and today's format 3 (``tests/data/write_fixtures.py`` writes them) still load
+and compute what they computed then; files that cannot be upgraded are refused by name.
 """
 import os
 import pickle
@@ -37,15 +37,16 @@ def test_a_format_1_model_loads_and_gives_the_losses_it_gave_then():
         torch.testing.assert_close(getattr(terms, key), expected[key], rtol=1e-5, atol=1e-4)
 
 
-def test_format_2_models_load_and_give_the_losses_they_gave_then_bit_for_bit():
-    """Written by the code before the model was composed of a z prior and an observation model (commit 9268b66)."""
-    expected = torch.load(DATA / "format2_expected.pt", weights_only=True)
+@pytest.mark.parametrize("version", [2, 3])
+def test_format_2_and_3_models_load_and_give_the_losses_they_gave_then_bit_for_bit(version):
+    """Written by ``tests/data/write_fixtures.py`` (format 2: before the model was composed of modules, at 9268b66)."""
+    expected = torch.load(DATA / f"format{version}_expected.pt", weights_only=True)
     batch = Batch(part=expected["part"], part_attr=expected["part_attr"], whole=expected["whole"],
                   whole_attr=expected["whole_attr"], batch=expected["batch"])
-    model = load_model(DATA / "format2_model.pt")  # z first, rendered parts, group-factor prior, conditions
+    model = load_model(DATA / f"format{version}_model.pt")  # z first, rendered parts, group-factor prior, conditions
     assert model.z_prior.draws_first and model.part_renderer is not None
     terms = model.loss(batch, LatentNoise(expected["noise_z"], expected["noise_node"], expected["noise_w"]))
-    baseline = load_model(DATA / "format2_count_cvae.pt")
+    baseline = load_model(DATA / f"format{version}_count_cvae.pt")
     torch.manual_seed(5)
     baseline_terms = baseline.loss(batch)
     for key in ("w", "z", "x"):
