@@ -46,8 +46,9 @@ def test_the_regressor_is_invariant_to_the_order_of_the_points():
 
 def test_set_layers_refuses_a_bad_configuration():
     example = load_example("set_layers")
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as refused:
         example.main(["--max-points", "1"])
+    assert refused.value.code == 2  # argparse's usage error, not a crash or a success
 
 
 def test_households_calibration_measures_the_generator_and_writes_its_section(tmp_path, capsys):

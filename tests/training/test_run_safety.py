@@ -212,6 +212,5 @@ def test_an_empty_item_in_a_list_of_integers_is_an_error(capsys):
 def test_help_imports_neither_torch_nor_mlflow():
     script = ("import sys\nfrom compvae_geo.cli import main\ntry:\n    main(['train', '--help'])\nexcept SystemExit:\n"
               "    pass\nprint(sorted(m for m in ('torch', 'torch_geometric', 'mlflow', 'numpy') if m in sys.modules))")
-    started = time.monotonic()
     output = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
-    assert output.splitlines()[-1] == "[]" and time.monotonic() - started < 2
+    assert output.splitlines()[-1] == "[]"  # what makes it fast, without a timing that a slow machine would fail
