@@ -26,6 +26,15 @@ def to_padded(x: Tensor, counts: list[int]) -> tuple[Tensor, Tensor]:
     return padded, mask
 
 
+def dense_update_stack(stack, h: Tensor, mask: Tensor) -> Tensor:
+    """A PartUpdateStack on zero-padded wholes [B, K_max, F]: each part reads the sum of g over the others."""
+    for layer in stack:
+        messages = layer.g(h) * mask[..., None]
+        update = layer.f(torch.cat([h, messages.sum(1, keepdim=True) - messages], -1))
+        h = h + update if update.shape == h.shape else update
+    return h
+
+
 def from_padded(padded: Tensor, mask: Tensor) -> Tensor:
     """Inverse of :func:`to_padded`."""
     return padded[mask]

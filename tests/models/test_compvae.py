@@ -3,7 +3,7 @@ from dataclasses import replace
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import from_padded, sine_batch, to_padded
+from helpers import dense_update_stack, from_padded, sine_batch, to_padded
 from torch.distributions import MultivariateNormal, Normal
 from torch_geometric.data import Batch, Data
 
@@ -31,15 +31,6 @@ def model(request):
 
 def make_batch(counts=COUNTS, seed=0):
     return sine_batch(PROBLEM, CONFIG.num_categories, counts, seed)
-
-
-def dense_update_stack(stack, h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """A PartUpdateStack on zero-padded wholes [B, K_max, F]: each part reads the sum of g over the others."""
-    for layer in stack:
-        messages = layer.g(h) * mask[..., None]
-        update = layer.f(torch.cat([h, messages.sum(1, keepdim=True) - messages], -1))
-        h = h + update if update.shape == h.shape else update
-    return h
 
 
 def dense_loss(model: CompVAE, data: Batch, noise: LatentNoise, counts: list[int]):

@@ -1,0 +1,98 @@
+"""The full ELBO of the households preset's options against a dense re-implementation of the same math.
+
+z first (p(z | {l_i}, c) from a mean of part embeddings and 1 / (K + 1), then p(w_i | l_i, z)), the group-factor part
+prior, rendered part sums, part descriptors and known conditions (some rows unknown): every term written out on
+zero-padded wholes, with the covariances of the posterior and the prior as explicit matrices.
+"""
+import torch
+import torch.nn.functional as F
+from helpers import dense_update_stack, to_padded
+from torch.distributions import MultivariateNormal, Normal
+
+from compvae_geo import CompVAE, LatentNoise
+from compvae_geo.datasets import HouseholdParts, batch_from_tensors
+from compvae_geo.problems import model_config_for
+
+PROBLEM = HouseholdParts()
+OPTIONS = dict(w_dim=3, z_dim=4, hidden_dim=16, x_feature_dim=8, part_embed_dim=5, num_update_layers=2,
+               z_first=True, prior_group_factor=True, render_channels=2, render_hidden_dim=4)
+
+
+def soft(raw: torch.Tensor, floor: float) -> torch.Tensor:
+    return floor + F.softplus(raw)
+
+
+def dense_loss(model: CompVAE, data, noise: LatentNoise, counts: list[int]):
+    c = model.config
+    known = ~torch.isnan(data.whole_attr).any(-1, keepdim=True)
+    conditions = torch.cat([torch.where(known, data.whole_attr, 0.0), known.float()], -1)
+    features = model.x_encoder(data.whole)
+    z_loc, z_raw = model.z_posterior(torch.cat([features, conditions], -1)).chunk(2, -1)
+    z_scale = soft(z_raw, c.posterior_scale_floor)
+    z = z_loc + z_scale * noise.z
+    nodes, mask = to_padded(model.node_embedding(data.part, data.part_attr) + c.node_noise_std * noise.node, counts)
+    k_max = nodes.size(1)
+    per_node_x = features[:, None].expand(-1, k_max, -1)
+    h = torch.cat([per_node_x, z[:, None].expand(-1, k_max, -1), nodes, per_node_x * model.node_gate(nodes)], -1)
+    loc, log_var, logit = model.w_posterior(dense_update_stack(model.part_updates, h, mask)).chunk(3, -1)
+    logit = logit.masked_fill(~mask[..., None], float("-inf"))
+    rho = torch.softmax(torch.cat([logit, logit.new_zeros(len(counts), 1, c.w_dim)], 1), dim=1)[:, :k_max]
+    eps, _ = to_padded(noise.w, counts)
+    w = loc + (0.5 * log_var).exp() * (eps - rho * eps.sum(1, keepdim=True))
+    # w~: the vector sum, the count, and each part rendered alone on the day's grid, summed
+    part, _ = to_padded(data.part, counts)
+    attr, _ = to_padded(data.part_attr, counts)
+    rendered = torch.stack([
+        sum((model.part_renderer(torch.cat([w[b, i:i + 1], model.render_embedding(part[b, i:i + 1], attr[b, i:i + 1])],
+                                           -1))[0] for i in range(k)), torch.zeros(c.render_channels, *c.obs_shape))
+        for b, k in enumerate(counts)])
+    vector = torch.cat([(w * mask[..., None]).sum(1), mask.sum(1, keepdim=True).float()], -1)
+    # p(z | {l_i}, c): the mean embedding of the multiset and 1 / (K + 1)
+    embedded, _ = to_padded(model.z_prior.embedding(data.part, data.part_attr), counts)
+    k = mask.sum(1, keepdim=True).float()
+    summary = torch.cat([(embedded * mask[..., None]).sum(1) / k.clamp(min=1), 1 / (k + 1)], -1)
+    prior_z_loc, prior_z_raw = model.z_prior.net(torch.cat([summary, conditions], -1)).chunk(2, -1)
+    loss_z = (Normal(z_loc, z_scale).log_prob(z) - Normal(prior_z_loc, soft(prior_z_raw, c.prior_scale_floor))
+              .log_prob(z)).sum(-1)
+    # p(w_i | l_i, m_i, z): each part reads 1/m_i (m_i parts of its category in its whole) and its whole's z
+    prior = model.part_prior
+    loss_w = []
+    for b, count in enumerate(counts):
+        kl = torch.tensor(0.0)
+        if count:
+            p = part[b, :count]
+            same = (p[:, None] == p[None, :]).float()
+            embedding = prior.embedding(p, attr[b, :count]) + prior.group_size(1 / same.sum(1, keepdim=True)) \
+                + prior.z(z[b])
+            prior_loc, prior_raw, loading = prior.head(embedding).split(c.w_dim, -1)
+            prior_scale = soft(prior_raw, c.prior_scale_floor)
+            for d in range(c.w_dim):
+                a = torch.diag((0.5 * log_var[b, :count, d]).exp()) @ (torch.eye(count) - rho[b, :count, d, None])
+                covariance = torch.diag(prior_scale[:, d] ** 2) + same * loading[:, d, None] * loading[None, :, d]
+                kl = kl + torch.distributions.kl_divergence(MultivariateNormal(loc[b, :count, d], a @ a.T),
+                                                            MultivariateNormal(prior_loc[:, d], covariance))
+        loss_w.append(kl)
+    x_loc, x_raw = model.observation.decoder(torch.cat([z, vector, conditions], -1), rendered)
+    loss_x = -Normal(x_loc, soft(x_raw, c.observation_scale_floor).expand_as(x_loc)).log_prob(data.whole).sum(-1)
+    return torch.stack(loss_w), loss_z, loss_x
+
+
+def test_the_households_options_give_the_dense_elbo():
+    torch.manual_seed(0)
+    model = CompVAE(model_config_for(PROBLEM, **OPTIONS))
+    counts = [3, 1, 0, 4]
+    part = torch.tensor([4, 0, 4, 6, 2, 4, 2, 1])  # repeated categories within wholes: shared factors at work
+    generator = torch.Generator().manual_seed(3)
+    part_attr = PROBLEM.sample_part_attr(part, generator)
+    whole_attr = PROBLEM.conditions("weekday", -5.0).expand(len(counts), -1).clone()
+    whole_attr[1] = float("nan")  # this whole's conditions are unknown
+    whole = torch.randn(len(counts), *PROBLEM.obs_shape, generator=generator).abs()
+    data = batch_from_tensors(torch.tensor(counts), part, whole, part_attr, whole_attr)
+    noise = LatentNoise.sample(model.config, len(counts), part.numel())
+    terms = model.loss(data, noise)
+    loss_w, loss_z, loss_x = dense_loss(model, data, noise, counts)
+    close = dict(rtol=1e-4, atol=1e-3)
+    torch.testing.assert_close(terms.w, loss_w, **close)
+    torch.testing.assert_close(terms.z, loss_z, **close)
+    torch.testing.assert_close(terms.x, loss_x, **close)
+    assert terms.w[2] == 0 and (terms.w[[0, 1, 3]] > 0).all()
