@@ -129,10 +129,28 @@ class HouseholdParts(PartsProblem):
     whole_attr_dim: int = len(DAY_TYPES) + 1  # day type (one-hot), daily mean temperature / 10 degC
     observation: str = "curve"
 
+    unit = "kW"  # not fields: fixed by the problem
+    step_hours = 0.25
+
     @property
     def obs_shape(self) -> tuple[int, ...]:
         """``(steps,)``: one day of quarter-hours."""
         return (self.steps,)
+
+    @property
+    def category_labels(self) -> tuple[str, ...]:
+        """The archetypes' names."""
+        return tuple(archetype.name for archetype in ARCHETYPES)
+
+    @property
+    def descriptor_names(self) -> tuple[str, ...]:
+        """Annual consumption and PV peak power."""
+        return ("annual_mwh", "pv_kwp")
+
+    def condition_columns(self, whole_attr: Tensor) -> dict[str, tuple[str, list]]:
+        """The day type (categorical) and the daily mean temperature in degC (numeric)."""
+        return {"day_type": ("categorical", [DAY_TYPES[i] for i in whole_attr[:, :len(DAY_TYPES)].argmax(-1)]),
+                "mean_temperature": ("numeric", (whole_attr[:, -1] * TEMPERATURE_SCALE).tolist())}
 
     # ----- the calendar and the weather ---------------------------------------------------------
 

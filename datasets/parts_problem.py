@@ -32,6 +32,22 @@ class PartsProblem(ABC):
     part_attr_dim: int = 0
     whole_attr_dim: int = 0  # conditions a user may know about a whole (0: none)
     observation: str  # name of the CompVAE x-encoder/decoder family for these wholes
+    unit: str | None = None  # of the wholes' values, written by export (docs/data_format.md)
+    step_hours: float | None = None  # the wholes are load curves with steps this long (hours), or None
+
+    @property
+    def category_labels(self) -> tuple[str, ...]:
+        """The name of each category, as the files of :func:`~compvae_geo.datasets.export.export_problem` write it."""
+        return tuple(str(category) for category in range(self.num_categories))
+
+    @property
+    def descriptor_names(self) -> tuple[str, ...]:
+        """The name of each column of ``part_attr``, as files write it."""
+        return tuple(f"attr_{j}" for j in range(self.part_attr_dim))
+
+    def condition_columns(self, whole_attr: Tensor) -> dict[str, tuple[str, list]]:
+        """The conditions ``[B, whole_attr_dim]`` as file columns: name -> (kind, cells); none by default."""
+        return {}
 
     @property
     @abstractmethod

@@ -1,0 +1,158 @@
+"""How the files' labels, conditions, descriptors and values become the tensors a model reads, and back.
+
+Fitted once on a dataset's tables and saved as plain values beside the processed data (and in the checkpoint of a
+model trained on it), so that a model generates from labels and in the file's units.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .tables import Tables, as_label, is_empty
+
+
+@dataclass
+class ConditionEncoding:
+    """One condition column: one-hot columns for a categorical one, a standardised column for a numeric one."""
+
+    name: str
+    kind: str  # "categorical" or "numeric"
+    categories: list[str] = field(default_factory=list)  # categorical: the values seen, in sorted order
+    mean: float = 0.0  # numeric: subtracted...
+    std: float = 1.0  # ...then divided by
+
+    @property
+    def width(self) -> int:
+        """The columns it takes in ``whole_attr``."""
+        return len(self.categories) if self.kind == "categorical" else 1
+
+
+@dataclass
+class DataEncoding:
+    """The vocabulary of part categories, the condition encoding, the descriptor and value scales, the unit."""
+
+    vocabulary: list[str]  # category labels; a part's id is its position
+    conditions: list[ConditionEncoding]
+    descriptor_columns: list[str]
+    descriptor_mean: list[float]
+    descriptor_std: list[float]
+    value_columns: list[str]
+    value_scale: float  # the wholes are divided by it for training (no shift: an empty whole stays 0)
+    unit: str | None = None
+    step_hours: float | None = None
+
+    @classmethod
+    def fit(cls, tables: Tables) -> DataEncoding:
+        """The encoding of ``tables``: labels sorted (numerically where all are integers), scales from the data."""
+        labels = sorted(set(tables.categories), key=_label_order(tables.categories))
+        conditions = []
+        for name, kind in tables.settings.conditions.items():
+            cells = [cell for cell in tables.conditions[name] if cell is not None]
+            if kind == "categorical":
+                labels_seen = [as_label(cell) for cell in cells]
+                seen = sorted(set(labels_seen), key=_label_order(labels_seen))
+                conditions.append(ConditionEncoding(name, kind, categories=seen))
+            else:
+                numbers = np.asarray(cells, dtype=np.float64)
+                conditions.append(ConditionEncoding(name, kind, mean=float(numbers.mean()) if numbers.size else 0.0,
+                                                    std=_positive(numbers.std() if numbers.size else 1.0)))
+        descriptors = tables.descriptors
+        scale = float(np.sqrt(np.mean(tables.values ** 2)))
+        return cls(vocabulary=labels, conditions=conditions, descriptor_columns=tables.descriptor_columns,
+                   descriptor_mean=descriptors.mean(0).tolist() if len(descriptors) else [0.0] * descriptors.shape[1],
+                   descriptor_std=[_positive(s) for s in (descriptors.std(0) if len(descriptors)
+                                                          else np.ones(descriptors.shape[1]))],
+                   value_columns=tables.value_columns, value_scale=_positive(scale), unit=tables.settings.unit,
+                   step_hours=tables.settings.step_hours)
+
+    # ----- the model's side -----------------------------------------------------------------------
+
+    @property
+    def whole_attr_dim(self) -> int:
+        """Columns of ``whole_attr``."""
+        return sum(condition.width for condition in self.conditions)
+
+    def part_ids(self, labels: list[str] | list[int] | Tensor) -> Tensor:
+        """Category ids ``[K]`` of labels (text, or ids already); ``ValueError`` naming a label training never saw."""
+        if isinstance(labels, Tensor):
+            return labels
+        index = {label: i for i, label in enumerate(self.vocabulary)}
+        ids = []
+        for label in labels:
+            if isinstance(label, int) and not isinstance(label, bool):
+                ids.append(label)
+            elif str(label) in index:
+                ids.append(index[str(label)])
+            else:
+                raise ValueError(f"unknown part category {label!r}; the data had {self.vocabulary}")
+        return torch.tensor(ids, dtype=torch.long)
+
+    def encode_descriptors(self, descriptors: np.ndarray | Tensor) -> Tensor:
+        """Descriptors ``[N, F]`` in the file's units to the standardised ``part_attr`` the model reads."""
+        return (torch.as_tensor(descriptors, dtype=torch.float32) - torch.tensor(self.descriptor_mean)) \
+            / torch.tensor(self.descriptor_std)
+
+    def encode_conditions(self, columns: dict[str, Sequence[Any]], num_wholes: int) -> Tensor:
+        """``whole_attr`` ``[num_wholes, whole_attr_dim]`` of condition cells by column name.
+
+        A whole with an empty cell (or a column not given) has unknown conditions, a row of NaN: the model knows the
+        conditions of a whole as a whole or not at all. ``ValueError`` for a categorical value the data never had.
+        """
+        out = np.zeros((num_wholes, self.whole_attr_dim), dtype=np.float32)
+        unknown = np.zeros(num_wholes, dtype=bool)
+        column = 0
+        for condition in self.conditions:
+            cells = list(columns.get(condition.name, [None] * num_wholes))
+            missing = np.array([is_empty(cell) for cell in cells], dtype=bool)
+            unknown |= missing
+            if condition.kind == "numeric":
+                numbers = np.array([np.nan if gap else float(cell) for cell, gap in zip(cells, missing)])
+                out[:, column] = (numbers - condition.mean) / condition.std
+            else:
+                index = {category: i for i, category in enumerate(condition.categories)}
+                for row, (cell, gap) in enumerate(zip(cells, missing)):
+                    if gap:
+                        continue
+                    if as_label(cell) not in index:
+                        raise ValueError(f"condition {condition.name!r} has no value {cell!r} in the data; "
+                                         f"known: {condition.categories}")
+                    out[row, column + index[as_label(cell)]] = 1.0
+            column += condition.width
+        out[unknown] = np.nan
+        return torch.from_numpy(out)
+
+    def encode_values(self, values: np.ndarray | Tensor) -> Tensor:
+        """Wholes ``[B, T]`` in the file's units to what the model is trained on."""
+        return torch.as_tensor(values, dtype=torch.float32) / self.value_scale
+
+    def decode_values(self, wholes: Tensor) -> Tensor:
+        """Generated wholes back in the file's units (:attr:`unit`)."""
+        return wholes * self.value_scale
+
+    # ----- plain values, for JSON and checkpoints ------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> DataEncoding:
+        """The encoding of :meth:`to_dict` values."""
+        return cls(**{**values, "conditions": [ConditionEncoding(**c) for c in values["conditions"]]})
+
+
+def _positive(value: float) -> float:
+    """A scale to divide by: 1 where the data do not vary (or are all zero)."""
+    return float(value) if value > 0 and math.isfinite(value) else 1.0
+
+
+def _label_order(labels: list[str]) -> Any:
+    """Sort key: numerical where every label is an integer, else text."""
+    numeric = all(label.lstrip("-").isdigit() for label in labels)
+    return (lambda label: int(label)) if numeric else (lambda label: label)

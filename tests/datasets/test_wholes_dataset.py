@@ -1,0 +1,122 @@
+"""Datasets of wholes read from files: the layout, the encoding, the cache, every refusal by file, row and column."""
+import json
+
+import pytest
+import torch
+from torch_geometric.data import Batch
+
+from compvae_geo.datasets import DataFileError, HouseholdParts, WholesDataset
+from compvae_geo.datasets.export import export_problem
+
+WHOLES = """whole_id,feeder,day,temperature,v0,v1,v2
+a,f1,weekday,2.5,1.0,2.0,3.0
+b,f1,sunday,,0.5,1.5,2.5
+c,f2,weekday,10.0,4.0,0.0,1.0
+"""
+PARTS = """whole_id,category,annual_mwh
+a,single,1.2
+a,family,4.5
+a,single,1.4
+c,family,3.9
+"""
+SETTINGS = {"conditions": {"day": "categorical", "temperature": "numeric"}, "unit": "kW", "step_hours": 8,
+            "group": "feeder"}
+
+
+def write(folder, wholes=WHOLES, parts=PARTS, settings=SETTINGS):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "wholes.csv").write_text(wholes)
+    (folder / "parts.csv").write_text(parts)
+    if settings is not None:
+        (folder / "dataset.json").write_text(json.dumps(settings))
+    return folder
+
+
+def test_one_data_per_whole_with_ids_descriptors_values_and_conditions_encoded(tmp_path):
+    dataset = WholesDataset(write(tmp_path / "d"))
+    encoding = dataset.encoding
+    assert len(dataset) == 3 and encoding.vocabulary == ["family", "single"] and dataset.obs_shape == (3,)
+    assert (dataset.num_categories, dataset.part_attr_dim, dataset.whole_attr_dim) == (2, 1, 3)
+    first, empty, last = dataset[0], dataset[1], dataset[2]
+    assert first.part.tolist() == [1, 0, 1] and empty.part.numel() == 0 and last.part.tolist() == [0]
+    descriptors = torch.tensor([1.2, 4.5, 1.4, 3.9])
+    torch.testing.assert_close(first.part_attr[:, 0], (descriptors[:3] - descriptors.mean()) / descriptors.std(False))
+    values = torch.tensor([[1.0, 2.0, 3.0], [0.5, 1.5, 2.5], [4.0, 0.0, 1.0]])
+    scale = values.pow(2).mean().sqrt()
+    torch.testing.assert_close(first.whole, values[:1] / scale)
+    torch.testing.assert_close(encoding.decode_values(last.whole), values[2:])  # back in the file's units
+    temperatures = torch.tensor([2.5, 10.0])  # the empty cell is not part of the statistics
+    standardised = (2.5 - temperatures.mean()) / temperatures.std(False)
+    torch.testing.assert_close(first.whole_attr, torch.tensor([[0.0, 1.0, float(standardised)]]))  # sunday, weekday
+    assert torch.isnan(empty.whole_attr).all()  # an empty cell: the whole's conditions are unknown
+    assert (encoding.unit, encoding.step_hours) == ("kW", 8.0)
+    assert encoding.part_ids(["single", "family", 1]).tolist() == [1, 0, 1]
+    with pytest.raises(ValueError, match="unknown part category 'retired'"):
+        encoding.part_ids(["retired"])
+    with pytest.raises(ValueError, match="condition 'day' has no value 'saturday'"):
+        encoding.encode_conditions({"day": ["saturday"], "temperature": [1.0]}, 1)
+
+
+def test_a_batch_built_from_the_stored_tensors_is_pygs_batch_of_the_same_wholes(tmp_path):
+    dataset = WholesDataset(export_problem(HouseholdParts(), 24, 4, 5, tmp_path / "h", seed=1))
+    index = torch.tensor([5, 0, 17, 17])
+    built, collated = dataset.batch(index), Batch.from_data_list([dataset[int(i)] for i in index])
+    for key in ("part", "part_attr", "whole", "whole_attr", "batch", "ptr"):
+        assert torch.equal(built[key], collated[key]), key
+
+
+def test_the_cache_is_used_until_the_files_change(tmp_path):
+    folder = write(tmp_path / "d")
+    first = WholesDataset(folder)
+    assert len(list((folder / "processed").glob("wholes-*.pt"))) == 1
+    (folder / "wholes.csv").write_text(WHOLES.replace("4.0,0.0,1.0", "5.0,0.0,1.0"))
+    second = WholesDataset(folder)
+    assert len(list((folder / "processed").glob("wholes-*.pt"))) == 2
+    assert not torch.equal(first[2].whole * first.encoding.value_scale, second[2].whole * second.encoding.value_scale)
+
+
+def test_parquet_files_and_a_pre_transform_give_the_same_wholes(tmp_path):
+    export_problem(HouseholdParts(), 12, 3, 4, tmp_path / "csv", seed=2)
+    export_problem(HouseholdParts(), 12, 3, 4, tmp_path / "parquet", seed=2, file_type="parquet")
+    csv, parquet = WholesDataset(tmp_path / "csv"), WholesDataset(tmp_path / "parquet", pre_transform=lambda d: d)
+    for b in range(12):
+        for key in ("part", "part_attr", "whole", "whole_attr"):
+            torch.testing.assert_close(csv[b][key], parquet[b][key])
+
+
+REFUSALS = {
+    "no wholes table": (dict(wholes=None), "no wholes.csv or wholes.parquet"),
+    "a wholes table of another type": (dict(wholes="txt"), "wholes.txt is of an unknown type"),
+    "no whole_id column": (dict(wholes=WHOLES.replace("whole_id,", "id,")), "wholes.csv: no 'whole_id' column"),
+    "no category column": (dict(parts=PARTS.replace(",category,", ",kind,")), "parts.csv: no 'category' column"),
+    "a duplicate whole_id": (dict(wholes=WHOLES.replace("c,f2", "a,f2")),
+                             "wholes.csv, line 4, column 'whole_id': the whole_id 'a' appears twice"),
+    "a part of no whole": (dict(parts=PARTS + "z,single,1.0\n"),
+                           "parts.csv, line 6, column 'whole_id': no whole has the whole_id 'z'"),
+    "a value that is not a number": (dict(wholes=WHOLES.replace("0.5,1.5", "0.5,high")),
+                                     "wholes.csv, line 3, column 'v1': the value is not a finite number ('high')"),
+    "a missing value": (dict(wholes=WHOLES.replace("4.0,0.0,1.0", "4.0,,1.0")),
+                        "wholes.csv, line 4, column 'v1': the value is missing"),
+    "a descriptor that is not a number": (dict(parts=PARTS.replace("4.5", "big")),
+                                          "parts.csv, line 3, column 'annual_mwh': the descriptor is not a finite"),
+    "an empty table": (dict(parts="whole_id,category\n"), "parts.csv: the table has no rows"),
+    "a condition the table lacks": (dict(settings={"conditions": {"season": "categorical"}}),
+                                    "dataset.json names the column(s) 'season'"),
+    "a condition of an unknown kind": (dict(settings={"conditions": {"day": "ordinal"}}),
+                                       "'conditions' maps each condition column to one of"),
+    "an unknown settings key": (dict(settings={"units": "kW"}), "must be an object with some of the keys"),
+    "a non-positive step": (dict(settings={"step_hours": 0}), "'step_hours' must be a positive number"),
+}
+
+
+@pytest.mark.parametrize(("change", "message"), list(REFUSALS.values()), ids=list(REFUSALS))
+def test_bad_files_are_refused_naming_the_file_row_and_column(change, message, tmp_path):
+    folder = tmp_path / "d"
+    write(folder, change.get("wholes") or WHOLES, change.get("parts", PARTS), change.get("settings", SETTINGS))
+    if change.get("wholes") is None and "wholes" in change:
+        (folder / "wholes.csv").unlink()
+    elif change.get("wholes") == "txt":
+        (folder / "wholes.csv").rename(folder / "wholes.txt")
+    with pytest.raises(DataFileError, match=message.replace("(", "\\(").replace(")", "\\)")):
+        WholesDataset(folder)
+    assert not list(folder.glob("processed/wholes-*.pt"))  # nothing cached from a refused directory
