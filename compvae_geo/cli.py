@@ -1,4 +1,4 @@
-"""The ``compvae-geo`` command line: ``train``, ``generate``, ``whatif``, ``evaluate`` and ``report``.
+"""The ``compvae-geo`` command line: ``train``, ``generate``, ``whatif``, ``evaluate``, ``report`` and ``export``.
 
 This module parses arguments and owns the output (messages, the progress bar); the work is done
 by :mod:`compvae_geo.training.launch`, :mod:`compvae_geo.evaluation.run` and the models.
@@ -172,6 +172,18 @@ def _add_report_arguments(report: argparse.ArgumentParser) -> None:
                              "'<!-- headline PROBLEM: ... -->' and '<!-- end headline PROBLEM -->' lines")
 
 
+def _add_export_arguments(export: argparse.ArgumentParser) -> None:
+    """``compvae-geo export``: a problem's wholes in the file layout of docs/data_format.md."""
+    export.add_argument("--problem", choices=PROBLEM_NAMES, required=True)
+    export.add_argument("--wholes", type=int, required=True, help="wholes to write, spread over the multisets")
+    export.add_argument("--multisets", type=int, default=None,
+                        help="distinct multisets (feeders), each on many wholes (days); default: wholes / 50")
+    export.add_argument("--max-parts", type=int, default=32, help="parts per multiset: uniform in 1..this")
+    export.add_argument("--seed", type=int, default=0)
+    export.add_argument("--file-type", choices=("csv", "parquet"), default="csv")
+    export.add_argument("--out", type=Path, required=True, help="the directory to write")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every ``compvae-geo`` command."""
     parser = argparse.ArgumentParser(prog="compvae-geo", description=__doc__)
@@ -184,6 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
         "evaluate", help="distances of generated to true wholes per K, with baselines"))
     _add_report_arguments(commands.add_parser(
         "report", help="write docs/<problem>_results.md from an evaluation.json"))
+    _add_export_arguments(commands.add_parser(
+        "export", help="write a problem's wholes and parts as files (the layout of your own data)"))
     return parser
 
 
@@ -195,7 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     try:
         commands = {"train": run_train, "generate": run_generate, "whatif": run_whatif, "evaluate": run_evaluate,
-                    "report": run_report}
+                    "report": run_report, "export": run_export}
         return commands[args.command](args)
     except (ValueError, TrackingUnavailable, FileNotFoundError) as error:
         print(f"compvae-geo: error: {error}", file=sys.stderr)
@@ -503,6 +517,21 @@ def run_report(args: argparse.Namespace) -> int:
 
     out, num_figures = write_report(args.evaluation, args.out, args.readme)
     print(f"wrote {out} ({num_figures} figures in {out.parent / 'figures'})")
+    return 0
+
+
+# ----- export --------------------------------------------------------------------------------
+
+def run_export(args: argparse.Namespace) -> int:
+    """Writes a problem's wholes as files."""
+    from .datasets.export import export_problem
+    from .problems import make_problem
+
+    multisets = args.multisets or max(1, args.wholes // 50)
+    out = export_problem(make_problem(args.problem), args.wholes, multisets, args.max_parts, args.out, args.seed,
+                         args.file_type)
+    print(f"wrote {args.wholes} wholes of {multisets} multisets to {out} (wholes.{args.file_type}, "
+          f"parts.{args.file_type}, dataset.json)")
     return 0
 
 

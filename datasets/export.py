@@ -46,7 +46,8 @@ def export_problem(
         conditions = problem.condition_columns(batch.whole_attr) if problem.whole_attr_dim else {}
         kinds.update({name: kind for name, (kind, _) in conditions.items()})
         frame = {WHOLE_ID: whole_ids, GROUP: multiset, **{name: cells for name, (_, cells) in conditions.items()}}
-        frame.update({f"v{t:03d}": batch.whole[:, t].tolist() for t in range(batch.whole.size(1))})
+        values = batch.whole.flatten(1)  # a file holds a whole's values in a row (an image: its pixels, flattened)
+        frame.update({f"v{t:04d}": values[:, t].tolist() for t in range(values.size(1))})
         wholes.append(pd.DataFrame(frame))
         for whole_id in whole_ids:
             rows = {WHOLE_ID: whole_id, CATEGORY: [labels[c] for c in part.tolist()]}

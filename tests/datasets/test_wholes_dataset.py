@@ -65,6 +65,16 @@ def test_a_batch_built_from_the_stored_tensors_is_pygs_batch_of_the_same_wholes(
         assert torch.equal(built[key], collated[key]), key
 
 
+def test_the_export_command_writes_files_the_dataset_reads(tmp_path, capsys):
+    from compvae_geo.cli import main
+
+    assert main(["export", "--problem", "sites", "--wholes", "10", "--multisets", "2", "--max-parts", "3",
+                 "--out", str(tmp_path / "s"), "--file-type", "parquet"]) == 0
+    assert "wrote 10 wholes of 2 multisets" in capsys.readouterr().out
+    dataset = WholesDataset(tmp_path / "s")
+    assert len(dataset) == 10 and dataset.obs_shape == (3 * 32 * 32,) and dataset.part_attr_dim == 2
+
+
 def test_the_cache_is_used_until_the_files_change(tmp_path):
     folder = write(tmp_path / "d")
     first = WholesDataset(folder)
