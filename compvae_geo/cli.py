@@ -47,6 +47,14 @@ def _parse_ints(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"expected integers separated by commas, got {text!r}") from None
 
 
+def _parse_parts(text: str) -> tuple[int | str, ...]:
+    """Categories separated by commas: ids, or a model of recorded data's labels (``single,family,family``)."""
+    items = [item.strip() for item in text.split(",")]
+    if any(not item for item in items):
+        raise argparse.ArgumentTypeError(f"expected categories separated by commas, got {text!r} (an empty item)")
+    return tuple(int(item) if item.lstrip("-").isdigit() else item for item in items)
+
+
 def _parse_rows(text: str) -> list[list[float]]:
     return [[float(value) for value in row.split(",")] for row in text.split(";") if row.strip()]
 
@@ -89,8 +97,9 @@ def _add_train_arguments(train: argparse.ArgumentParser) -> None:
 def _add_generate_arguments(generate: argparse.ArgumentParser) -> None:
     """``compvae-geo generate``: wholes of given parts (or their peak days)."""
     generate.add_argument("--checkpoint", type=Path, required=True)
-    generate.add_argument("--parts", type=_parse_ints, required=True, metavar="L1,L2,...",
-                          help="categories of the parts, e.g. 0,3,3,7")
+    generate.add_argument("--parts", type=_parse_parts, required=True, metavar="L1,L2,...",
+                          help="categories of the parts, e.g. 0,3,3,7 (a model trained on files: their labels, "
+                               "e.g. single,family,family)")
     generate.add_argument("--part-attr", type=_parse_rows, default=None, metavar="A,B;C,D;...",
                           help="descriptors of each part, one row per part "
                                "(sites: x,y locations, e.g. '0.1,0.5;-0.4,0')")
@@ -285,7 +294,7 @@ def _train(trainer: Any, out_dir: Path, args: argparse.Namespace) -> int:
         return INTERRUPTED_EXIT_CODE if result.interrupted else DIVERGED_EXIT_CODE if result.diverged else 0
     started = time.monotonic()
     processes = f" x {trainer.ranks.world_size} processes" if trainer.ranks.distributed else ""
-    print(f"training {config.problem} on {trainer.device}{processes}: {config.iterations} steps of "
+    print(f"training {config.subject} on {trainer.device}{processes}: {config.iterations} steps of "
           f"{config.batch_size} wholes, MLflow run {trainer.tracker.run_id} ({trainer.tracker.tracking_uri}), "
           f"files in {out_dir}", flush=True)
     bar = tqdm(total=config.iterations, initial=trainer.step, unit="step", dynamic_ncols=True)
@@ -313,7 +322,7 @@ def _train(trainer: Any, out_dir: Path, args: argparse.Namespace) -> int:
     trainer.tracker.end("FINISHED")
     minutes = (time.monotonic() - started) / 60
     last = trainer.history[-1] if trainer.history else {}
-    tracking = (f"MLflow run {trainer.tracker.run_id} in experiment '{args.experiment or config.problem}' "
+    tracking = (f"MLflow run {trainer.tracker.run_id} in experiment '{args.experiment or config.subject}' "
                 f"({trainer.tracker.tracking_uri}; see it with: mlflow ui --backend-store-uri "
                 f"{trainer.tracker.tracking_uri})")
     if result.tracking_failure:
@@ -339,7 +348,10 @@ def run_generate(args: argparse.Namespace) -> int:
     model = load_model(args.checkpoint).eval()
     if args.tail_quantile is not None and not isinstance(model, CompVAE):
         raise ValueError(f"{args.checkpoint} holds a {model.model_name}, which has no peak-day sampler; use a CompVAE")
-    parts = torch.tensor(args.parts, dtype=torch.long)
+    parts = model.part_ids(list(args.parts))
+    if any(isinstance(part, str) for part in parts):
+        raise ValueError(f"{args.checkpoint} was not trained on files: give its categories as ids, not labels")
+    parts = torch.as_tensor(parts, dtype=torch.long)
     part_attr = None if args.part_attr is None else torch.tensor(args.part_attr, dtype=torch.float32)
     torch.manual_seed(args.seed)
     if args.tail_quantile is None:

@@ -46,6 +46,7 @@ class DataEncoding:
     value_scale: float  # the wholes are divided by it for training (no shift: an empty whole stays 0)
     unit: str | None = None
     step_hours: float | None = None
+    group_column: str | None = None  # the wholes column that splits keep together, if dataset.json names one
 
     @classmethod
     def fit(cls, tables: Tables) -> DataEncoding:
@@ -69,7 +70,7 @@ class DataEncoding:
                    descriptor_std=[_positive(s) for s in (descriptors.std(0) if len(descriptors)
                                                           else np.ones(descriptors.shape[1]))],
                    value_columns=tables.value_columns, value_scale=_positive(scale), unit=tables.settings.unit,
-                   step_hours=tables.settings.step_hours)
+                   step_hours=tables.settings.step_hours, group_column=tables.settings.group)
 
     # ----- the model's side -----------------------------------------------------------------------
 

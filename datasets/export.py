@@ -13,7 +13,7 @@ import torch
 from .parts_problem import PartsProblem
 from .tables import CATEGORY, SETTINGS_FILE, WHOLE_ID
 
-GROUP = "multiset"  # the column of the wholes table naming each whole's multiset (what splits keep together)
+GROUP = "multiset_id"  # the column of the wholes table naming each whole's multiset (what splits keep together)
 
 
 def export_problem(

@@ -46,6 +46,7 @@ class WholesDataset(InMemoryDataset):
         super().__init__(str(root), transform, pre_transform, log=False, force_reload=force_reload)
         self.load(self.processed_paths[0])
         self.encoding = DataEncoding.from_dict(json.loads(Path(self.processed_paths[1]).read_text()))
+        self.groups: list | None = json.loads(Path(self.processed_paths[2]).read_text())  # the group of each whole
 
     @property
     def raw_dir(self) -> str:
@@ -59,8 +60,8 @@ class WholesDataset(InMemoryDataset):
 
     @property
     def processed_file_names(self) -> list[str]:
-        """The tensors and the encoding, named after a digest of the files' contents."""
-        return [f"wholes-{self._digest}.pt", f"encoding-{self._digest}.json"]
+        """The tensors, the encoding and the wholes' groups, named after a digest of the files' contents."""
+        return [f"wholes-{self._digest}.pt", f"encoding-{self._digest}.json", f"groups-{self._digest}.json"]
 
     def download(self) -> None:
         """There is nothing to download: a root without tables is an error (named by :func:`read_tables`)."""
@@ -88,6 +89,9 @@ class WholesDataset(InMemoryDataset):
         else:
             self.save([self.pre_transform(data) for data in self._data_list(stored, counts)], self.processed_paths[0])
         Path(self.processed_paths[1]).write_text(json.dumps(encoding.to_dict(), indent=1))
+        groups = None if tables.groups is None else [group if isinstance(group, (int, float)) else str(group)
+                                                     for group in tables.groups]
+        Path(self.processed_paths[2]).write_text(json.dumps(groups))
 
     @staticmethod
     def _data_list(stored: dict[str, Tensor], counts: Tensor) -> list[Data]:
@@ -120,6 +124,11 @@ class WholesDataset(InMemoryDataset):
         return (len(self.encoding.value_columns),)
 
     observation = "curve"  # the codec of these wholes (a row of values)
+
+    @property
+    def digest(self) -> str:
+        """A digest of the files' contents (what names the cache)."""
+        return self._digest
 
     def batch(self, index: Tensor) -> Batch:
         """The wholes ``index`` ``[B]`` as one ``Batch``, built from the stored tensors (no ``Data`` objects)."""

@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 from ..training.trainer import Trainer
-from .figures import model_figures
+from .figures import loss_curves_figure, model_figures
 
 
 def write_artifacts(trainer: Trainer, out_dir: Path) -> None:
@@ -13,7 +13,10 @@ def write_artifacts(trainer: Trainer, out_dir: Path) -> None:
     config_path = out_dir / "config.json"
     config_path.write_text(json.dumps({"train": trainer.config.to_dict(), "model": trainer.model.config.to_dict()},
                                       indent=2))
-    figures = model_figures(trainer.model, trainer.problem, trainer.config.seed, trainer.history)
+    if trainer.spec.split_sizes is None:  # a generator: the paper's figures against it
+        figures = model_figures(trainer.model, trainer.problem, trainer.config.seed, trainer.history)
+    else:  # recorded data: the loss curves (the evaluation against the files is evaluate's)
+        figures = {"loss_curves.png": loss_curves_figure(trainer.history)} if trainer.history else {}
     for name, figure in figures.items():
         figure.savefig(out_dir / name, dpi=120)
         trainer.tracker.log_artifact(out_dir / name, "figures")

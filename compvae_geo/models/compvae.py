@@ -318,29 +318,33 @@ class CompVAE(SavableModel):
         (:class:`MultisetZPrior`), z is drawn first and the parts given it (:meth:`draw_prior`).
 
         Args:
-            parts: categories ``[K]`` of one multiset (K = 0 allowed; a list of ints is one multiset too), or a
-                list of such tensors for several multisets.
+            parts: categories ``[K]`` of one multiset (K = 0 allowed; a list of ints is one multiset too, and for a
+                model trained on files a list of their category labels), or a list of such tensors for several.
             num_samples: wholes to draw per multiset.
-            part_attr: continuous descriptors ``[K, F]`` (or a list), if the model uses them; float64 is converted.
+            part_attr: continuous descriptors ``[K, F]`` (or a list), if the model uses them (a model trained on files:
+                in the files' units); float64 is converted.
             whole_attr: the known conditions :math:`c` ``[whole_attr_dim]`` (or one row per sample) of the
-                wholes (households: ``HouseholdParts.conditions(...)``), if the model has any; None: unknown,
-                drawn with z.
+                wholes (households: ``HouseholdParts.conditions(...)``; a model trained on files also takes them by
+                column name, ``{"day_type": "weekday"}``), if the model has any; None: unknown, drawn with z.
             observation_noise: add the observation model's noise.
 
         Returns:
-            ``[num_samples, *obs_shape]``, or a list of them for a list of multisets.
+            ``[num_samples, *obs_shape]``, or a list of them for a list of multisets; a model trained on files
+            gives them in the files' units.
             Time is linear in K x ``num_samples``; memory too for the part latents (``w_dim`` floats each),
             while the parts are rendered and summed ``GENERATE_CHUNK_PARTS`` at a time and the wholes decoded
             ``GENERATE_CHUNK_SAMPLES`` at a time, which bounds the rest.
         """
-        parts = as_multisets(parts)
+        parts = as_multisets(self.part_ids(parts))
+        whole_attr = self.encoded_conditions(whole_attr)
         if isinstance(parts, list):
             attrs = part_attr if part_attr is not None else [None] * len(parts)
             if len(attrs) != len(parts):
                 raise ValueError(f"{len(parts)} multisets but {len(attrs)} part_attr tensors")
             return [self.generate(p, num_samples, a, whole_attr, observation_noise)
                     for p, a in zip(parts, attrs, strict=True)]
-        multisets = check_multiset(parts, part_attr, whole_attr, self.config, self.dtype, copies=num_samples)
+        multisets = check_multiset(parts, self.encoded_descriptors(part_attr), whole_attr, self.config, self.dtype,
+                                   copies=num_samples)
         num_parts = parts.numel()
         # whole by whole where a chunk holds whole wholes, so the sums are those of a single pass (K = 0: w~ = 0)
         chunk = num_parts * max(1, GENERATE_CHUNK_PARTS // num_parts) if 0 < num_parts <= GENERATE_CHUNK_PARTS \
@@ -352,7 +356,7 @@ class CompVAE(SavableModel):
             rows = slice(start, start + GENERATE_CHUNK_SAMPLES)
             x = self._observe(latents.w_tilde[rows], latents.z[rows], conditions[rows])
             wholes.append(x.sample() if observation_noise else x.mean)
-        return torch.cat(wholes)
+        return self.in_file_units(torch.cat(wholes))
 
     # ----- the model as a structural one: wholes as a map of standard-normal noise ----------------
 

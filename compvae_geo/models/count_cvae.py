@@ -94,10 +94,11 @@ class CountCVAE(SavableModel):
         z ~ p(z|c), then the mean of p(x|z,c) (or a draw with ``observation_noise``); ``whole_attr``
         are the known conditions (None: unknown).
         """
-        parts = as_multisets(parts)
+        parts = as_multisets(self.part_ids(parts))
+        whole_attr = self.encoded_conditions(whole_attr)
         if isinstance(parts, list):
             raise ValueError("CountCVAE.generate takes one multiset; call it once per multiset")
-        part_attr = as_float("part_attr", part_attr, self.dtype)
+        part_attr = as_float("part_attr", self.encoded_descriptors(part_attr), self.dtype)
         whole_attr = as_float("whole_attr", whole_attr, self.dtype)
         check_num_samples(num_samples)
         check_parts(parts, part_attr, self.config.num_categories, self.config.part_attr_dim)
@@ -105,4 +106,4 @@ class CountCVAE(SavableModel):
         counts = self.category_counts(parts, *resolve_batch(None, parts.numel(), parts.device), part_attr, whole_attr)
         counts = counts.expand(num_samples, -1)
         x_dist = self.decode(counts, self.z_prior_dist(counts).sample())
-        return x_dist.sample() if observation_noise else x_dist.mean
+        return self.in_file_units(x_dist.sample() if observation_noise else x_dist.mean)

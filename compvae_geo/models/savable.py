@@ -5,7 +5,9 @@ import os
 from typing import TYPE_CHECKING, Any
 
 import torch
-from torch import nn
+from torch import Tensor, nn
+
+from compvae_geo.datasets import DataEncoding
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -22,6 +24,7 @@ class SavableModel(nn.Module):
     def __init__(self, config: CompVAEConfig) -> None:
         super().__init__()
         self.config = config
+        self.encoding: DataEncoding | None = None  # set for a model of recorded data: its labels, conditions, units
 
     @property
     def dtype(self) -> torch.dtype:
@@ -30,8 +33,11 @@ class SavableModel(nn.Module):
 
     def checkpoint_payload(self) -> dict[str, Any]:
         """The model name, config and weights as plain data (what :meth:`save` writes)."""
-        return {"format": CHECKPOINT_FORMAT, "model": self.model_name, "config": self.config.to_dict(),
-                "state_dict": self.state_dict()}
+        payload = {"format": CHECKPOINT_FORMAT, "model": self.model_name, "config": self.config.to_dict(),
+                   "state_dict": self.state_dict()}
+        if self.encoding is not None:
+            payload["encoding"] = self.encoding.to_dict()
+        return payload
 
     def save(self, path: str | os.PathLike) -> None:
         """Writes the config and weights to ``path`` atomically (temporary file, then rename)."""
@@ -59,4 +65,36 @@ class SavableModel(nn.Module):
                                   "its training diverged; resume from an earlier checkpoint or train with a lower lr")
         model = cls(CompVAEConfig.from_dict(payload["config"]))
         model.load_state_dict(payload["state_dict"])
+        if payload.get("encoding") is not None:
+            model.encoding = DataEncoding.from_dict(payload["encoding"])
         return model
+
+    def part_ids(self, parts: Any) -> Any:
+        """Category labels of a model of recorded data (a list with text in it) as ids; anything else unchanged."""
+        if self.encoding is not None and isinstance(parts, (list, tuple)) and any(isinstance(p, str) for p in parts):
+            return self.encoding.part_ids(list(parts))
+        return parts
+
+    def encoded_descriptors(self, part_attr: Any) -> Any:
+        """The descriptors ``[K, F]`` of a model of recorded data, given in the files' units, as the model reads them.
+
+        Anything else is unchanged.
+        """
+        if self.encoding is None or part_attr is None or isinstance(part_attr, list):
+            return part_attr
+        return self.encoding.encode_descriptors(part_attr)
+
+    def encoded_conditions(self, whole_attr: Any) -> Any:
+        """Conditions by column name as ``whole_attr`` ``[whole_attr_dim]``, for a model of recorded data.
+
+        ``{"day_type": "weekday", "temperature": -5}``, through the files' encoding; anything else is unchanged.
+        """
+        if isinstance(whole_attr, dict):
+            if self.encoding is None:
+                raise ValueError("conditions by name need a model trained on files (with their encoding)")
+            return self.encoding.encode_conditions({name: [value] for name, value in whole_attr.items()}, 1)[0]
+        return whole_attr
+
+    def in_file_units(self, wholes: Tensor) -> Tensor:
+        """Generated wholes in the units of the files a model of recorded data was trained on (else unchanged)."""
+        return wholes if self.encoding is None else self.encoding.decode_values(wholes)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..plain_config import PlainDataConfig
 
@@ -11,6 +12,11 @@ class TrainConfig(PlainDataConfig):
     """How to train a CompVAE (paper section 4.3); saved in every checkpoint and logged to MLflow."""
 
     problem: str = "sine"  # which problem to learn, a key of compvae_geo.problems.PROBLEM_CLASSES
+    # a directory of your own wholes and parts (docs/data_format.md) to learn from instead of the problem's generator
+    data: str = ""
+    val_fraction: float = 0.1  # with data: the share of split keys held out to validate (the held-out ELBO)...
+    test_fraction: float = 0.1  # ...and to test (compvae-geo evaluate --data)
+    split_by: str = "multiset"  # with data: what a split keeps whole: "whole", "multiset" or the group column
     model: str = "compvae"  # which model: "compvae", or the baseline "count_cvae" (compvae_geo.models.MODELS)
     iterations: int = 30_000  # optimisation steps (one fresh batch each)
     batch_size: int = 128  # wholes per batch (the paper: 256)
@@ -61,6 +67,9 @@ class TrainConfig(PlainDataConfig):
             raise ValueError(f"kl_warmup_steps must be >= 0, got {self.kl_warmup_steps}")
         if self.checkpoint_minutes <= 0:
             raise ValueError("checkpoint_minutes must be > 0")
+        if min(self.val_fraction, self.test_fraction) < 0 or self.val_fraction + self.test_fraction >= 1:
+            raise ValueError(f"need val_fraction, test_fraction >= 0 with a sum below 1, got {self.val_fraction} and "
+                             f"{self.test_fraction}")
         if not 0 <= self.condition_dropout <= 1:
             raise ValueError(f"condition_dropout must be in [0, 1], got {self.condition_dropout}")
         if not 0 <= self.max_skipped_share <= 1:
@@ -69,6 +78,11 @@ class TrainConfig(PlainDataConfig):
             raise ValueError(f"Adam's betas must be in [0, 1), got {self.beta1} and {self.beta2}")
         if self.restore_after_skips < 0:
             raise ValueError(f"restore_after_skips must be >= 0, got {self.restore_after_skips}")
+
+    @property
+    def subject(self) -> str:
+        """What the run learns, in names and messages: its data directory's name, or its problem's name."""
+        return Path(self.data).name if self.data else self.problem
 
     def learning_rate_at(self, step: int) -> float:
         """Halved every ``lr_halving_every`` steps, never below ``lr_floor``."""

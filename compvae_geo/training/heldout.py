@@ -1,11 +1,20 @@
-"""The held-out ELBO of a model per number of parts: what training logs, and what the evaluation reports."""
+"""The held-out ELBO of a model: per number of parts for a generator, on the validation split for recorded data.
+
+What training logs (through the :class:`GeneratedHeldOut` or :class:`SplitHeldOut` of its run), and what the
+evaluation reports.
+"""
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 
 from compvae_geo.datasets import PartsProblem
+from compvae_geo.datasets.dataset_source import DatasetSource
 
 from ..models import LossTerms, SavableModel
+
+HELDOUT_SEED_OFFSET = 1_000_003  # held-out data never share a seed with training data
 
 
 @torch.no_grad()
@@ -29,3 +38,38 @@ def heldout_elbo_bits(
             out[k] = model.loss(batch).mean_bits()
     model.train(was_training)
     return out
+
+
+@dataclass(frozen=True)
+class GeneratedHeldOut:
+    """The held-out sets of a generator: ``num_wholes`` fresh wholes with exactly K parts, for each K."""
+
+    problem: PartsProblem
+    part_counts: tuple[int, ...]
+    num_wholes: int
+    seed: int
+
+    def elbo_bits(self, model: SavableModel, device: torch.device) -> dict[str, float]:
+        """The mean held-out ELBO in bits per whole, as ``heldout_elbo_bits/K<k>`` metrics."""
+        per_k = heldout_elbo_bits(model, self.problem, self.part_counts, self.num_wholes, self.seed, device)
+        return {f"heldout_elbo_bits/K{k:03d}": terms.elbo for k, terms in per_k.items()}
+
+
+@dataclass(frozen=True)
+class SplitHeldOut:
+    """The held-out set of recorded data: the validation split (its first ``num_wholes`` wholes)."""
+
+    source: DatasetSource
+    num_wholes: int
+    seed: int
+
+    @torch.no_grad()
+    def elbo_bits(self, model: SavableModel, device: torch.device) -> dict[str, float]:
+        """The mean ELBO in bits per whole of the validation split, as the ``heldout_elbo_bits/val`` metric."""
+        was_training = model.training
+        model.eval()
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(self.seed)
+            out = {"heldout_elbo_bits/val": model.loss(self.source.first(self.num_wholes, device)).mean_bits().elbo}
+        model.train(was_training)
+        return out

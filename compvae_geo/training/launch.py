@@ -67,7 +67,8 @@ def check_writable(directory: Path) -> None:
 def run_description(trainer: Trainer, preset_name: str | None, command: str | None) -> str:
     """The MLflow run description: what trains on which problem, and the command that started it."""
     config = trainer.config
-    text = (f"{config.model} on the {config.problem} problem, preset {preset_name or 'none'}: {config.iterations} "
+    on = f"the files of {config.data}" if config.data else f"the {config.problem} problem"
+    text = (f"{config.model} on {on}, preset {preset_name or 'none'}: {config.iterations} "
             f"steps of {config.batch_size} wholes with up to {config.k_max} parts")
     return text + (f"\n\n`{command}`" if command else "")
 
@@ -75,18 +76,29 @@ def run_description(trainer: Trainer, preset_name: str | None, command: str | No
 def track(trainer: Trainer, experiment: str | None, tracking_uri: str, description: str | None = None,
           run_name: str | None = None, run_id: str | None = None) -> Tracker:
     """Opens the MLflow run of ``trainer`` (a new one, or ``run_id`` to go on), with its dataset input if new."""
-    tracker = Tracker(experiment or trainer.config.problem, tracking_uri, run_id=run_id, run_name=run_name,
+    tracker = Tracker(experiment or trainer.config.subject, tracking_uri, run_id=run_id, run_name=run_name,
                       description=description)
     if run_id is not None:  # steps logged after the checkpoint, before the run stopped, are not logged again
         tracker.logged_until = tracker.last_logged_step()
     else:
-        config = trainer.config
-        tracker.log_dataset(f"{config.problem} generator", {
-            "generator": type(trainer.problem).__module__ + "." + type(trainer.problem).__name__,
-            "seed": str(config.seed), "parts_per_whole": f"1..{config.k_max}",
-            "wholes": f"{config.iterations * config.batch_size} drawn fresh, {config.batch_size} per step"})
+        tracker.log_dataset(*dataset_input(trainer))
     trainer.tracker = tracker
     return tracker
+
+
+def dataset_input(trainer: Trainer) -> tuple[str, dict[str, str]]:
+    """The name and tags of what a run trains on: its problem's generator, or its files and their splits."""
+    config, spec = trainer.config, trainer.spec
+    if spec.split_sizes is None:
+        return f"{config.problem} generator", {
+            "generator": type(trainer.problem).__module__ + "." + type(trainer.problem).__name__,
+            "seed": str(config.seed), "parts_per_whole": f"1..{config.k_max}",
+            "wholes": f"{config.iterations * config.batch_size} drawn fresh, {config.batch_size} per step"}
+    dataset = trainer.problem.dataset
+    return f"{Path(config.data).name} files", {
+        "directory": str(Path(config.data).resolve()), "files": ", ".join(dataset.raw_file_names),
+        "digest": dataset.digest, "split_by": config.split_by,
+        **{f"{split} wholes": str(size) for split, size in spec.split_sizes.items()}}
 
 
 def new_run(
@@ -111,13 +123,15 @@ def new_run(
     ranks = ranks or Ranks()
     device = device or resolve_device(train_overrides.get("device", TrainConfig.device))
     name = preset_name or default_preset(device)
-    train_config, preset_model = preset(name, train_overrides.get("problem", TrainConfig.problem))
+    # recorded data: the generic preset, without a problem's own choices
+    problem = None if train_overrides.get("data") else train_overrides.get("problem", TrainConfig.problem)
+    train_config, preset_model = preset(name, problem)
     train_config = replace(train_config, **train_overrides)
     spec = RunSpec.build(train_config, CHECKPOINT_NAME, {**preset_model, **model_overrides}, preset=name,
                          device=device)
     ranks.share(train_config.batch_size)
     if ranks.is_main:
-        out_dir = run_directory(out_dir, train_config.problem)
+        out_dir = run_directory(out_dir, train_config.subject)
     out_dir = broadcast(out_dir)
     try:
         if ranks.is_main:

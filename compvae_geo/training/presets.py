@@ -57,11 +57,11 @@ PROBLEM_PRESETS: dict[str, dict[str, tuple[dict[str, Any], dict[str, Any]]]] = {
 }
 
 
-def preset(name: str, problem: str = "sine") -> tuple[TrainConfig, dict[str, Any]]:
-    """The training config and model-config overrides of preset ``name`` for ``problem``."""
+def preset(name: str, problem: str | None = "sine") -> tuple[TrainConfig, dict[str, Any]]:
+    """The training config and model-config overrides of preset ``name`` for ``problem`` (None: the generic one)."""
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; known: {sorted(PRESETS)}")
     train_overrides, model_overrides = PRESETS[name]
     problem_train, problem_model = PROBLEM_PRESETS.get(problem, {}).get(name, ({}, {}))
-    config = replace(TrainConfig(problem=problem), **{**train_overrides, **problem_train})
+    config = replace(TrainConfig(problem=problem or TrainConfig.problem), **{**train_overrides, **problem_train})
     return config, {**model_overrides, **problem_model}

@@ -8,11 +8,13 @@ from typing import Any
 
 import torch
 
-from compvae_geo.datasets import PartsProblem
+from compvae_geo.datasets import DataEncoding, PartsProblem, WholesDataset
+from compvae_geo.datasets.dataset_source import DatasetSource, split_dataset
 
 from ..models import CompVAEConfig
 from ..problems import DATA_DEFINED_MODEL_FIELDS, make_problem, model_config_for
 from .config import TrainConfig
+from .heldout import HELDOUT_SEED_OFFSET, GeneratedHeldOut, SplitHeldOut
 
 
 def resolve_device(name: str) -> torch.device:
@@ -34,10 +36,13 @@ class RunSpec:
 
     train: TrainConfig
     model: CompVAEConfig
-    problem: PartsProblem  # the generator of train.problem
+    problem: PartsProblem | DatasetSource  # where training batches come from: train.problem's generator, or train.data
+    heldout: GeneratedHeldOut | SplitHeldOut  # what the held-out ELBO is measured on
     device: torch.device  # train.device resolved
     checkpoint: Path  # where its checkpoints go
     preset: str | None = None  # the preset it started from (None: none, or a checkpoint that did not record it)
+    encoding: DataEncoding | None = None  # with train.data: how the files' labels, conditions and values are read
+    split_sizes: dict[str, int] | None = None  # with train.data: wholes in each split
 
     @classmethod
     def build(
@@ -49,10 +54,27 @@ class RunSpec:
         ``device``: ``train.device`` already resolved (default: resolved here). ``ValueError`` for a model whose
         data-defined fields do not fit the problem, or an unknown or absent device.
         """
-        problem = make_problem(train.problem)
-        fitted = model_config_for(problem, **(model_overrides or {}))
+        source, heldout, encoding, sizes = _sources(train)
+        fitted = model_config_for(source, **(model_overrides or {}))
         model = model or fitted
         wrong = sorted(key for key in DATA_DEFINED_MODEL_FIELDS if getattr(model, key) != getattr(fitted, key))
         if wrong:
-            raise ValueError(f"the model's {', '.join(wrong)} do not fit the {train.problem} problem")
-        return cls(train, model, problem, device or resolve_device(train.device), Path(checkpoint), preset)
+            raise ValueError(f"the model's {', '.join(wrong)} do not fit the {train.data or train.problem} data")
+        return cls(train, model, source, heldout, device or resolve_device(train.device), Path(checkpoint), preset,
+                   encoding, sizes)
+
+
+def _sources(train: TrainConfig) -> tuple[PartsProblem | DatasetSource, GeneratedHeldOut | SplitHeldOut,
+                                          DataEncoding | None, dict[str, int] | None]:
+    """The training source and the held-out set of ``train``: its problem's generator, or its data's splits."""
+    if not train.data:
+        problem = make_problem(train.problem)
+        heldout = GeneratedHeldOut(problem, train.eval_part_counts, train.eval_wholes, train.seed + HELDOUT_SEED_OFFSET)
+        return problem, heldout, None, None
+    dataset = WholesDataset(train.data)
+    splits = split_dataset(dataset, train.val_fraction, train.test_fraction, train.split_by, train.seed)
+    if not splits["val"].numel():
+        raise ValueError("training from data needs a validation split for its held-out ELBO: --val-fraction > 0")
+    heldout = SplitHeldOut(DatasetSource(dataset, splits["val"]), train.eval_wholes, train.seed + HELDOUT_SEED_OFFSET)
+    return DatasetSource(dataset, splits["train"]), heldout, dataset.encoding, \
+        {split: index.numel() for split, index in splits.items()}

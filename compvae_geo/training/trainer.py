@@ -20,10 +20,7 @@ from ..models import BITS_PER_NAT, CompVAEConfig, build_model
 from ..tracking import Tracker
 from .config import TrainConfig
 from .distributed import DATA_SEED_STRIDE, Ranks, all_true, broadcast, gather, mean_over_ranks
-from .heldout import heldout_elbo_bits
 from .spec import RunSpec
-
-HELDOUT_SEED_OFFSET = 1_000_003  # held-out data never share a seed with training data
 
 
 @dataclass
@@ -63,6 +60,7 @@ class Trainer:
         self.problem = spec.problem
         torch.manual_seed(config.seed)  # the same initial weights on every rank
         self.model = build_model(config.model, spec.model).to(self.device)
+        self.model.encoding = spec.encoding  # a model of recorded data reads labels and generates in their units
         self.parallel: torch.nn.Module = self.model  # what the loss is computed through
         if self.ranks.distributed:
             self.parallel = DistributedDataParallel(
@@ -262,14 +260,12 @@ class Trainer:
     # ----- evaluation -------------------------------------------------------------------------
 
     def heldout_elbo_bits(self) -> dict[str, float]:
-        """Mean held-out ELBO in bits per whole at each K of ``eval_part_counts``.
+        """Mean held-out ELBO in bits per whole on the run's held-out sets (fixed data and noise).
 
-        Mean held-out ELBO in bits per whole at each K of ``eval_part_counts`` (fixed data and
-        noise; the training noise stream is untouched).
+        Per K of ``eval_part_counts`` for a generator, on the validation split for recorded data; the training noise
+        stream is untouched.
         """
-        per_k = heldout_elbo_bits(self.model, self.problem, self.config.eval_part_counts, self.config.eval_wholes,
-                                  self.config.seed + HELDOUT_SEED_OFFSET, self.device)
-        return {f"heldout_elbo_bits/K{k:03d}": terms.elbo for k, terms in per_k.items()}
+        return self.spec.heldout.elbo_bits(self.model, self.device)
 
     # ----- the loop ---------------------------------------------------------------------------
 

@@ -189,7 +189,7 @@ def test_a_run_spec_refuses_a_model_that_does_not_fit_its_problem(tmp_path):
     from compvae_geo.training import RunSpec
 
     with pytest.raises(ValueError, match="num_categories, obs_shape, part_attr_dim, whole_attr_dim do not fit the "
-                                         "households problem"):
+                                         "households data"):
         RunSpec.build(TrainConfig(problem="households"), tmp_path / "c.pt", model=CompVAEConfig())
     spec = RunSpec.build(TrainConfig(problem="households", device="cpu"), tmp_path / "c.pt", {"w_dim": 4})
     assert spec.model.num_categories == spec.problem.num_categories and spec.model.w_dim == 4

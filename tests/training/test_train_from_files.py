@@ -1,0 +1,80 @@
+"""Training from files: the same trainer, splits that do not leak, a model that reads labels and the file's units."""
+import pytest
+import torch
+from helpers import TINY_MODEL, TINY_MODEL_ARGS
+from mlflow.tracking import MlflowClient
+
+from compvae_geo.cli import main
+from compvae_geo.datasets import HouseholdParts, WholesDataset
+from compvae_geo.datasets.dataset_source import DatasetSource, split_dataset, split_keys
+from compvae_geo.datasets.export import export_problem
+from compvae_geo.models import load_model
+from compvae_geo.training import RunSpec, TrainConfig
+
+TRAIN = ["--iterations", "6", "--batch-size", "8", "--log-every", "2", "--eval-every", "4", "--eval-wholes", "16",
+         *TINY_MODEL_ARGS]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """Households as files: 20 feeders of up to 4 households, 6 days each."""
+    return export_problem(HouseholdParts(), 120, 20, 4, tmp_path_factory.mktemp("households"), seed=0)
+
+
+def test_a_split_by_multiset_holds_no_multiset_in_two_splits(files):
+    dataset = WholesDataset(files)
+    splits = split_dataset(dataset, 0.2, 0.2, "multiset", seed=3)
+    assert sorted(torch.cat(list(splits.values())).tolist()) == list(range(len(dataset)))
+    keys = split_keys(dataset, "multiset")
+    held = {name: {keys[b] for b in index.tolist()} for name, index in splits.items()}
+    assert len({key for names in held.values() for key in names}) == 20  # the 20 feeders, each in one split
+    assert not (held["train"] & held["val"]) and not (held["train"] & held["test"]) and not (held["val"] & held["test"])
+    assert [len(held[name]) for name in ("train", "val", "test")] == [12, 4, 4]
+    by_group = split_dataset(dataset, 0.2, 0.2, "multiset_id", seed=3)  # the export's group column: the feeder
+    groups = {name: {dataset.groups[b] for b in index.tolist()} for name, index in by_group.items()}
+    assert sum(map(len, groups.values())) == 20 and not (groups["train"] & (groups["val"] | groups["test"]))
+    with pytest.raises(ValueError, match="cannot be split"):
+        split_dataset(dataset, 0.01, 0.0, "multiset", seed=0)
+
+
+def test_epochs_visit_every_training_whole_once_each(files):
+    dataset = WholesDataset(files)
+    source = DatasetSource(dataset, torch.arange(0, 40))
+    generator = torch.Generator().manual_seed(0)
+    seen = torch.cat([source.sample_batch(8, generator=generator).whole for _ in range(5)])
+    assert source.epoch == 1 and torch.equal(seen.unique(dim=0), dataset.batch(torch.arange(40)).whole.unique(dim=0))
+
+
+def test_train_from_files_resume_and_generate_from_labels_in_the_files_units(files, tmp_path, capsys):
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(files), "--out-dir", str(out), "--tracking-uri", store, *TRAIN]) == 0
+    assert main(["train", "--resume", str(out / "checkpoint.pt"), "--iterations", "8", "--tracking-uri", store]) == 0
+    payload = torch.load(out / "checkpoint.pt", weights_only=True)
+    assert payload["training"]["step"] == 8 and payload["encoding"]["unit"] == "kW"
+    client = MlflowClient(tracking_uri=store)
+    (run,) = client.search_runs([client.get_experiment_by_name(files.name).experiment_id])
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "heldout_elbo_bits/val")] == [4, 6, 8]
+    (dataset_input,) = run.inputs.dataset_inputs
+    assert dataset_input.dataset.name == f"{files.name} files" and "train wholes" in dataset_input.dataset.source
+    model = load_model(out / "checkpoint.pt").eval()
+    labels, kwh = ["single", "family", "family"], torch.tensor([[1.3, 0.0], [4.2, 0.0], [4.0, 0.0]])
+    torch.manual_seed(0)
+    in_kw = model.generate(labels, 4, kwh, whole_attr={"day_type": "sunday", "mean_temperature": 15.0})
+    encoding, model.encoding = model.encoding, None  # the same model, fed what it reads inside
+    torch.manual_seed(0)
+    inside = model.generate(encoding.part_ids(labels), 4, encoding.encode_descriptors(kwh),
+                            whole_attr=encoding.encode_conditions({"day_type": ["sunday"],
+                                                                   "mean_temperature": [15.0]}, 1)[0])
+    torch.testing.assert_close(in_kw, inside * encoding.value_scale)
+    assert main(["generate", "--checkpoint", str(out / "checkpoint.pt"), "--parts", "single,family",
+                 "--part-attr", "1.3,0;4.2,0", "--out", str(tmp_path / "kw.csv")]) == 0
+
+
+def test_a_run_of_files_takes_its_data_fields_from_them_and_refuses_a_model_that_does_not_fit(files, tmp_path):
+    spec = RunSpec.build(TrainConfig(data=str(files), device="cpu", split_by="whole"), tmp_path / "c.pt", TINY_MODEL)
+    assert (spec.model.num_categories, spec.model.part_attr_dim, spec.model.whole_attr_dim) == (
+        len(spec.encoding.vocabulary), 2, 4)
+    assert spec.model.obs_shape == (96,) and sum(spec.split_sizes.values()) == 120
+    with pytest.raises(ValueError, match="do not fit the .* data"):
+        RunSpec.build(TrainConfig(data=str(files)), tmp_path / "c.pt", model=spec.model.__class__())
