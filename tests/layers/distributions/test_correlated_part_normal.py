@@ -146,3 +146,18 @@ def test_kl_and_sample_gradients_are_finite(k):
     p = PartNormal(params[3], torch.ones(k, 3), batch, num_wholes=1)
     (kl_divergence(q, p).sum() + q.rsample().pow(2).sum()).backward()
     assert all(torch.isfinite(t.grad).all() for t in params)
+
+
+def test_the_log_normalizer_is_the_log_sum_exp_with_the_zero_slot_even_for_extreme_logits():
+    """log(1 + sum_j exp(r_j)) per whole against float64 logsumexp: logits far apart, and wholes with no parts last."""
+    logit = torch.tensor([[200.0, -30.0], [-300.0, 0.5], [80.0, 90.0], [-5.0, 3.0]])
+    batch, num_wholes = torch.tensor([0, 0, 1, 2]), 5  # whole 3 is empty, and so is the last one
+    q = CorrelatedPartNormal(torch.zeros(4, 2), torch.zeros(4, 2), logit, batch, num_wholes)
+    padded = torch.full((num_wholes, 3, 2), float("-inf"), dtype=torch.float64)
+    padded[:, 0] = 0.0  # the zero slot
+    slots = [1, 2, 1, 1]
+    for part, (whole, slot) in enumerate(zip(batch.tolist(), slots)):
+        padded[whole, slot] = logit[part].double()
+    expected = torch.logsumexp(padded, dim=1).float()
+    torch.testing.assert_close(q.log_normalizer, expected)
+    assert torch.isfinite(q.rho).all() and (q.log_normalizer[3:] == 0).all()
