@@ -128,6 +128,10 @@ class DataEncoding:
         out[unknown] = np.nan
         return torch.from_numpy(out)
 
+    def decode_descriptors(self, part_attr: Tensor) -> Tensor:
+        """``part_attr`` back in the file's units (the inverse of :meth:`encode_descriptors`)."""
+        return part_attr * torch.tensor(self.descriptor_std) + torch.tensor(self.descriptor_mean)
+
     def encode_values(self, values: np.ndarray | Tensor) -> Tensor:
         """Wholes ``[B, T]`` in the file's units to what the model is trained on."""
         return torch.as_tensor(values, dtype=torch.float32) / self.value_scale

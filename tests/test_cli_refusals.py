@@ -39,6 +39,8 @@ REFUSALS = {
                                    "--baseline", "b={compvae}"], "--baseline names 'b' twice"),
     "a baseline named like a reference": (["evaluate", "--checkpoint", "{compvae}", "--baseline", "naive={cvae}"],
                                           "two sources are called 'naive'"),
+    "evaluate --data of a model not trained on files": (["evaluate", "--checkpoint", "{compvae}", "--data", "."],
+                                                        "was not trained on files"),
     "a missing checkpoint to evaluate": (["evaluate", "--checkpoint", "missing.pt"], "no such checkpoint: missing.pt"),
     "a missing checkpoint to generate from": (["generate", "--checkpoint", "missing.pt", "--parts", "0"],
                                               "no such checkpoint: missing.pt"),

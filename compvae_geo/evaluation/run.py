@@ -100,7 +100,7 @@ def evaluate_checkpoints(
     problem_name = (problem_name or payload.get("training", {}).get("config", {}).get("problem")
                     or problem_of_model(payload["config"]))
     problem = make_problem(problem_name)
-    models, paths, trained_by = _load_sources(checkpoint, payload, baselines)
+    models, paths, trained_by = load_sources(checkpoint, payload, baselines)
     compvaes = {name: model for name, model in models.items() if isinstance(model, CompVAE)}
     if (whatif or tail) and not compvaes:
         raise ValueError("the what-if and tail evaluations need a CompVAE (a model with recompose and generate_tail)")
@@ -127,7 +127,7 @@ def evaluate_checkpoints(
     return EvaluationRun(evaluation, json_path, len(figures), seconds, tracker, whatif_cells, tail_cells)
 
 
-def _load_sources(
+def load_sources(
     checkpoint: Path, payload: dict[str, Any], baselines: dict[str, Path],
 ) -> tuple[dict[str, SavableModel], dict[str, str], dict[str, str | None]]:
     """The models by the name the tables give them, their files, and the commands that trained them."""

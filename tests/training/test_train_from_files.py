@@ -1,4 +1,7 @@
 """Training from files: the same trainer, splits that do not leak, a model that reads labels and the file's units."""
+import json
+import math
+
 import pytest
 import torch
 from helpers import TINY_MODEL, TINY_MODEL_ARGS
@@ -78,3 +81,23 @@ def test_a_run_of_files_takes_its_data_fields_from_them_and_refuses_a_model_that
     assert spec.model.obs_shape == (96,) and sum(spec.split_sizes.values()) == 120
     with pytest.raises(ValueError, match="do not fit the .* data"):
         RunSpec.build(TrainConfig(data=str(files)), tmp_path / "c.pt", model=spec.model.__class__())
+
+
+def test_evaluate_on_the_files_reports_the_elbo_gap_and_each_multiset_against_the_observed_wholes(files, tmp_path,
+                                                                                                   capsys):
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(files), "--split-by", "whole", "--out-dir", str(out), "--tracking-uri", store,
+                 *TRAIN]) == 0
+    assert main(["evaluate", "--checkpoint", str(out / "checkpoint.pt"), "--data", str(files), "--min-wholes", "2",
+                 "--baseline", f"again={out / 'checkpoint.pt'}"]) == 0
+    document = json.loads((out / "evaluation-test" / "evaluation.json").read_text())
+    assert document["split"] == "test" and set(document["elbo_bits"]) == {"compvae", "again"}
+    assert document["elbo_bits"]["compvae"] == document["elbo_bits"]["again"]  # the same model, the same noise
+    assert all(math.isfinite(value) for values in document["elbo_bits"].values() for value in values.values())
+    cells = document["multisets"]
+    assert cells and all(cell["observed"] >= 2 for cell in cells)
+    assert all(set(cell["mmd2"]) == {"compvae", "again", "empirical"} for cell in cells)  # split by whole: seen feeders
+    assert all(set(cell["planner_errors"]["compvae"]) >= {"peak_p99", "energy_std"} for cell in cells)  # kW curves
+    assert "held-out ELBO" in capsys.readouterr().out
+
