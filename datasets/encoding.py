@@ -51,7 +51,8 @@ class DataEncoding:
     @classmethod
     def fit(cls, tables: Tables) -> DataEncoding:
         """The encoding of ``tables``: labels sorted (numerically where all are integers), scales from the data."""
-        labels = sorted(set(tables.categories), key=_label_order(tables.categories))
+        distinct = [str(label) for label in np.unique(tables.categories)]
+        labels = sorted(distinct, key=_label_order(distinct))
         conditions = []
         for name, kind in tables.settings.conditions.items():
             cells = [cell for cell in tables.conditions[name] if cell is not None]
@@ -93,6 +94,12 @@ class DataEncoding:
             else:
                 raise ValueError(f"unknown part category {label!r}; the data had {self.vocabulary}")
         return torch.tensor(ids, dtype=torch.long)
+
+    def category_ids(self, labels: np.ndarray) -> Tensor:
+        """Ids ``[N]`` of many labels at once (the vocabulary must hold them all: fitted on them)."""
+        import pandas as pd
+
+        return torch.from_numpy(pd.Categorical(labels, categories=self.vocabulary).codes.astype(np.int64))
 
     def encode_descriptors(self, descriptors: np.ndarray | Tensor) -> Tensor:
         """Descriptors ``[N, F]`` in the file's units to the standardised ``part_attr`` the model reads."""

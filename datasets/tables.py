@@ -46,13 +46,20 @@ class Tables:
     conditions: dict[str, list[Any]]  # condition column -> [B] cells (None where empty)
     groups: list[Any] | None  # [B] the group column, or None
     part_whole: np.ndarray  # [N] the row (0 .. B-1) of each part's whole
-    categories: list[str]  # [N] each part's category label
+    categories: np.ndarray  # [N] each part's category label (text)
     descriptors: np.ndarray  # [N, F] float64
     descriptor_columns: list[str]  # the F descriptor columns, in file order
+    dropped: int = 0  # wholes left out for a missing value (read_tables' drop_incomplete)
 
 
-def read_tables(directory: str | Path) -> Tables:
-    """Reads and checks the tables of ``directory``; :class:`DataFileError` for anything unusable."""
+def read_tables(directory: str | Path, drop_incomplete: bool = False) -> Tables:
+    """Reads and checks the tables of ``directory``; :class:`DataFileError` for anything unusable.
+
+    With ``drop_incomplete``, the wholes with a missing value (and their parts) are left out, and counted in
+    :attr:`Tables.dropped`, instead of refused.
+    """
+    import pandas as pd
+
     directory = Path(directory)
     settings = read_settings(directory / SETTINGS_FILE)
     wholes_path, parts_path = table_path(directory, "wholes"), table_path(directory, "parts")
@@ -76,11 +83,21 @@ def read_tables(directory: str | Path) -> Tables:
     value_columns = [column for column in wholes.columns if column != WHOLE_ID and column not in named]
     if not value_columns:
         raise DataFileError(f"{wholes_path}: no value columns (every column is the whole_id, a condition or the group)")
+    dropped = 0
+    if drop_incomplete:
+        incomplete = wholes[value_columns].isna().any(axis=1)
+        dropped = int(incomplete.sum())
+        kept_ids = wholes.loc[~incomplete, WHOLE_ID]
+        parts = parts[~parts[WHOLE_ID].isin(wholes.loc[incomplete, WHOLE_ID])].reset_index(drop=True)
+        wholes = wholes[~incomplete].reset_index(drop=True)
+        ids = kept_ids.tolist()
+        if wholes.empty:
+            raise DataFileError(f"{wholes_path}: every whole has a missing value")
     values = numeric(wholes, value_columns, wholes_path, "value")
-    row_of_id = {whole_id: row for row, whole_id in enumerate(ids)}
-    unknown = ~parts[WHOLE_ID].isin(row_of_id)
+    part_whole = pd.Index(wholes[WHOLE_ID]).get_indexer(parts[WHOLE_ID])  # the row of each part's whole, -1: none
+    unknown = part_whole < 0
     if unknown.any():
-        row = int(np.flatnonzero(unknown.to_numpy())[0])
+        row = int(np.flatnonzero(unknown)[0])
         raise DataFileError(f"{parts_path}, {_row(parts_path, row)}, column '{WHOLE_ID}': no whole has the whole_id "
                             f"{parts[WHOLE_ID].iloc[row]!r} (in {wholes_path.name})")
     empty_category = parts[CATEGORY].isna()
@@ -93,10 +110,9 @@ def read_tables(directory: str | Path) -> Tables:
         conditions={name: [None if is_empty(cell) else cell for cell in wholes[name].tolist()]
                     for name in settings.conditions},
         groups=wholes[settings.group].tolist() if settings.group else None,
-        part_whole=np.array([row_of_id[whole_id] for whole_id in parts[WHOLE_ID].tolist()], dtype=np.int64),
-        categories=[as_label(category) for category in parts[CATEGORY].tolist()],
+        part_whole=part_whole.astype(np.int64), categories=labels(parts[CATEGORY]),
         descriptors=numeric(parts, descriptor_columns, parts_path, "descriptor"),
-        descriptor_columns=[str(c) for c in descriptor_columns])
+        descriptor_columns=[str(c) for c in descriptor_columns], dropped=dropped)
 
 
 def read_settings(path: Path) -> DatasetSettings:
@@ -172,6 +188,14 @@ def _row(path: Path, row: int) -> str:
 def is_empty(cell: Any) -> bool:
     """An empty cell: None, NaN or blank text."""
     return cell is None or (isinstance(cell, float) and np.isnan(cell)) or (isinstance(cell, str) and not cell.strip())
+
+
+def labels(column: Any) -> np.ndarray:
+    """A column of category labels as text, vectorised (:func:`as_label` of each cell)."""
+    values = column.to_numpy()
+    if values.dtype.kind == "f" and np.all(np.mod(values, 1) == 0):
+        values = values.astype(np.int64)
+    return values.astype(str)
 
 
 def as_label(category: Any) -> str:

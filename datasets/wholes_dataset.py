@@ -32,21 +32,27 @@ class WholesDataset(InMemoryDataset):
         pre_transform (callable, optional): applied to each ``Data`` before it is cached (then the wholes are
             collated from ``Data`` objects, the slow way). (default: ``None``)
         force_reload (bool): process the files again even if a cache exists. (default: ``False``)
+        drop_incomplete (bool): leave out the wholes with a missing value (counted in :attr:`dropped`) instead of
+            refusing the files. (default: ``False``)
     """
 
     def __init__(self, root: str | Path, transform: Callable | None = None, pre_transform: Callable | None = None,
-                 force_reload: bool = False) -> None:
+                 force_reload: bool = False, drop_incomplete: bool = False) -> None:
+        self.drop_incomplete = drop_incomplete
         self._files = sorted(path for path in Path(root).iterdir() if path.suffix in TABLE_SUFFIXES
                              or path.name == SETTINGS_FILE) if Path(root).is_dir() else []
         digest = hashlib.sha256()
         for path in self._files:
             digest.update(path.name.encode())
             digest.update(path.read_bytes())
+        digest.update(b"drop incomplete" if drop_incomplete else b"")
         self._digest = digest.hexdigest()[:16]
         super().__init__(str(root), transform, pre_transform, log=False, force_reload=force_reload)
         self.load(self.processed_paths[0])
         self.encoding = DataEncoding.from_dict(json.loads(Path(self.processed_paths[1]).read_text()))
-        self.groups: list | None = json.loads(Path(self.processed_paths[2]).read_text())  # the group of each whole
+        groups = json.loads(Path(self.processed_paths[2]).read_text())
+        self.groups: list | None = groups["groups"]  # the group of each whole, or None
+        self.dropped: int = groups["dropped"]  # wholes left out for a missing value (drop_incomplete)
 
     @property
     def raw_dir(self) -> str:
@@ -65,15 +71,15 @@ class WholesDataset(InMemoryDataset):
 
     def download(self) -> None:
         """There is nothing to download: a root without tables is an error (named by :func:`read_tables`)."""
-        read_tables(self.root)
+        read_tables(self.root, self.drop_incomplete)
 
     def process(self) -> None:
         """Reads and checks the tables, fits the encoding, caches the tensors and the encoding."""
-        tables = read_tables(self.root)
+        tables = read_tables(self.root, self.drop_incomplete)
         encoding = DataEncoding.fit(tables)
         counts = torch.bincount(torch.from_numpy(tables.part_whole), minlength=len(tables.whole_ids))
         order = torch.from_numpy(tables.part_whole).argsort(stable=True)  # the parts grouped by whole, in file order
-        stored = {"part": encoding.part_ids(tables.categories)[order],
+        stored = {"part": encoding.category_ids(tables.categories)[order],
                   "part_attr": encoding.encode_descriptors(tables.descriptors)[order],
                   "whole": encoding.encode_values(tables.values)}
         if encoding.conditions:
@@ -91,7 +97,7 @@ class WholesDataset(InMemoryDataset):
         Path(self.processed_paths[1]).write_text(json.dumps(encoding.to_dict(), indent=1))
         groups = None if tables.groups is None else [group if isinstance(group, (int, float)) else str(group)
                                                      for group in tables.groups]
-        Path(self.processed_paths[2]).write_text(json.dumps(groups))
+        Path(self.processed_paths[2]).write_text(json.dumps({"groups": groups, "dropped": tables.dropped}))
 
     @staticmethod
     def _data_list(stored: dict[str, Tensor], counts: Tensor) -> list[Data]:

@@ -133,7 +133,7 @@ def evaluate_data(
     train = TrainConfig.from_dict(payload["training"]["config"])
     if split not in SPLITS:
         raise ValueError(f"--split must be one of {list(SPLITS)}, got {split!r}")
-    dataset = WholesDataset(data)
+    dataset = WholesDataset(data, drop_incomplete=train.drop_incomplete)
     models, paths, _ = load_sources(checkpoint, payload, baselines)
     foreign = [name for name, model in models.items()
                if model.encoding is None or model.encoding.vocabulary != dataset.encoding.vocabulary

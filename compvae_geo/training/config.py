@@ -17,6 +17,7 @@ class TrainConfig(PlainDataConfig):
     val_fraction: float = 0.1  # with data: the share of split keys held out to validate (the held-out ELBO)...
     test_fraction: float = 0.1  # ...and to test (compvae-geo evaluate --data)
     split_by: str = "multiset"  # with data: what a split keeps whole: "whole", "multiset" or the group column
+    drop_incomplete: bool = False  # with data: leave out the wholes with a missing value (else they are refused)
     model: str = "compvae"  # which model: "compvae", or the baseline "count_cvae" (compvae_geo.models.MODELS)
     iterations: int = 30_000  # optimisation steps (one fresh batch each)
     batch_size: int = 128  # wholes per batch (the paper: 256)

@@ -97,7 +97,7 @@ def dataset_input(trainer: Trainer) -> tuple[str, dict[str, str]]:
     dataset = trainer.problem.dataset
     return f"{Path(config.data).name} files", {
         "directory": str(Path(config.data).resolve()), "files": ", ".join(dataset.raw_file_names),
-        "digest": dataset.digest, "split_by": config.split_by,
+        "digest": dataset.digest, "split_by": config.split_by, "wholes dropped as incomplete": str(dataset.dropped),
         **{f"{split} wholes": str(size) for split, size in spec.split_sizes.items()}}
 
 

@@ -71,7 +71,7 @@ def _sources(train: TrainConfig) -> tuple[PartsProblem | DatasetSource, Generate
         problem = make_problem(train.problem)
         heldout = GeneratedHeldOut(problem, train.eval_part_counts, train.eval_wholes, train.seed + HELDOUT_SEED_OFFSET)
         return problem, heldout, None, None
-    dataset = WholesDataset(train.data)
+    dataset = WholesDataset(train.data, drop_incomplete=train.drop_incomplete)
     splits = split_dataset(dataset, train.val_fraction, train.test_fraction, train.split_by, train.seed)
     if not splits["val"].numel():
         raise ValueError("training from data needs a validation split for its held-out ELBO: --val-fraction > 0")

@@ -75,6 +75,15 @@ def test_the_export_command_writes_files_the_dataset_reads(tmp_path, capsys):
     assert len(dataset) == 10 and dataset.obs_shape == (3 * 32 * 32,) and dataset.part_attr_dim == 2
 
 
+def test_incomplete_wholes_are_refused_or_left_out_with_their_parts_and_counted(tmp_path):
+    folder = write(tmp_path / "d", wholes=WHOLES.replace("1.0,2.0,3.0", "1.0,,3.0"))
+    with pytest.raises(DataFileError, match="line 2, column 'v1': the value is missing"):
+        WholesDataset(folder)
+    dataset = WholesDataset(folder, drop_incomplete=True)
+    assert len(dataset) == 2 and dataset.dropped == 1 and dataset.groups == ["f1", "f2"]
+    assert dataset[0].part.numel() == 0 and dataset[1].part.tolist() == [0]  # whole a and its three parts are gone
+
+
 def test_the_cache_is_used_until_the_files_change(tmp_path):
     folder = write(tmp_path / "d")
     first = WholesDataset(folder)
