@@ -337,6 +337,11 @@ def _train(trainer: Any, out_dir: Path, args: argparse.Namespace) -> int:
     print(f"done: {result.step} steps ({result.skipped_steps} skipped) in {minutes:.1f} min; "
           f"last losses in bits: L_w {last.get('w', float('nan')):.1f}, L_z {last.get('z', float('nan')):.1f}, "
           f"L_x {last.get('x', float('nan')):.1f}\nmodel: {result.checkpoint}\n{tracking}")
+    if trainer.best is not None:
+        early = (f"stopped early: the held-out ELBO had not improved for {config.patience} evaluations; "
+                 if result.stopped_early else "")
+        print(f"{early}the best weights (held-out ELBO {trainer.best[1]:.1f} bits at step {trainer.best[0]}) are in "
+              f"{trainer.best_path}")
     return 0
 
 

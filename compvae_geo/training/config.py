@@ -18,6 +18,10 @@ class TrainConfig(PlainDataConfig):
     test_fraction: float = 0.1  # ...and to test (compvae-geo evaluate --data)
     split_by: str = "multiset"  # with data: what a split keeps whole: "whole", "multiset" or the group column
     drop_incomplete: bool = False  # with data: leave out the wholes with a missing value (else they are refused)
+    epochs: float = 0.0  # with data: train this many passes over the training split (sets iterations; 0: iterations)
+    # stop when the held-out ELBO has not improved for this many evaluations, keeping the best weights in best.pt
+    # beside the checkpoint (0: train all iterations, no best.pt)
+    patience: int = 0
     model: str = "compvae"  # which model: "compvae", or the baseline "count_cvae" (compvae_geo.models.MODELS)
     iterations: int = 30_000  # optimisation steps (one fresh batch each)
     batch_size: int = 128  # wholes per batch (the paper: 256)
@@ -71,6 +75,10 @@ class TrainConfig(PlainDataConfig):
         if min(self.val_fraction, self.test_fraction) < 0 or self.val_fraction + self.test_fraction >= 1:
             raise ValueError(f"need val_fraction, test_fraction >= 0 with a sum below 1, got {self.val_fraction} and "
                              f"{self.test_fraction}")
+        if self.epochs < 0 or self.patience < 0:
+            raise ValueError(f"epochs and patience must be >= 0, got {self.epochs} and {self.patience}")
+        if self.epochs and not self.data:
+            raise ValueError("epochs count passes over files (--data); a generator's run counts iterations")
         if not 0 <= self.condition_dropout <= 1:
             raise ValueError(f"condition_dropout must be in [0, 1], got {self.condition_dropout}")
         if not 0 <= self.max_skipped_share <= 1:

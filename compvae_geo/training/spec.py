@@ -1,8 +1,9 @@
 """What a training run is, decided once: its configurations, its problem, its device, its preset, its checkpoint."""
 from __future__ import annotations
 
+import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,8 @@ class RunSpec:
         data-defined fields do not fit the problem, or an unknown or absent device.
         """
         source, heldout, encoding, sizes = _sources(train)
+        if train.epochs:  # passes over the training split, in steps
+            train = replace(train, iterations=max(1, math.ceil(train.epochs * sizes["train"] / train.batch_size)))
         fitted = model_config_for(source, **(model_overrides or {}))
         model = model or fitted
         wrong = sorted(key for key in DATA_DEFINED_MODEL_FIELDS if getattr(model, key) != getattr(fitted, key))

@@ -5,6 +5,7 @@ import contextlib
 import copy
 import logging
 import os
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ class TrainResult:
     checkpoint: Path
     tracking_failure: str | None
     diverged: bool = False  # more than config.max_skipped_share of this run's steps were skipped
+    stopped_early: bool = False  # the held-out ELBO stopped improving (config.patience)
 
 
 class Trainer:
@@ -83,6 +85,8 @@ class Trainer:
         self._last_good: tuple[int, dict, dict] | None = None  # step, model and optimizer state
         self.history: list[dict[str, float]] = []  # logged training losses, for the loss-curve figure
         self.saved_step: int | None = None  # the step of the last checkpoint written by this process
+        self.best: tuple[int, float] | None = None  # with patience: the step and held-out score of best.pt
+        self.evaluations_since_best = 0
 
     def close(self) -> None:
         """Drops the ``DistributedDataParallel`` (and compiled) wrapper: call it before leaving the process group."""
@@ -112,6 +116,8 @@ class Trainer:
             "data_rng": rank_rngs[0][1],
             "rank_rngs": [list(states) for states in rank_rngs[1:]],  # torchrun: ranks 1, 2, ...
             "history": self.history,
+            "best": self.best,
+            "evaluations_since_best": self.evaluations_since_best,
         }
         atomic_torch_save(payload, path)
         self.saved_step = self.step
@@ -164,6 +170,9 @@ class Trainer:
         trainer.step, trainer.skipped_steps = state["step"], state["skipped_steps"]
         trainer.restores = state.get("restores", 0)  # absent from checkpoints written before it existed
         trainer.history = list(state["history"])
+        best = state.get("best")  # absent before early stopping existed
+        trainer.best = None if best is None else (int(best[0]), float(best[1]))
+        trainer.evaluations_since_best = state.get("evaluations_since_best", 0)
         rank_rngs = [(state["torch_rng"], state["data_rng"]), *state.get("rank_rngs", [])]
         if trainer.ranks.rank < len(rank_rngs):
             torch_rng, data_rng = rank_rngs[trainer.ranks.rank]
@@ -284,7 +293,7 @@ class Trainer:
         interval_sum = torch.zeros(3, device=self.device)  # L_w, L_z, L_x
         interval_steps, interval_start = 0, time.perf_counter()
         last_checkpoint = time.monotonic()
-        interrupted = False
+        interrupted = stopped_early = False
         first_step, skipped_before = self.step, self.skipped_steps
         if self._last_good is None:  # the starting weights are the first restore point
             self.remember_good_state()
@@ -308,6 +317,9 @@ class Trainer:
                     if held_out_due and self.ranks.is_main:
                         metrics.update(self.heldout_elbo_bits())
                     self._log(metrics, on_log)
+                    if held_out_due and config.patience and self._out_of_patience(metrics):
+                        stopped_early = True
+                        break
                 if self._checkpoint_due(last_checkpoint, log_due):
                     self.try_checkpoint()
                     last_checkpoint = time.monotonic()
@@ -317,7 +329,28 @@ class Trainer:
         steps_run = self.step - first_step
         diverged = steps_run > 0 and self.skipped_steps - skipped_before > config.max_skipped_share * steps_run
         return TrainResult(self.step, self.skipped_steps, interrupted, checkpoint,
-                           self.tracker.failure if self.tracker else None, diverged)
+                           self.tracker.failure if self.tracker else None, diverged, stopped_early)
+
+    @property
+    def best_path(self) -> Path:
+        """Where the best weights go with ``patience``: ``best.pt`` beside the checkpoint."""
+        return self.checkpoint_path.with_name("best.pt")
+
+    def _out_of_patience(self, metrics: dict[str, float]) -> bool:
+        """Keeps the best weights so far (by the mean held-out ELBO) and says when ``patience`` has run out.
+
+        Rank 0 decides; under ``torchrun`` every rank gets its answer.
+        """
+        stop = False
+        if self.ranks.is_main:
+            score = statistics.fmean(value for key, value in metrics.items() if key.startswith("heldout_elbo_bits"))
+            if self.best is None or score < self.best[1]:
+                self.best, self.evaluations_since_best = (self.step, score), 0
+                atomic_torch_save(self.model.checkpoint_payload(), self.best_path)
+            else:
+                self.evaluations_since_best += 1
+            stop = self.evaluations_since_best >= self.config.patience
+        return broadcast(stop)
 
     def _checkpoint_due(self, last_checkpoint: float, log_due: bool) -> bool:
         """Whether ``checkpoint_minutes`` have passed; under ``torchrun``, rank 0's clock decides at logged steps."""

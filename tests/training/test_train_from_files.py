@@ -101,3 +101,22 @@ def test_evaluate_on_the_files_reports_the_elbo_gap_and_each_multiset_against_th
     assert all(set(cell["planner_errors"]["compvae"]) >= {"peak_p99", "energy_std"} for cell in cells)  # kW curves
     assert "held-out ELBO" in capsys.readouterr().out
 
+
+
+def test_epochs_set_the_steps_and_patience_stops_early_keeping_the_best_weights(files, tmp_path, capsys,
+                                                                                  monkeypatch):
+    from compvae_geo.training import Trainer
+
+    scores = iter([10.0, 9.0, 9.5, 9.7, 9.8, 9.9])  # the held-out ELBO: best at the 2nd evaluation, then worse
+    monkeypatch.setattr(Trainer, "heldout_elbo_bits", lambda self: {"heldout_elbo_bits/val": next(scores)})
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(files), "--split-by", "whole", "--epochs", "2", "--batch-size", "8",
+                 "--log-every", "1", "--eval-every", "1", "--patience", "2", "--out-dir", str(out),
+                 "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}", *TINY_MODEL_ARGS]) == 0
+    state = torch.load(out / "checkpoint.pt", weights_only=True)["training"]
+    assert state["config"]["iterations"] == 24  # 2 epochs of the 96 training wholes, 8 a step
+    assert state["step"] == 4 and tuple(state["best"]) == (2, 9.0) and state["evaluations_since_best"] == 2
+    best, last = load_model(out / "best.pt"), load_model(out / "checkpoint.pt")
+    assert best.encoding is not None
+    assert any(not torch.equal(a, b) for a, b in zip(best.state_dict().values(), last.state_dict().values()))
+    assert "stopped early" in capsys.readouterr().out
