@@ -139,3 +139,12 @@ def test_bad_files_are_refused_naming_the_file_row_and_column(change, message, t
     with pytest.raises(DataFileError, match=message.replace("(", "\\(").replace(")", "\\)")):
         WholesDataset(folder)
     assert not list(folder.glob("processed/wholes-*.pt"))  # nothing cached from a refused directory
+
+
+def test_a_multiset_key_is_the_same_for_the_same_parts_in_any_order_and_differs_otherwise(tmp_path):
+    from compvae_geo.datasets.dataset_source import split_keys
+
+    parts = ("whole_id,category,annual_mwh\na,single,1.2\na,family,4.5\nb,family,4.5\nb,single,1.2\n"
+             "c,family,4.5\nc,single,1.3\n")
+    keys = split_keys(WholesDataset(write(tmp_path / "d", parts=parts)), "multiset")
+    assert keys[0] == keys[1] and keys[2] != keys[0]  # a and b: one multiset listed in two orders; c: another one
