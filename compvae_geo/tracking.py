@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import time
@@ -187,13 +188,24 @@ class Tracker:
             self._call("log_metrics", self.client.log_batch, self.run_id,
                        metrics=items[start:start + MAX_METRICS_PER_BATCH])
 
-    def log_dataset(self, name: str, tags: dict[str, str]) -> None:
-        """Records what the run trains on as its MLflow dataset input: a generator (``tags`` describe it), no files."""
+    def log_dataset(self, name: str, tags: dict[str, str], digest: str | None = None,
+                    columns: dict[str, str] | None = None, profile: dict[str, int] | None = None) -> None:
+        """Records what the run trains on as its MLflow dataset input.
+
+        A generator (``tags`` describe it), or files: their ``digest``, the ``columns`` of the wholes table (name ->
+        MLflow type, the schema) and the row counts of ``profile``.
+        """
         from mlflow.data.code_dataset_source import CodeDatasetSource
         from mlflow.data.meta_dataset import MetaDataset
         from mlflow.entities import DatasetInput, InputTag
+        from mlflow.types import ColSpec, Schema
 
-        dataset = MetaDataset(CodeDatasetSource(tags), name=name)._to_mlflow_entity()
+        class ProfiledDataset(MetaDataset):
+            def to_dict(self) -> dict[str, str]:
+                return {**super().to_dict(), **({"profile": json.dumps(profile)} if profile else {})}
+
+        schema = None if columns is None else Schema([ColSpec(kind, column) for column, kind in columns.items()])
+        dataset = ProfiledDataset(CodeDatasetSource(tags), name=name, digest=digest, schema=schema)._to_mlflow_entity()
         self._call("log_inputs", self.client.log_inputs, self.run_id,
                    [DatasetInput(dataset, [InputTag("mlflow.data.context", "training")])])
 

@@ -80,8 +80,17 @@ def track(trainer: Trainer, experiment: str | None, tracking_uri: str, descripti
                       description=description)
     if run_id is not None:  # steps logged after the checkpoint, before the run stopped, are not logged again
         tracker.logged_until = tracker.last_logged_step()
-    else:
+    elif trainer.spec.split_sizes is None:
         tracker.log_dataset(*dataset_input(trainer))
+    else:  # files: their digest, the wholes table's schema and the row counts of the splits
+        dataset, encoding = trainer.problem.dataset, trainer.spec.encoding
+        columns = {"whole_id": "string",
+                   **{c.name: "string" if c.kind == "categorical" else "double" for c in encoding.conditions},
+                   **({encoding.group_column: "string"} if encoding.group_column else {}),
+                   **dict.fromkeys(encoding.value_columns, "double")}
+        profile = {"wholes": len(dataset), "parts": int(dataset.slices["part"][-1]), "dropped": dataset.dropped,
+                   **{f"{split} wholes": size for split, size in trainer.spec.split_sizes.items()}}
+        tracker.log_dataset(*dataset_input(trainer), digest=dataset.digest, columns=columns, profile=profile)
     trainer.tracker = tracker
     return tracker
 

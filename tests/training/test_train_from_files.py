@@ -59,7 +59,12 @@ def test_train_from_files_resume_and_generate_from_labels_in_the_files_units(fil
     (run,) = client.search_runs([client.get_experiment_by_name(files.name).experiment_id])
     assert [m.step for m in client.get_metric_history(run.info.run_id, "heldout_elbo_bits/val")] == [4, 6, 8]
     (dataset_input,) = run.inputs.dataset_inputs
-    assert dataset_input.dataset.name == f"{files.name} files" and "train wholes" in dataset_input.dataset.source
+    logged = dataset_input.dataset
+    assert logged.name == f"{files.name} files" and "train wholes" in logged.source
+    assert logged.digest == WholesDataset(files).digest and json.loads(logged.profile)["wholes"] == 120
+    schema = json.loads(logged.schema)["mlflow_colspec"]
+    assert [column["name"] for column in schema[:3]] == ["whole_id", "day_type", "mean_temperature"]
+    assert len(schema) == 1 + 2 + 1 + 96  # the id, the conditions, the group, the values
     model = load_model(out / "checkpoint.pt").eval()
     labels, kwh = ["single", "family", "family"], torch.tensor([[1.3, 0.0], [4.2, 0.0], [4.0, 0.0]])
     torch.manual_seed(0)
