@@ -1,8 +1,12 @@
-"""One training step under torchrun on this rank's share of a fixed global batch, then one logged step of run().
+"""Three steps under torchrun on this rank's share of a fixed global batch: a plain one, a logged one, a non-finite one.
 
-Usage: torchrun --nproc-per-node 2 ddp_one_step.py OUT [nan_on_rank_1]
+The first step is compared with one process's, the second goes through ``Trainer.run`` (which logs), the third has a
+loss that is not finite on rank 1 only.
 
-Each rank saves the weights after the first step, its own losses of the logged step and what it logged.
+Usage: torchrun --nproc-per-node 2 ddp_one_step.py OUT
+
+Each rank saves the weights after the first step, its own losses of the logged step and what it logged, and the
+skipped steps and whether its weights stayed as they were after the last step.
 """
 import sys
 from dataclasses import replace
@@ -48,10 +52,11 @@ def logged_step(trainer):
     trainer.train_step = recording_train_step
     trainer.config = replace(trainer.config, iterations=trainer.step + 1, log_every=1)
     trainer.run(on_log=lambda step, metrics: logged.append(metrics))
+    del trainer.train_step  # the trainer's own again
     return {"own_means": own[0], "logged": logged[0]}
 
 
-def main(out, nan_on_rank_1=False):
+def main(out):
     ranks = Ranks.from_environment()
     init_process_group(ranks, torch.device("cpu"))
     config = TrainConfig(batch_size=GLOBAL_BATCH, k_max=3, kl_warmup_steps=0, eval_wholes=4, eval_part_counts=(1,),
@@ -61,17 +66,21 @@ def main(out, nan_on_rank_1=False):
     batch, noise = global_batch_and_noise(model_config)
     if ranks.distributed:
         batch, noise = share(batch, noise, ranks.rank, ranks.world_size)
-    if nan_on_rank_1 and ranks.rank == 1:
-        noise.z.fill_(float("nan"))  # a non-finite loss on this rank only
     trainer.train_step(batch, noise)
     results = {"state_dict": {key: value.clone() for key, value in trainer.model.state_dict().items()},
                "skipped_steps": trainer.skipped_steps}
-    if not nan_on_rank_1:
-        results.update(logged_step(trainer))
+    results.update(logged_step(trainer))
+    before = {key: value.clone() for key, value in trainer.model.state_dict().items()}
+    if ranks.rank == 1:
+        noise.z.fill_(float("nan"))  # a non-finite loss on this rank only
+    trainer.train_step(batch, noise)
+    results["skipped_after_nan"] = trainer.skipped_steps
+    after = trainer.model.state_dict()
+    results["unchanged_by_nan"] = all(torch.equal(before[key], value) for key, value in after.items())
     torch.save(results, f"{out}.rank{ranks.rank}.pt")
     trainer.close()
     destroy_process_group()
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], len(sys.argv) > 2)
+    main(sys.argv[1])

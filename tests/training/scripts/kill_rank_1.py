@@ -1,4 +1,6 @@
-"""``compvae-geo`` whose rank 1 kills itself (SIGKILL) at step 12 of the first start; torchrun restarts it.
+"""``compvae-geo`` whose rank 1 kills itself (SIGKILL) at step $KILL_AT_STEP (12) of its first start.
+
+torchrun then restarts the group.
 
 Usage: torchrun --nproc-per-node 2 --max-restarts 1 kill_rank_1.py train ...
 
@@ -14,7 +16,7 @@ from pathlib import Path
 from compvae_geo.cli import main
 from compvae_geo.training import Trainer
 
-KILL_AT_STEP = 12
+KILL_AT_STEP = int(os.environ.get("KILL_AT_STEP", "12"))
 
 real_train_step = Trainer.train_step
 
