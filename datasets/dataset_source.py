@@ -120,7 +120,3 @@ class DatasetSource:
             taken.append(self._epoch_order[self._position:self._position + need])
             self._position += taken[-1].numel()
         return self.dataset.batch(torch.cat(taken)).to(device)
-
-    def first(self, max_wholes: int, device: torch.device | str = "cpu") -> Batch:
-        """The first ``max_wholes`` wholes of this source (a fixed held-out set), as one batch."""
-        return self.dataset.batch(self.index[:max_wholes]).to(device)

@@ -22,13 +22,13 @@ from compvae_geo.datasets.dataset_source import SPLITS, split_dataset, split_key
 from ..checkpoint import read_model_payload
 from ..models import SavableModel
 from ..training.config import TrainConfig
+from ..training.heldout import dataset_elbo_bits
 from .metrics import energy_distance, median_distance, mmd2_unbiased, pooled_bandwidth, standardisation
 from .planner import planner_statistics, relative_errors
 from .run import load_sources
 from .tables import Table
 
 EMPIRICAL = "empirical"  # the baseline of the same multiset's wholes in the training split
-ELBO_CHUNK = 256  # wholes per forward pass of the held-out ELBO
 
 
 @dataclass
@@ -41,19 +41,6 @@ class MultisetCell:
     mmd2: dict[str, float]  # per source, on wholes standardised per position by the observed ones
     energy: dict[str, float]
     planner_errors: dict[str, dict[str, float]]  # per source (load curves only): relative errors to the observed
-
-
-@torch.no_grad()
-def elbo_bits(model: SavableModel, dataset: WholesDataset, index: Tensor, seed: int = 0) -> float:
-    """The mean ELBO in bits per whole of the wholes ``index`` (fixed latent noise for ``seed``)."""
-    model.eval()
-    total = 0.0
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        for start in range(0, index.numel(), ELBO_CHUNK):
-            chunk = index[start:start + ELBO_CHUNK]
-            total += model.loss(dataset.batch(chunk)).mean_bits().elbo * chunk.numel()
-    return total / max(index.numel(), 1)
 
 
 @torch.no_grad()
@@ -93,14 +80,14 @@ def _cell(key: str, observed: object, truth: Tensor, sources: dict[str, Tensor],
     true_scaled = (truth - centre) / scale
     bandwidth = median_distance(true_scaled)
     mmd2, energy, errors = {}, {}, {}
+    true_plan = None if step_hours is None else planner_statistics(truth, step_hours)
     for name, wholes in sources.items():
         scaled = (wholes - centre) / scale
         width = bandwidth if bandwidth > 0 else pooled_bandwidth(true_scaled, scaled)
         mmd2[name] = float(mmd2_unbiased(scaled, true_scaled, width))
         energy[name] = float(energy_distance(scaled, true_scaled))
-        if step_hours is not None:
-            errors[name] = relative_errors(planner_statistics(wholes, step_hours),
-                                           planner_statistics(truth, step_hours))
+        if true_plan is not None:
+            errors[name] = relative_errors(planner_statistics(wholes, step_hours), true_plan)
     return MultisetCell(key, int((observed.batch == 0).sum()), truth.size(0), mmd2, energy, errors)
 
 
@@ -146,7 +133,7 @@ def evaluate_data(
     cells = multiset_cells(models, dataset, splits, split, min_wholes, train.seed)
     document = {"data": str(data), "digest": dataset.digest, "split": split, "command": command, "models": paths,
                 "split_sizes": {name: index.numel() for name, index in splits.items()}, "min_wholes": min_wholes,
-                "elbo_bits": {name: {part: elbo_bits(model, dataset, splits[part], train.seed)
+                "elbo_bits": {name: {part: dataset_elbo_bits(model, dataset, splits[part], train.seed)
                                      for part in ("train", split)} for name, model in models.items()},
                 "multisets": as_json(cells)}
     out_dir = out_dir or checkpoint.parent / f"evaluation-{split}"

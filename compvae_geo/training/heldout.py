@@ -8,13 +8,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from torch import Tensor
 
-from compvae_geo.datasets import PartsProblem
+from compvae_geo.datasets import PartsProblem, WholesDataset
 from compvae_geo.datasets.dataset_source import DatasetSource
 
 from ..models import LossTerms, SavableModel
 
 HELDOUT_SEED_OFFSET = 1_000_003  # held-out data never share a seed with training data
+ELBO_CHUNK = 256  # recorded wholes per forward pass of the held-out ELBO
 
 
 @torch.no_grad()
@@ -63,13 +65,27 @@ class SplitHeldOut:
     num_wholes: int
     seed: int
 
-    @torch.no_grad()
     def elbo_bits(self, model: SavableModel, device: torch.device) -> dict[str, float]:
         """The mean ELBO in bits per whole of the validation split, as the ``heldout_elbo_bits/val`` metric."""
-        was_training = model.training
-        model.eval()
-        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-            torch.manual_seed(self.seed)
-            out = {"heldout_elbo_bits/val": model.loss(self.source.first(self.num_wholes, device)).mean_bits().elbo}
-        model.train(was_training)
-        return out
+        index = self.source.index[:self.num_wholes]
+        return {"heldout_elbo_bits/val": dataset_elbo_bits(model, self.source.dataset, index, self.seed, device)}
+
+
+@torch.no_grad()
+def dataset_elbo_bits(model: SavableModel, dataset: WholesDataset, index: Tensor, seed: int = 0,
+                      device: torch.device | str = "cpu") -> float:
+    """The mean ELBO in bits per whole of a dataset's wholes ``index``, ``ELBO_CHUNK`` at a time.
+
+    Fixed latent noise for ``seed``; the global RNG and the model's training mode are left as they were.
+    """
+    device = torch.device(device)
+    was_training = model.training
+    model.eval()
+    total = 0.0
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        for start in range(0, index.numel(), ELBO_CHUNK):
+            chunk = index[start:start + ELBO_CHUNK]
+            total += model.loss(dataset.batch(chunk).to(device)).mean_bits().elbo * chunk.numel()
+    model.train(was_training)
+    return total / max(index.numel(), 1)

@@ -80,34 +80,36 @@ def track(trainer: Trainer, experiment: str | None, tracking_uri: str, descripti
                       description=description)
     if run_id is not None:  # steps logged after the checkpoint, before the run stopped, are not logged again
         tracker.logged_until = tracker.last_logged_step()
-    elif trainer.spec.split_sizes is None:
-        tracker.log_dataset(*dataset_input(trainer))
-    else:  # files: their digest, the wholes table's schema and the row counts of the splits
-        dataset, encoding = trainer.problem.dataset, trainer.spec.encoding
-        columns = {"whole_id": "string",
-                   **{c.name: "string" if c.kind == "categorical" else "double" for c in encoding.conditions},
-                   **({encoding.group_column: "string"} if encoding.group_column else {}),
-                   **dict.fromkeys(encoding.value_columns, "double")}
-        profile = {"wholes": len(dataset), "parts": int(dataset.slices["part"][-1]), "dropped": dataset.dropped,
-                   **{f"{split} wholes": size for split, size in trainer.spec.split_sizes.items()}}
-        tracker.log_dataset(*dataset_input(trainer), digest=dataset.digest, columns=columns, profile=profile)
+    else:
+        tracker.log_dataset(**dataset_input(trainer))
     trainer.tracker = tracker
     return tracker
 
 
-def dataset_input(trainer: Trainer) -> tuple[str, dict[str, str]]:
-    """The name and tags of what a run trains on: its problem's generator, or its files and their splits."""
+def dataset_input(trainer: Trainer) -> dict[str, Any]:
+    """What a run trains on, as :meth:`Tracker.log_dataset` takes it.
+
+    Its problem's generator (name and tags), or its files: their tags, digest, the wholes table's schema and the row
+    counts of the splits.
+    """
     config, spec = trainer.config, trainer.spec
     if spec.split_sizes is None:
-        return f"{config.problem} generator", {
+        return {"name": f"{config.problem} generator", "tags": {
             "generator": type(trainer.problem).__module__ + "." + type(trainer.problem).__name__,
             "seed": str(config.seed), "parts_per_whole": f"1..{config.k_max}",
-            "wholes": f"{config.iterations * config.batch_size} drawn fresh, {config.batch_size} per step"}
-    dataset = trainer.problem.dataset
-    return f"{Path(config.data).name} files", {
-        "directory": str(Path(config.data).resolve()), "files": ", ".join(dataset.raw_file_names),
-        "digest": dataset.digest, "split_by": config.split_by, "wholes dropped as incomplete": str(dataset.dropped),
-        **{f"{split} wholes": str(size) for split, size in spec.split_sizes.items()}}
+            "wholes": f"{config.iterations * config.batch_size} drawn fresh, {config.batch_size} per step"}}
+    dataset, encoding = trainer.problem.dataset, spec.encoding
+    columns = {"whole_id": "string",
+               **{c.name: "string" if c.kind == "categorical" else "double" for c in encoding.conditions},
+               **({encoding.group_column: "string"} if encoding.group_column else {}),
+               **dict.fromkeys(encoding.value_columns, "double")}
+    profile = {"wholes": len(dataset), "parts": int(dataset.slices["part"][-1]), "dropped": dataset.dropped,
+               **{f"{split} wholes": size for split, size in spec.split_sizes.items()}}
+    tags = {"directory": str(Path(config.data).resolve()), "files": ", ".join(dataset.raw_file_names),
+            "digest": dataset.digest, "split_by": config.split_by, "wholes dropped as incomplete": str(dataset.dropped),
+            **{f"{split} wholes": str(size) for split, size in spec.split_sizes.items()}}
+    return {"name": f"{Path(config.data).name} files", "tags": tags, "digest": dataset.digest, "columns": columns,
+            "profile": profile}
 
 
 def new_run(
