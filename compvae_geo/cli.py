@@ -146,7 +146,8 @@ def _add_evaluate_arguments(evaluate: argparse.ArgumentParser) -> None:
                           help="another trained model to compare, e.g. count_cvae=runs/cvae/checkpoint.pt (repeatable)")
     evaluate.add_argument("--problem", choices=PROBLEM_NAMES, default=None,
                           help="default: the checkpoint's training problem, or for a bare model file "
-                               "the problem whose data its config fits")
+                               "the problem whose data its config fits; a model trained on files that "
+                               "'compvae-geo export' wrote: the problem that wrote them")
     _add_config_overrides(evaluate, EvalConfig, set(), "what to measure",
                           aliases={"multisets_per_k": ["--multisets"]},
                           helps={"part_counts": "default: the problem's (sine: 1,2,4,8,12,16,24,32,64; "

@@ -22,6 +22,7 @@ from .config import NAIVE, TRUE, EvalConfig
 from .figures import coincidence_figure, model_figures
 from .per_k import KEvaluation, as_json, as_metrics, evaluate
 from .probe import z_probe
+from .problem_terms import in_terms_of
 from .profiles import profile_of
 from .tail import TailCell, evaluate_tail
 from .tail import as_json as tail_json
@@ -97,10 +98,10 @@ def evaluate_checkpoints(
     if not (per_k or whatif or tail):
         raise ValueError("nothing to evaluate: ask for the per-K evaluation, the what-if one, the tail one")
     payload = read_model_payload(checkpoint)
-    problem_name = (problem_name or payload.get("training", {}).get("config", {}).get("problem")
-                    or problem_of_model(payload["config"]))
+    problem_name = problem_name or _problem_of(payload, checkpoint)
     problem = make_problem(problem_name)
     models, paths, trained_by = load_sources(checkpoint, payload, baselines)
+    models = {name: in_terms_of(problem, model) for name, model in models.items()}
     compvaes = {name: model for name, model in models.items() if isinstance(model, CompVAE)}
     if (whatif or tail) and not compvaes:
         raise ValueError("the what-if and tail evaluations need a CompVAE (a model with recompose and generate_tail)")
@@ -125,6 +126,15 @@ def evaluate_checkpoints(
         metrics = as_metrics(evaluation) + whatif_metrics(whatif_cells or []) + tail_metrics(tail_cells or [])
         _log(tracker, metrics, [json_path, *(out_dir / name for name in figures)])
     return EvaluationRun(evaluation, json_path, len(figures), seconds, tracker, whatif_cells, tail_cells)
+
+
+def _problem_of(payload: dict[str, Any], checkpoint: Path) -> str:
+    """The simulator a checkpoint learnt from; ``ValueError`` for a model of files, which names none."""
+    training = payload.get("training", {}).get("config", {})
+    if training.get("data") or payload.get("encoding") is not None:
+        raise ValueError(f"{checkpoint} learnt from files: evaluate it on them (--data DIR) or name the simulator "
+                         "that wrote them (--problem NAME)")
+    return training.get("problem") or problem_of_model(payload["config"])
 
 
 def load_sources(

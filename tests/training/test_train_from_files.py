@@ -125,3 +125,21 @@ def test_epochs_set_the_steps_and_patience_stops_early_keeping_the_best_weights(
     assert best.encoding is not None
     assert any(not torch.equal(a, b) for a, b in zip(best.state_dict().values(), last.state_dict().values()))
     assert "stopped early" in capsys.readouterr().out
+
+
+def test_a_model_of_exported_files_is_evaluated_against_the_simulator_that_wrote_them(files, tmp_path, capsys):
+    out = tmp_path / "run"
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert main(["train", "--data", str(files), "--out-dir", str(out), "--tracking-uri", store, *TRAIN]) == 0
+    evaluate = ["evaluate", "--checkpoint", str(out / "checkpoint.pt"), "--no-mlflow"]
+    capsys.readouterr()
+    assert main(evaluate) == 2
+    assert "learnt from files" in capsys.readouterr().err
+    assert main([*evaluate, "--problem", "households", "--part-counts", "1,3", "--num-samples", "16",
+                 "--multisets", "1", "--permutations", "5"]) == 0
+    document = json.loads((out / "evaluation" / "evaluation.json").read_text())
+    assert [row["k"] for row in document["per_k"]] == [1, 3]
+    for row in document["per_k"]:
+        assert set(row["distances"]) == {"compvae", "naive", "true"}
+        assert all(map(math.isfinite, row["distances"]["compvae"]["planner"]["peak_quantiles"]))
+        assert all(math.isfinite(value) for value in row["elbo_bits"]["compvae"].values())
