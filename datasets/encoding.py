@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .tables import Tables, as_label, is_empty
+from .tables import DataFileError, Tables, as_label, is_empty
 
 
 @dataclass
@@ -72,6 +72,31 @@ class DataEncoding:
                                                           else np.ones(descriptors.shape[1]))],
                    value_columns=tables.value_columns, value_scale=_positive(scale), unit=tables.settings.unit,
                    step_hours=tables.settings.step_hours, group_column=tables.settings.group)
+
+    def check_reads(self, tables: Tables, directory: str) -> None:
+        """``DataFileError`` unless ``tables`` (files it was not fitted on) have this encoding's layout.
+
+        The same value, descriptor and condition columns, and no category label or categorical condition value it does
+        not know: new days of the same feeders, next month's data.
+        """
+        layout = [("value", self.value_columns, tables.value_columns),
+                  ("descriptor", self.descriptor_columns, tables.descriptor_columns),
+                  ("condition", [f"{c.name} ({c.kind})" for c in self.conditions],
+                   [f"{name} ({kind})" for name, kind in tables.settings.conditions.items()])]
+        for what, known, read in layout:
+            if list(known) != list(read):
+                raise DataFileError(f"{directory}: the {what} columns are {_listed(read)}; the model's data had "
+                                    f"{_listed(known)}")
+        unknown = sorted(set(np.unique(tables.categories).tolist()) - set(self.vocabulary))
+        if unknown:
+            raise DataFileError(f"{directory}: part categories {unknown[:5]} the model's data never had "
+                                f"(it knows {self.vocabulary})")
+        for condition in self.conditions:
+            if condition.kind == "categorical":
+                seen = {as_label(cell) for cell in tables.conditions[condition.name] if cell is not None}
+                if seen - set(condition.categories):
+                    raise DataFileError(f"{directory}: condition {condition.name!r} has values "
+                                        f"{sorted(seen - set(condition.categories))} the model's data never had")
 
     # ----- the model's side -----------------------------------------------------------------------
 
@@ -157,6 +182,11 @@ class DataEncoding:
     def from_dict(cls, values: dict[str, Any]) -> DataEncoding:
         """The encoding of :meth:`to_dict` values."""
         return cls(**{**values, "conditions": [ConditionEncoding(**c) for c in values["conditions"]]})
+
+
+def _listed(columns: list[str]) -> str:
+    """Columns for a message: the first few and how many."""
+    return f"{columns[:4]}{' ...' if len(columns) > 4 else ''} ({len(columns)})"
 
 
 def _positive(value: float) -> float:

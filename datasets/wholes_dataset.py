@@ -34,11 +34,15 @@ class WholesDataset(InMemoryDataset):
         force_reload (bool): process the files again even if a cache exists. (default: ``False``)
         drop_incomplete (bool): leave out the wholes with a missing value (counted in :attr:`dropped`) instead of
             refusing the files. (default: ``False``)
+        encoding (DataEncoding, optional): read the files through this encoding (a trained model's) instead of
+            one fitted on them: other files of the same layout, such as new days of the same multisets.
+            (default: ``None``)
     """
 
     def __init__(self, root: str | Path, transform: Callable | None = None, pre_transform: Callable | None = None,
-                 force_reload: bool = False, drop_incomplete: bool = False) -> None:
-        self.drop_incomplete = drop_incomplete
+                 force_reload: bool = False, drop_incomplete: bool = False,
+                 encoding: DataEncoding | None = None) -> None:
+        self.drop_incomplete, self.given_encoding = drop_incomplete, encoding
         self._files = sorted(path for path in Path(root).iterdir() if path.suffix in TABLE_SUFFIXES
                              or path.name == SETTINGS_FILE) if Path(root).is_dir() else []
         digest = hashlib.sha256()
@@ -47,6 +51,8 @@ class WholesDataset(InMemoryDataset):
             digest.update(path.read_bytes())
         digest.update(b"drop incomplete" if drop_incomplete else b"")
         self._digest = digest.hexdigest()[:16]
+        self._cache_name = self._digest if encoding is None else \
+            f"{self._digest}-{hashlib.sha256(json.dumps(encoding.to_dict()).encode()).hexdigest()[:8]}"
         super().__init__(str(root), transform, pre_transform, log=False, force_reload=force_reload)
         self.load(self.processed_paths[0])
         self.encoding = DataEncoding.from_dict(json.loads(Path(self.processed_paths[1]).read_text()))
@@ -66,17 +72,20 @@ class WholesDataset(InMemoryDataset):
 
     @property
     def processed_file_names(self) -> list[str]:
-        """The tensors, the encoding and the wholes' groups, named after a digest of the files' contents."""
-        return [f"wholes-{self._digest}.pt", f"encoding-{self._digest}.json", f"groups-{self._digest}.json"]
+        """The tensors, the encoding and the wholes' groups, named after the files' contents (and a given encoding)."""
+        return [f"{name}-{self._cache_name}.{suffix}"
+                for name, suffix in (("wholes", "pt"), ("encoding", "json"), ("groups", "json"))]
 
     def download(self) -> None:
         """There is nothing to download: a root without tables is an error (named by :func:`read_tables`)."""
         read_tables(self.root, self.drop_incomplete)
 
     def process(self) -> None:
-        """Reads and checks the tables, fits the encoding, caches the tensors and the encoding."""
+        """Reads and checks the tables, fits the encoding (or checks the given one), caches the tensors and it."""
         tables = read_tables(self.root, self.drop_incomplete)
-        encoding = DataEncoding.fit(tables)
+        encoding = self.given_encoding or DataEncoding.fit(tables)
+        if self.given_encoding is not None:
+            encoding.check_reads(tables, self.root)
         counts = torch.bincount(torch.from_numpy(tables.part_whole), minlength=len(tables.whole_ids))
         order = torch.from_numpy(tables.part_whole).argsort(stable=True)  # the parts grouped by whole, in file order
         stored = {"part": encoding.category_ids(tables.categories)[order],

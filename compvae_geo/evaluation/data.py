@@ -68,7 +68,7 @@ def multiset_cells(
             torch.manual_seed(seed)  # given each observed whole's conditions (a row of NaN: unknown)
             sources[name] = model.eval().generate(observed.part[first], truth.size(0), descriptors,
                                                   getattr(observed, "whole_attr", None), observation_noise=True)
-        if by_split.get("train"):
+        if split != "train" and by_split.get("train"):
             sources[EMPIRICAL] = encoding.decode_values(dataset.batch(torch.tensor(by_split["train"])).whole)
         cells.append(_cell(key, observed, truth, sources, encoding.step_hours))
     return cells
@@ -111,8 +111,11 @@ def evaluate_data(
 ) -> tuple[dict[str, Any], Path]:
     """Evaluates ``checkpoint`` (and the ``baselines``) on the files of ``data``: writes and returns the document.
 
-    The splits are those its training made (its fractions, key and seed); every model must have been trained on
-    files with the same encoding. The document goes to ``out_dir`` (default ``<checkpoint dir>/evaluation-<split>``).
+    The files are read through the checkpoint's encoding, and split as its training split its own (its fractions,
+    key and seed): ``data`` may be the training files, or others of the same layout, such as new days of the same
+    multisets (which then fall in the splits they fell in for training, given the same set of multisets). Every
+    model must have been trained on files with the same encoding. The document goes to ``out_dir`` (default
+    ``<checkpoint dir>/evaluation-<split>``).
     """
     payload = read_model_payload(checkpoint)
     if "training" not in payload or not payload["training"]["config"].get("data"):
@@ -120,13 +123,13 @@ def evaluate_data(
     train = TrainConfig.from_dict(payload["training"]["config"])
     if split not in SPLITS:
         raise ValueError(f"--split must be one of {list(SPLITS)}, got {split!r}")
-    dataset = WholesDataset(data, drop_incomplete=train.drop_incomplete)
     models, paths, _ = load_sources(checkpoint, payload, baselines)
+    encoding = next(iter(models.values())).encoding
     foreign = [name for name, model in models.items()
-               if model.encoding is None or model.encoding.vocabulary != dataset.encoding.vocabulary
-               or model.encoding.value_scale != dataset.encoding.value_scale]
+               if model.encoding is None or model.encoding.to_dict() != encoding.to_dict()]
     if foreign:
-        raise ValueError(f"{', '.join(foreign)} was not trained on these files (another vocabulary or value scale)")
+        raise ValueError(f"{', '.join(foreign)} was not trained on the checkpoint's files (another encoding)")
+    dataset = WholesDataset(data, drop_incomplete=train.drop_incomplete, encoding=encoding)
     splits = split_dataset(dataset, train.val_fraction, train.test_fraction, train.split_by, train.seed)
     if not splits[split].numel():
         raise ValueError(f"the {split} split of {data} is empty")

@@ -75,6 +75,38 @@ def test_the_export_command_writes_files_the_dataset_reads(tmp_path, capsys):
     assert len(dataset) == 10 and dataset.obs_shape == (3 * 32 * 32,) and dataset.part_attr_dim == 2
 
 
+def test_new_days_of_the_same_multisets_read_through_the_first_encoding_fall_in_the_same_splits(tmp_path, capsys):
+    from compvae_geo.cli import main
+    from compvae_geo.datasets.dataset_source import split_dataset, split_keys
+
+    first = WholesDataset(export_problem(HouseholdParts(), 60, 12, 5, tmp_path / "h", seed=1))
+    assert main(["export", "--problem", "households", "--same-multisets-as", str(tmp_path / "h"),
+                 "--out", str(tmp_path / "later"), "--seed", "2"]) == 0
+    later = WholesDataset(tmp_path / "later", encoding=first.encoding)
+    assert later.encoding == first.encoding and later.digest != first.digest
+    assert sorted(split_keys(later, "multiset")) == sorted(split_keys(first, "multiset"))  # the same feeders...
+    assert not torch.equal(later.batch(torch.arange(60)).whole, first.batch(torch.arange(60)).whole)  # ...other days
+    for before, after in zip(split_dataset(first, 0.2, 0.2, "multiset", 0).values(),
+                             split_dataset(later, 0.2, 0.2, "multiset", 0).values(), strict=True):
+        assert torch.equal(before, after)  # exported in the same order: the same wholes in each split
+    again = WholesDataset(tmp_path / "h", encoding=first.encoding)  # its own encoding: the same tensors
+    assert torch.equal(again.batch(torch.arange(60)).part_attr, first.batch(torch.arange(60)).part_attr)
+    capsys.readouterr()
+    assert main(["export", "--problem", "households", "--out", str(tmp_path / "x")]) == 2
+    assert "give --wholes" in capsys.readouterr().err
+
+
+def test_files_of_another_layout_are_refused_by_a_given_encoding(tmp_path):
+    encoding = WholesDataset(write(tmp_path / "d")).encoding
+    with pytest.raises(DataFileError, match="part categories \\['retired'\\] the model's data never had"):
+        WholesDataset(write(tmp_path / "r", parts=PARTS + "c,retired,2.0\n"), encoding=encoding)
+    with pytest.raises(DataFileError, match="the value columns are"):
+        WholesDataset(write(tmp_path / "v", wholes=WHOLES.replace(",v2", "").replace(",3.0\n", "\n")
+                            .replace(",2.5\n", "\n").replace(",1.0\n", "\n")), encoding=encoding)
+    with pytest.raises(DataFileError, match="condition 'day' has values \\['saturday'\\]"):
+        WholesDataset(write(tmp_path / "s", wholes=WHOLES.replace("sunday", "saturday")), encoding=encoding)
+
+
 def test_incomplete_wholes_are_refused_or_left_out_with_their_parts_and_counted(tmp_path):
     folder = write(tmp_path / "d", wholes=WHOLES.replace("1.0,2.0,3.0", "1.0,,3.0"))
     with pytest.raises(DataFileError, match="line 2, column 'v1': the value is missing"):

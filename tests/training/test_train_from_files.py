@@ -10,7 +10,7 @@ from mlflow.tracking import MlflowClient
 from compvae_geo.cli import main
 from compvae_geo.datasets import HouseholdParts, WholesDataset
 from compvae_geo.datasets.dataset_source import DatasetSource, split_dataset, split_keys
-from compvae_geo.datasets.export import export_problem
+from compvae_geo.datasets.export import export_new_days, export_problem
 from compvae_geo.models import load_model
 from compvae_geo.training import RunSpec, TrainConfig
 
@@ -143,3 +143,10 @@ def test_a_model_of_exported_files_is_evaluated_against_the_simulator_that_wrote
         assert set(row["distances"]) == {"compvae", "naive", "true"}
         assert all(map(math.isfinite, row["distances"]["compvae"]["planner"]["peak_quantiles"]))
         assert all(math.isfinite(value) for value in row["elbo_bits"]["compvae"].values())
+    later = export_new_days(HouseholdParts(), files, tmp_path / "later", seed=5)  # the seen feeders on new days
+    assert main(["evaluate", "--checkpoint", str(out / "checkpoint.pt"), "--data", str(later), "--split", "train",
+                 "--min-wholes", "2"]) == 0
+    document = json.loads((out / "evaluation-train" / "evaluation.json").read_text())
+    trained_on = split_dataset(WholesDataset(files), 0.1, 0.1, "multiset", 0)  # the training's defaults
+    assert document["split_sizes"] == {name: index.numel() for name, index in trained_on.items()}
+    assert document["multisets"] and all(set(cell["mmd2"]) == {"compvae"} for cell in document["multisets"])
