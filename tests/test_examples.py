@@ -86,3 +86,33 @@ def test_the_readme_python_blocks_run_as_written(tmp_path, monkeypatch):
     assert scope["peak_days"].wholes.shape == (1000, 96)
     assert (scope["peak_days"].statistic > scope["peak_days"].threshold).all()
     assert isinstance(scope["peak_days"].wholes, torch.Tensor)
+
+
+def test_households_through_files_measures_each_size_and_writes_the_document(tmp_path, capsys):
+    from helpers import TINY_MODEL_ARGS
+
+    from compvae_geo.cli import main as compvae_geo
+
+    assert compvae_geo(["export", "--problem", "households", "--wholes", "40", "--multisets", "8",
+                        "--max-parts", "6", "--out", str(tmp_path / "data40")]) == 0  # every archetype in some feeder
+    assert compvae_geo(["train", "--data", str(tmp_path / "data40"), "--out-dir", str(tmp_path / "train40"),
+                        "--iterations", "4", "--batch-size", "8", "--eval-every", "2", "--patience", "1",
+                        "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}", *TINY_MODEL_ARGS]) == 0
+    example = load_example("households_through_files")
+    tiny = ["--runs", str(tmp_path), "--sizes", "40", "--num-samples", "8", "--multisets", "1",
+            "--part-counts", "1,2", "--min-wholes", "2"]
+    example.main([*tiny, "--out", str(tmp_path / "other.md")])  # the reference: the docs' full evaluation
+    assert "was measured with other settings" in (tmp_path / "other.md").read_text()
+    reference = tmp_path / "train40" / "vs-simulator" / "evaluation.json"  # the same settings: comparable
+    example.main([*tiny, "--reference", str(reference), "--out", str(tmp_path / "doc.md")])
+    document = (tmp_path / "doc.md").read_text()
+    mmd2 = document.split("### MMD²")[1].split("###")[0].splitlines()
+    assert mmd2[2].startswith("| K | files 40 | cpu preset (stream) | naive | true |")
+    first_k = mmd2[4].split(" | ")
+    assert first_k[1] == first_k[2]  # the reference is the 40 wholes' evaluation itself
+    files = document.split("## On the files")[1]
+    assert files.count("| 40 | best.pt |") == 1 and files.count("| 40 | last |") == 1
+    assert (tmp_path / "later40" / "wholes.csv").exists()
+    assert (tmp_path / "train40" / "files-test" / "evaluation.json").exists()
+    with pytest.raises(SystemExit):
+        example.main(["--runs", str(tmp_path), "--sizes", "80"])
