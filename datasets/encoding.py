@@ -160,6 +160,23 @@ class DataEncoding:
         out[unknown] = np.nan
         return torch.from_numpy(out)
 
+    def decode_conditions(self, whole_attr: Tensor) -> dict[str, list[Any]]:
+        """``whole_attr`` ``[B, whole_attr_dim]`` back as cells by column name: :meth:`encode_conditions` undone.
+
+        A category's label, a number in the files' units, None in a row of NaN (unknown).
+        """
+        known = whole_attr.isfinite().all(-1).tolist()
+        cells, column = {}, 0
+        for condition in self.conditions:
+            block = whole_attr[:, column:column + condition.width]
+            if condition.kind == "numeric":
+                values = (block[:, 0] * condition.std + condition.mean).tolist()
+            else:
+                values = [condition.categories[i] for i in block.nan_to_num(0.0).argmax(-1).tolist()]
+            cells[condition.name] = [value if row_known else None for value, row_known in zip(values, known)]
+            column += condition.width
+        return cells
+
     def decode_descriptors(self, part_attr: Tensor) -> Tensor:
         """``part_attr`` back in the file's units (the inverse of :meth:`encode_descriptors`)."""
         return part_attr * torch.tensor(self.descriptor_std) + torch.tensor(self.descriptor_mean)

@@ -81,8 +81,8 @@ def _days_of(problem: PartsProblem, multiset: int, part: Tensor, part_attr: Tens
 
     batch = problem._fixed_multiset(part, days, part_attr, None, generator, naive=False)[0]
     whole_ids = [f"{multiset}-{day}" for day in range(days)]
-    conditions = problem.condition_columns(batch.whole_attr) if problem.whole_attr_dim else {}
-    frame = {WHOLE_ID: whole_ids, GROUP: multiset, **{name: cells for name, (_, cells) in conditions.items()}}
+    conditions = problem.encoding.decode_conditions(batch.whole_attr) if problem.whole_attr_dim else {}
+    frame = {WHOLE_ID: whole_ids, GROUP: multiset, **conditions}
     values = batch.whole.flatten(1)  # a file holds a whole's values in a row (an image: its pixels, flattened)
     frame.update({f"v{t:04d}": values[:, t].tolist() for t in range(values.size(1))})
     labels = [problem.category_labels[c] for c in part.tolist()]
@@ -101,8 +101,7 @@ def _write(problem: PartsProblem, frames: list[tuple[pd.DataFrame, pd.DataFrame]
         table = pd.concat([frame[i] for frame in frames], ignore_index=True)
         path = out_dir / f"{name}.{file_type}"
         table.to_csv(path, index=False) if file_type == "csv" else table.to_parquet(path, index=False)
-    kinds = problem.condition_columns(torch.zeros(1, problem.whole_attr_dim)) if problem.whole_attr_dim else {}
-    settings = {"conditions": {name: kind for name, (kind, _) in kinds.items()}, "group": GROUP,
+    settings = {"conditions": {c.name: c.kind for c in problem.condition_encodings}, "group": GROUP,
                 "unit": problem.unit, "step_hours": problem.step_hours}
     (out_dir / SETTINGS_FILE).write_text(json.dumps({k: v for k, v in settings.items() if v is not None}, indent=1))
     return out_dir

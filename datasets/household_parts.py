@@ -16,6 +16,7 @@ from torch_geometric.data import Data
 from torch_geometric.utils import scatter
 
 from .edit import Edit
+from .encoding import ConditionEncoding
 from .parts_problem import PartsProblem
 
 HOURS_PER_DAY = 24
@@ -147,10 +148,11 @@ class HouseholdParts(PartsProblem):
         """Annual consumption and PV peak power."""
         return ("annual_mwh", "pv_kwp")
 
-    def condition_columns(self, whole_attr: Tensor) -> dict[str, tuple[str, list]]:
-        """The day type (categorical) and the daily mean temperature in degC (numeric)."""
-        return {"day_type": ("categorical", [DAY_TYPES[i] for i in whole_attr[:, :len(DAY_TYPES)].argmax(-1)]),
-                "mean_temperature": ("numeric", (whole_attr[:, -1] * TEMPERATURE_SCALE).tolist())}
+    @property
+    def condition_encodings(self) -> tuple[ConditionEncoding, ...]:
+        """The day type (one-hot) and the daily mean temperature (degC, held in units of ``TEMPERATURE_SCALE``)."""
+        return (ConditionEncoding("day_type", "categorical", categories=list(DAY_TYPES)),
+                ConditionEncoding("mean_temperature", "numeric", std=TEMPERATURE_SCALE))
 
     # ----- the calendar and the weather ---------------------------------------------------------
 

@@ -1,6 +1,7 @@
 """What every synthetic parts-to-whole problem shares: sampling multisets, batching, Data lists."""
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 
 import torch
@@ -13,6 +14,7 @@ from compvae_geo.validation import check_parts
 
 from .batching import batch_from_tensors
 from .edit import Edit, check_edit
+from .encoding import ConditionEncoding, DataEncoding
 from .observation import Observation
 
 
@@ -45,9 +47,25 @@ class PartsProblem(ABC):
         """The name of each column of ``part_attr``, as files write it."""
         return tuple(f"attr_{j}" for j in range(self.part_attr_dim))
 
-    def condition_columns(self, whole_attr: Tensor) -> dict[str, tuple[str, list]]:
-        """The conditions ``[B, whole_attr_dim]`` as file columns: name -> (kind, cells); none by default."""
-        return {}
+    @property
+    def condition_encodings(self) -> tuple[ConditionEncoding, ...]:
+        """How ``whole_attr`` holds each condition a user may know (none by default)."""
+        return ()
+
+    @property
+    def encoding(self) -> DataEncoding:
+        """The problem's own terms in the files' vocabulary.
+
+        Its category ids, its conditions as ``whole_attr`` holds them, descriptors and values as they are (no scale),
+        so that its wholes travel as files (:func:`~compvae_geo.datasets.export.export_problem`) and a model of it
+        reads labels and named conditions.
+        """
+        return DataEncoding(
+            vocabulary=list(self.category_labels), conditions=list(self.condition_encodings),
+            descriptor_columns=list(self.descriptor_names), descriptor_mean=[0.0] * self.part_attr_dim,
+            descriptor_std=[1.0] * self.part_attr_dim,
+            value_columns=[f"v{t:04d}" for t in range(math.prod(self.obs_shape))], value_scale=1.0, unit=self.unit,
+            step_hours=self.step_hours)
 
     @property
     @abstractmethod

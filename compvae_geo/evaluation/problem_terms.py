@@ -24,7 +24,7 @@ class InProblemTerms(nn.Module):
 
     Parts: the problem's category ids become the labels the files held, then the model's ids; descriptors travel in
     the files' units, which are the problem's. Conditions: the problem's ``whole_attr`` becomes the file columns
-    (:meth:`PartsProblem.condition_columns`), then the model's encoding; an unknown row stays unknown. Wholes: the
+    (:attr:`PartsProblem.encoding`), then the model's encoding; an unknown row stays unknown. Wholes: the
     model generates in the files' units, the problem's.
 
     :meth:`loss` gives L_x of the wholes in the problem's units: the model reads :math:`x / s` (``value_scale`` s),
@@ -78,11 +78,7 @@ class InProblemTerms(nn.Module):
 
     def conditions(self, whole_attr: Tensor) -> Tensor:
         """The problem's conditions ``[B, C]`` (a row of NaN: unknown) as the model's ``whole_attr``."""
-        known = whole_attr.isfinite().all(-1)
-        columns = self.problem.condition_columns(torch.where(known[:, None], whole_attr, 0.0))
-        cells = {name: [cell if row_known else None for cell, row_known in zip(values, known.tolist(), strict=True)]
-                 for name, (_, values) in columns.items()}
-        return self.encoding.encode_conditions(cells, whole_attr.size(0))
+        return self.encoding.encode_conditions(self.problem.encoding.decode_conditions(whole_attr), whole_attr.size(0))
 
 
 def in_terms_of(problem: PartsProblem, model: SavableModel) -> SavableModel | InProblemTerms:
@@ -103,8 +99,7 @@ def _check_matches(encoding: DataEncoding, problem: PartsProblem) -> None:
     if len(encoding.value_columns) != math.prod(problem.obs_shape):
         raise ValueError(f"the model's wholes have {len(encoding.value_columns)} values, the {name} ones "
                          f"{math.prod(problem.obs_shape)}")
-    no_day = torch.zeros(1, problem.whole_attr_dim)
-    columns = set(problem.condition_columns(no_day)) if problem.whole_attr_dim else set()
+    columns = {condition.name for condition in problem.condition_encodings}
     if {condition.name for condition in encoding.conditions} != columns:
         raise ValueError(f"the model's conditions {[c.name for c in encoding.conditions]} are not the {name} ones "
                          f"{sorted(columns)}")

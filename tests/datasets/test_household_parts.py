@@ -153,3 +153,16 @@ def test_batches_carry_descriptors_by_archetype_and_the_conditions_of_each_day()
     pv = batch.part == [a.name for a in ARCHETYPES].index("couple_pv")
     assert (batch.part_attr[pv, 1] >= 3).all() and (batch.part_attr[~pv, 1] == 0).all()
     assert batch.to_data_list()[3].whole_attr.shape == (1, 4)
+
+
+def test_the_problems_encoding_reads_its_conditions_and_labels_as_the_files_write_them():
+    problem = HouseholdParts()
+    encoding = problem.encoding
+    whole_attr = torch.stack([problem.conditions("saturday", -3.5), problem.conditions("weekday", 21.0),
+                              torch.full((problem.whole_attr_dim,), float("nan"))])
+    cells = encoding.decode_conditions(whole_attr)
+    assert cells == {"day_type": ["saturday", "weekday", None], "mean_temperature": [-3.5, 21.0, None]}
+    torch.testing.assert_close(encoding.encode_conditions(cells, 3), whole_attr, equal_nan=True)
+    assert encoding.part_ids(list(problem.category_labels)).tolist() == list(range(problem.num_categories))
+    assert (encoding.unit, encoding.step_hours, encoding.value_scale) == ("kW", 0.25, 1.0)
+    assert len(encoding.value_columns) == 96 and encoding.descriptor_columns == ["annual_mwh", "pv_kwp"]
