@@ -90,6 +90,11 @@ def _add_train_arguments(train: argparse.ArgumentParser) -> None:
     train.add_argument("--tracking-uri", default=None,
                        help=f"MLflow store (default $MLFLOW_TRACKING_URI, else {DEFAULT_TRACKING_URI})")
     train.add_argument("--experiment", default=None, help="MLflow experiment (default: the problem name)")
+    train.add_argument("--log-model", action=argparse.BooleanOptionalAction, default=True,
+                       help="log the trained model (best.pt where kept, else the checkpoint) as an MLflow Model in "
+                            "the run at the end (default: yes)")
+    train.add_argument("--register-model", default=None, metavar="NAME",
+                       help="also register it in the MLflow Model Registry as a new version of NAME")
     _add_config_overrides(train, TrainConfig, set(), "training")
     _add_config_overrides(train, CompVAEConfig, DATA_DEFINED_MODEL_FIELDS, "model")
 
@@ -218,6 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
         "report", help="write docs/<problem>_results.md from an evaluation.json"))
     _add_export_arguments(commands.add_parser(
         "export", help="write a problem's wholes and parts as files (the layout of your own data)"))
+    _add_log_model_arguments(commands.add_parser(
+        "log-model", help="log a checkpoint as an MLflow Model (mlflow.pyfunc), optionally registered"))
     return parser
 
 
@@ -229,7 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     try:
         commands = {"train": run_train, "generate": run_generate, "whatif": run_whatif, "evaluate": run_evaluate,
-                    "report": run_report, "export": run_export}
+                    "report": run_report, "export": run_export, "log-model": run_log_model}
         return commands[args.command](args)
     except (ValueError, TrackingUnavailable, FileNotFoundError) as error:
         print(f"compvae-geo: error: {error}", file=sys.stderr)
@@ -330,6 +337,8 @@ def _train(trainer: Any, out_dir: Path, args: argparse.Namespace) -> int:
               f"checkpoint {result.checkpoint} holds the last finite weights. Try a lower --lr.", file=sys.stderr)
         return DIVERGED_EXIT_CODE
     write_artifacts(trainer, out_dir)
+    if args.log_model and trainer.tracker.available:
+        _log_trained_model(trainer, args.register_model)
     trainer.tracker.end("FINISHED")
     minutes = (time.monotonic() - started) / 60
     last = trainer.history[-1] if trainer.history else {}
@@ -347,6 +356,46 @@ def _train(trainer: Any, out_dir: Path, args: argparse.Namespace) -> int:
         print(f"{early}the best weights (held-out ELBO {trainer.best[1]:.1f} bits at step {trainer.best[0]}) are in "
               f"{trainer.best_path}")
     return 0
+
+
+def _log_trained_model(trainer: Any, registered_name: str | None) -> None:
+    """The run's model logged (and registered) in its MLflow run; a failure is reported, the training stands."""
+    from .serving import log_model
+
+    weights = trainer.best_path if trainer.best is not None else trainer.checkpoint_path
+    try:
+        info = log_model(weights, trainer.tracker.tracking_uri, trainer.tracker.run_id, registered_name)
+    except Exception as error:  # the training is done and its files are local: say so, and go on
+        print(f"compvae-geo: warning: could not log the MLflow Model ({str(error).splitlines()[0]}); log it with: "
+              f"compvae-geo log-model --checkpoint {weights}", file=sys.stderr)
+        return
+    registered = f", registered as models:/{registered_name}/{info.registered_model_version}" if registered_name else ""
+    print(f"MLflow Model: {info.model_uri}{registered}")
+
+
+# ----- log-model -----------------------------------------------------------------------------
+
+def run_log_model(args: argparse.Namespace) -> int:
+    """Logs an existing checkpoint as an MLflow Model."""
+    from .serving import log_model
+
+    if not args.checkpoint.is_file():
+        raise FileNotFoundError(f"no checkpoint at {args.checkpoint}")
+    info = log_model(args.checkpoint, args.tracking_uri, args.run_id, args.register)
+    registered = f"; registered as models:/{args.register}/{info.registered_model_version}" if args.register else ""
+    print(f"logged {args.checkpoint} as the MLflow Model {info.model_uri} (run {info.run_id}){registered}")
+    return 0
+
+
+def _add_log_model_arguments(log: argparse.ArgumentParser) -> None:
+    """``compvae-geo log-model``: a checkpoint as an MLflow Model."""
+    log.add_argument("--checkpoint", type=Path, required=True)
+    log.add_argument("--register", default=None, metavar="NAME",
+                     help="also register it in the Model Registry as a new version of NAME")
+    log.add_argument("--run-id", default=None,
+                     help="the MLflow run to log it in (default: the checkpoint's training run, else none)")
+    log.add_argument("--tracking-uri", default=None,
+                     help=f"MLflow store (default $MLFLOW_TRACKING_URI, else {DEFAULT_TRACKING_URI})")
 
 
 # ----- generate ------------------------------------------------------------------------------

@@ -6,14 +6,14 @@ from typing import TYPE_CHECKING, Any
 from .models.config import DATA_DEFINED_MODEL_FIELDS, CompVAEConfig
 
 if TYPE_CHECKING:
-    from compvae_geo.datasets import PartsProblem
+    from compvae_geo.datasets import DataEncoding, PartsProblem
 
 # The problems by name: their classes in compvae_geo.datasets (imported on first use: they import torch)
 PROBLEM_CLASSES = {"sine": "SineParts", "sites": "SiteParts", "households": "HouseholdParts"}
 PROBLEM_NAMES = tuple(sorted(PROBLEM_CLASSES))
 
 __all__ = ["DATA_DEFINED_MODEL_FIELDS", "PROBLEM_CLASSES", "PROBLEM_NAMES", "make_problem", "model_config_for",
-           "problem_class", "problem_of_model"]
+           "model_problem", "model_terms", "problem_class", "problem_of_model"]
 
 
 def problem_class(name: str) -> type[PartsProblem]:
@@ -57,3 +57,20 @@ def model_config_for(problem: PartsProblem, **overrides: Any) -> CompVAEConfig:
         observation=problem.observation,
         **overrides,
     )
+
+
+def model_problem(payload: dict[str, Any]) -> str | None:
+    """The simulator a checkpoint's model learnt from (its training's, else the one its config fits); None for files."""
+    training = payload.get("training", {}).get("config", {})
+    if training.get("data") or payload.get("encoding") is not None:
+        return None
+    return training.get("problem") or problem_of_model(payload["config"])
+
+
+def model_terms(payload: dict[str, Any]) -> DataEncoding:
+    """The labels, conditions and units a checkpoint's model speaks: its files' encoding, or its simulator's."""
+    from compvae_geo.datasets import DataEncoding
+
+    if payload.get("encoding") is not None:
+        return DataEncoding.from_dict(payload["encoding"])
+    return make_problem(model_problem(payload)).encoding

@@ -95,8 +95,9 @@ def test_households_through_files_measures_each_size_and_writes_the_document(tmp
 
     assert compvae_geo(["export", "--problem", "households", "--wholes", "40", "--multisets", "8",
                         "--max-parts", "6", "--out", str(tmp_path / "data40")]) == 0  # every archetype in some feeder
-    assert compvae_geo(["train", "--data", str(tmp_path / "data40"), "--out-dir", str(tmp_path / "train40"),
-                        "--iterations", "4", "--batch-size", "8", "--eval-every", "2", "--patience", "1",
+    assert compvae_geo(["train", "--no-log-model", "--data", str(tmp_path / "data40"),
+                        "--out-dir", str(tmp_path / "train40"), "--iterations", "4", "--batch-size", "8",
+                        "--eval-every", "2", "--patience", "1",
                         "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}", *TINY_MODEL_ARGS]) == 0
     example = load_example("households_through_files")
     tiny = ["--runs", str(tmp_path), "--sizes", "40", "--num-samples", "8", "--multisets", "1",

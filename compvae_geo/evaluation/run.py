@@ -15,7 +15,7 @@ from compvae_geo.datasets import PartsProblem
 
 from ..checkpoint import read_model_payload
 from ..models import CompVAE, SavableModel, model_from_payload
-from ..problems import make_problem, problem_of_model
+from ..problems import make_problem, model_problem
 from ..tracking import Tracker, TrackingUnavailable
 from ..training.launch import training_command
 from .config import NAIVE, TRUE, EvalConfig
@@ -130,11 +130,11 @@ def evaluate_checkpoints(
 
 def _problem_of(payload: dict[str, Any], checkpoint: Path) -> str:
     """The simulator a checkpoint learnt from; ``ValueError`` for a model of files, which names none."""
-    training = payload.get("training", {}).get("config", {})
-    if training.get("data") or payload.get("encoding") is not None:
+    problem = model_problem(payload)
+    if problem is None:
         raise ValueError(f"{checkpoint} learnt from files: evaluate it on them (--data DIR) or name the simulator "
                          "that wrote them (--problem NAME)")
-    return training.get("problem") or problem_of_model(payload["config"])
+    return problem
 
 
 def load_sources(

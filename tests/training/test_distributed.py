@@ -12,7 +12,7 @@ from compvae_geo.training.distributed import Ranks
 
 SCRIPTS = Path(__file__).parent / "scripts"
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
-TRAIN = ["--batch-size", "8", "--k-max", "3", "--eval-every", "1000", "--eval-wholes", "4",
+TRAIN = ["--no-log-model", "--batch-size", "8", "--k-max", "3", "--eval-every", "1000", "--eval-wholes", "4",
          "--eval-part-counts", "1,3", "--log-every", "2", *TINY_MODEL_ARGS]
 
 

@@ -12,7 +12,7 @@ import time
 
 import pytest
 import torch
-from helpers import TINY_MODEL_ARGS, TINY_TRAIN
+from helpers import RESUME, TINY_MODEL_ARGS, TINY_TRAIN
 from mlflow.tracking import MlflowClient
 
 from compvae_geo.cli import main
@@ -135,8 +135,8 @@ def test_config_errors_are_found_before_the_mlflow_run_starts(store, capsys):
 def test_a_refused_resume_leaves_the_finished_run_alone(tmp_path, store):
     out = tmp_path / "out"
     assert main([*TRAIN, "--tracking-uri", store, "--out-dir", str(out)]) == 0
-    assert main(["train", "--resume", str(out / "checkpoint.pt"), "--tracking-uri", store, "--lr", "inf"]) == 2
-    assert main(["train", "--resume", str(out / "checkpoint.pt"), "--tracking-uri", store, "--k-start", "99"]) == 2
+    assert main([*RESUME, str(out / "checkpoint.pt"), "--tracking-uri", store, "--lr", "inf"]) == 2
+    assert main([*RESUME, str(out / "checkpoint.pt"), "--tracking-uri", store, "--k-start", "99"]) == 2
     assert [run.info.status for run in runs_of(store)] == ["FINISHED"]
 
 
@@ -154,10 +154,10 @@ def test_after_a_resume_no_metric_step_holds_two_values(tmp_path, store):
     checkpoint = out / "checkpoint.pt"
     assert main([*TRAIN, "--tracking-uri", store, "--out-dir", str(out), "--iterations", "4"]) == 0
     shutil.copy(checkpoint, tmp_path / "step4.pt")
-    assert main(["train", "--resume", str(checkpoint), "--tracking-uri", store, "--iterations", "8"]) == 0
+    assert main([*RESUME, str(checkpoint), "--tracking-uri", store, "--iterations", "8"]) == 0
     shutil.copy(tmp_path / "step4.pt", checkpoint)  # as if killed after logging steps 6 and 8, before a checkpoint
     time.sleep(0.01)  # so that a second value would have another timestamp (and throughput)
-    assert main(["train", "--resume", str(checkpoint), "--tracking-uri", store, "--iterations", "8"]) == 0
+    assert main([*RESUME, str(checkpoint), "--tracking-uri", store, "--iterations", "8"]) == 0
     client = MlflowClient(tracking_uri=store)
     (run,) = runs_of(store)
     for key in run.data.metrics:

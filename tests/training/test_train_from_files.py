@@ -4,7 +4,7 @@ import math
 
 import pytest
 import torch
-from helpers import TINY_MODEL, TINY_MODEL_ARGS
+from helpers import RESUME, TINY_MODEL, TINY_MODEL_ARGS
 from mlflow.tracking import MlflowClient
 
 from compvae_geo.cli import main
@@ -14,8 +14,8 @@ from compvae_geo.datasets.export import export_new_days, export_problem
 from compvae_geo.models import load_model
 from compvae_geo.training import RunSpec, TrainConfig
 
-TRAIN = ["--iterations", "6", "--batch-size", "8", "--log-every", "2", "--eval-every", "4", "--eval-wholes", "16",
-         *TINY_MODEL_ARGS]
+TRAIN = ["--no-log-model", "--iterations", "6", "--batch-size", "8", "--log-every", "2", "--eval-every", "4",
+         "--eval-wholes", "16", *TINY_MODEL_ARGS]
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +52,7 @@ def test_train_from_files_resume_and_generate_from_labels_in_the_files_units(fil
     store = f"sqlite:///{tmp_path / 'mlflow.db'}"
     out = tmp_path / "run"
     assert main(["train", "--data", str(files), "--out-dir", str(out), "--tracking-uri", store, *TRAIN]) == 0
-    assert main(["train", "--resume", str(out / "checkpoint.pt"), "--iterations", "8", "--tracking-uri", store]) == 0
+    assert main([*RESUME, str(out / "checkpoint.pt"), "--iterations", "8", "--tracking-uri", store]) == 0
     payload = torch.load(out / "checkpoint.pt", weights_only=True)
     assert payload["training"]["step"] == 8 and payload["encoding"]["unit"] == "kW"
     client = MlflowClient(tracking_uri=store)

@@ -5,7 +5,7 @@ import time
 
 import pytest
 import torch
-from helpers import TINY_MODEL, TINY_MODEL_ARGS, TINY_TRAIN
+from helpers import RESUME, TINY_MODEL, TINY_MODEL_ARGS, TINY_TRAIN
 from mlflow.tracking import MlflowClient
 
 from compvae_geo import CompVAE
@@ -63,7 +63,7 @@ def test_resume_continues_the_same_run_and_step_count(store, trained_run):
     checkpoint = trained_run / "checkpoint.pt"
     state = torch.load(checkpoint, weights_only=True)["training"]
     assert state["step"] == 6
-    assert main(["train", "--resume", str(checkpoint), "--tracking-uri", store, "--iterations", "10"]) == 0
+    assert main([*RESUME, str(checkpoint), "--tracking-uri", store, "--iterations", "10"]) == 0
     resumed = torch.load(checkpoint, weights_only=True)["training"]
     assert resumed["step"] == 10 and resumed["run_id"] == state["run_id"]
     assert resumed["config"]["lr"] == state["config"]["lr"]

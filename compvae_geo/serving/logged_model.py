@@ -1,0 +1,120 @@
+"""A checkpoint logged as an MLflow Model (``pyfunc``, from code), optionally registered, linked to its run."""
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from ..checkpoint import read_model_payload
+from ..problems import make_problem, model_problem
+from ..tracking import resolve_tracking_uri
+from .pyfunc_model import CHECKPOINT_ARTIFACT, CompVAEPyfunc
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from mlflow.models import ModelSignature
+    from mlflow.models.model import ModelInfo
+
+    from compvae_geo.datasets import DataEncoding
+
+MODEL_NAME = "model"  # the logged model's name within its run
+MODEL_CODE = Path(__file__).with_name("model_code.py")
+REQUIREMENTS = ("torch", "torch-geometric", "numpy", "pandas", "mlflow", "compvae_geo")  # pinned to what is installed
+EXAMPLE_SAMPLES = 2  # wholes per request of the output example
+
+
+def log_model(checkpoint: str | Path, tracking_uri: str | None = None, run_id: str | None = None,
+              registered_name: str | None = None) -> ModelInfo:
+    """Logs ``checkpoint`` as an MLflow Model in run ``run_id`` (default: its training run, if any).
+
+    With a signature (a parts table in, a long table of wholes out, the generation params), an input example and
+    pinned requirements; registered as ``registered_name`` (a new version) when given. Returns MLflow's
+    ``ModelInfo`` (``model_uri``, ``model_id``, ``registered_model_version``).
+    """
+    import mlflow.pyfunc
+    from mlflow.models import Model
+
+    payload = read_model_payload(checkpoint)
+    run_id = run_id or payload.get("training", {}).get("run_id")
+    pyfunc = CompVAEPyfunc()
+    pyfunc.use_payload(payload)
+    example = input_example(pyfunc.terms, payload)
+    params = {"num_samples": 100, "seed": 0, "observation_noise": pyfunc.observation_noise, "tail_quantile": 0.0}
+    with _tracking_uri(resolve_tracking_uri(tracking_uri)):
+        return Model.log(
+            artifact_path=None, name=MODEL_NAME, flavor=mlflow.pyfunc, run_id=run_id,
+            registered_model_name=registered_name, python_model=str(MODEL_CODE),
+            artifacts={CHECKPOINT_ARTIFACT: str(checkpoint)}, signature=signature(pyfunc.terms, params),
+            input_example=(example, {"num_samples": EXAMPLE_SAMPLES}), pip_requirements=pinned_requirements(),
+            metadata=_metadata(pyfunc.terms))
+
+
+def signature(terms: DataEncoding, params: dict[str, Any]) -> ModelSignature:
+    """The model's signature: a parts table in, the long table of wholes out, the generation ``params``.
+
+    Every input column but ``whole_id`` is optional (a whole without parts leaves them empty); the params keep their
+    defaults.
+    """
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
+
+    inputs = [ColSpec("string", "whole_id"), ColSpec("string", "category", required=False),
+              *(ColSpec("double", name, required=False) for name in terms.descriptor_columns),
+              *(ColSpec("string" if c.kind == "categorical" else "double", c.name, required=False)
+                for c in terms.conditions)]
+    outputs = [ColSpec("string", "whole_id"), ColSpec("long", "sample"), ColSpec("long", "step"),
+               ColSpec("double", "value")]
+    kinds = {bool: "boolean", int: "long", float: "double"}
+    return ModelSignature(Schema(inputs), Schema(outputs),
+                          ParamSchema([ParamSpec(name, kinds[type(value)], value) for name, value in params.items()]))
+
+
+def input_example(terms: DataEncoding, payload: dict[str, Any]) -> pd.DataFrame:
+    """Two wholes: two parts (the first and last category) under the first known conditions, and an empty one."""
+    import pandas as pd
+
+    labels = [terms.vocabulary[0], terms.vocabulary[-1]]
+    problem = model_problem(payload)
+    if problem is not None and terms.descriptor_columns:  # a simulator's own descriptors of these parts
+        descriptors = make_problem(problem).sample_part_attr(terms.part_ids(labels), torch.Generator().manual_seed(0))
+    else:
+        descriptors = torch.tensor([terms.descriptor_mean] * len(labels))
+    rows: dict[str, list[Any]] = {"whole_id": ["a", "a", "b"], "category": [*labels, None]}
+    rows.update({name: [*descriptors[:, j].tolist(), None] for j, name in enumerate(terms.descriptor_columns)})
+    if terms.conditions:
+        known = terms.decode_conditions(torch.zeros(1, terms.whole_attr_dim))
+        rows.update({name: cells * 3 for name, cells in known.items()})
+    return pd.DataFrame(rows)
+
+
+def pinned_requirements() -> list[str]:
+    """The model's requirements at the installed versions (``compvae_geo`` itself: install the repository)."""
+    pins = []
+    for name in REQUIREMENTS:
+        with contextlib.suppress(PackageNotFoundError):
+            pins.append(f"{name}=={version(name)}")
+    return pins
+
+
+def _metadata(terms: DataEncoding) -> dict[str, Any]:
+    """What a reader of the MLmodel file needs: the categories, the conditions, the units."""
+    return {"categories": terms.vocabulary, "descriptors": terms.descriptor_columns,
+            "conditions": {c.name: c.categories if c.kind == "categorical" else "numeric" for c in terms.conditions},
+            "unit": terms.unit, "step_hours": terms.step_hours, "values_per_whole": len(terms.value_columns)}
+
+
+@contextlib.contextmanager
+def _tracking_uri(uri: str) -> Iterator[None]:
+    """MLflow's global tracking URI set to ``uri`` for a while (``Model.log`` reads it), then restored."""
+    import mlflow
+
+    before = mlflow.get_tracking_uri() if mlflow.is_tracking_uri_set() else None
+    mlflow.set_tracking_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(before) if before is not None else mlflow.set_tracking_uri("")
