@@ -161,7 +161,8 @@ def _add_evaluate_arguments(evaluate: argparse.ArgumentParser) -> None:
                           help="where evaluation.json and the figures go (default: <checkpoint dir>/evaluation, "
                                "with --no-per-k <checkpoint dir>/simulator)")
     evaluate.add_argument("--run-id", default=None,
-                          help="MLflow run to log into (default: the checkpoint's training run, else a new run)")
+                          help="the MLflow run the evaluation's own run nests under (default: the checkpoint's "
+                               "training run, else none: a run in <problem>-evaluation)")
     evaluate.add_argument("--tracking-uri", default=None,
                           help=f"MLflow store (default $MLFLOW_TRACKING_URI, else {DEFAULT_TRACKING_URI})")
     evaluate.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")

@@ -25,6 +25,9 @@ EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 EXPERIMENT_KIND = "custom_model_development"
 DESCRIPTION_TAG = "mlflow.note.content"  # the run's description in the MLflow UI
 STORE_LOCK_TIMEOUT_S = 60  # how long a process waits for another one that sets up the same SQLite store
+PARENT_TAG = "mlflow.parentRunId"  # an evaluation's run nests under its training run in the MLflow UI
+GIT_TIMEOUT_SECONDS = 5
+SYSTEM_METRICS_SECONDS = 10  # between samples of CPU, memory and GPU use
 
 
 @contextlib.contextmanager
@@ -103,28 +106,29 @@ class Tracker:
     """
 
     def __init__(self, experiment: str, tracking_uri: str | None = None, run_id: str | None = None,
-                 run_name: str | None = None, description: str | None = None) -> None:
+                 run_name: str | None = None, description: str | None = None, parent_run_id: str | None = None,
+                 system_metrics: bool = False) -> None:
         from mlflow.entities import RunStatus
         from mlflow.tracking import MlflowClient  # here, not at import: MLflow takes a second to import
 
         self.tracking_uri = resolve_tracking_uri(tracking_uri)
-        if self.tracking_uri.startswith(("http://", "https://")):
-            os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", HTTP_PROBE_RETRIES)
-            os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", HTTP_TIMEOUT_SECONDS)
         database = sqlite_database(self.tracking_uri)
         if database is not None:
             check_sqlite_store(database)
         self.failure: str | None = None
         self.logged_until = -1  # metrics of steps up to this one are not logged (a resumed training sets it)
         try:
-            with _store_lock(database):  # one process at a time creates a new store's schema and experiments
+            with _probe_settings(self.tracking_uri), _store_lock(database):  # one process at a time sets up a store
                 self.client = MlflowClient(tracking_uri=self.tracking_uri)
-                experiment_id = self._experiment_id(experiment)
-            if run_id is None:
-                tags = {DESCRIPTION_TAG: description} if description else None
-                run_id = self.client.create_run(experiment_id, run_name=run_name, tags=tags).info.run_id
-            else:
-                self.client.update_run(run_id, status=RunStatus.to_string(RunStatus.RUNNING))
+                if run_id is not None:  # go on with a run: in its own experiment, which exists
+                    experiment_id = self.client.get_run(run_id).info.experiment_id
+                    self.client.update_run(run_id, status=RunStatus.to_string(RunStatus.RUNNING))
+                else:
+                    experiment_id = (self.client.get_run(parent_run_id).info.experiment_id if parent_run_id
+                                     else self._experiment_id(experiment))
+                    tags = {**source_tags(), **({DESCRIPTION_TAG: description} if description else {}),
+                            **({PARENT_TAG: parent_run_id} if parent_run_id else {})}
+                    run_id = self.client.create_run(experiment_id, run_name=run_name, tags=tags).info.run_id
         except Exception as error:  # any failure here means: no tracking for this run
             raise TrackingUnavailable(
                 f"cannot use the MLflow tracking store at {self.tracking_uri!r}: {str(error).splitlines()[0]}. "
@@ -132,6 +136,7 @@ class Tracker:
             ) from error
         self.experiment_id = experiment_id
         self.run_id = run_id
+        self.monitor = _system_metrics(run_id, self.tracking_uri) if system_metrics else None
 
     def _experiment_id(self, name: str) -> str:
         """The id of experiment ``name``, created if new; tagged so that ``mlflow ui`` opens on its training runs."""
@@ -214,5 +219,65 @@ class Tracker:
         self._call("log_artifact", self.client.log_artifact, self.run_id, str(path), artifact_path)
 
     def end(self, status: str = "FINISHED") -> None:
-        """Ends the run with ``status`` (FINISHED, FAILED or KILLED)."""
+        """Ends the run with ``status`` (FINISHED, FAILED or KILLED), and its system metrics."""
+        if self.monitor is not None:
+            self._call("system metrics", self.monitor.finish)
+            self.monitor = None
         self._call("end", self.client.set_terminated, self.run_id, status)
+
+
+@contextlib.contextmanager
+def _probe_settings(tracking_uri: str) -> Iterator[None]:
+    """MLflow's HTTP retries off and a short timeout while a tracking server is first reached, then restored.
+
+    The start fails at once on a dead server, and later calls keep MLflow's retries, which ride out a server that
+    fails for a few seconds mid-run.
+    """
+    if not tracking_uri.startswith(("http://", "https://")):
+        yield
+        return
+    probe = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": HTTP_PROBE_RETRIES, "MLFLOW_HTTP_REQUEST_TIMEOUT": HTTP_TIMEOUT_SECONDS}
+    before = {name: os.environ.get(name) for name in probe}
+    os.environ.update({name: value for name, value in probe.items() if before[name] is None})
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+
+
+def source_tags() -> dict[str, str]:
+    """The tags MLflow's fluent API gives a run, for runs made with the client: the user, the command, the commit."""
+    import getpass
+    import subprocess
+    import sys
+
+    tags = {"mlflow.source.type": "LOCAL", "mlflow.source.name": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])}
+    with contextlib.suppress(Exception):
+        tags["mlflow.user"] = getpass.getuser()
+    with contextlib.suppress(Exception):  # the commit of this package's checkout, where it is one
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
+                                text=True, timeout=GIT_TIMEOUT_SECONDS, check=True).stdout.strip()
+        tags["mlflow.source.git.commit"] = commit
+    return tags
+
+
+def _system_metrics(run_id: str, tracking_uri: str) -> Any:
+    """MLflow's monitor of CPU, memory, disk, network (and GPU where there is one) into ``run_id``, started.
+
+    None where ``MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING`` is set false; ``MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL``
+    sets the seconds between samples (default ``SYSTEM_METRICS_SECONDS``).
+    """
+    from mlflow.environment_variables import (
+        MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING,
+        MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL,
+    )
+    from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
+
+    if MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING.defined and not MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING.get():
+        return None
+    interval = MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL.get() or SYSTEM_METRICS_SECONDS
+    monitor = SystemMetricsMonitor(run_id, sampling_interval=interval, tracking_uri=tracking_uri)
+    monitor.start()
+    return monitor

@@ -50,20 +50,19 @@ class EvaluationRun:
 
 def evaluation_tracker(payload: dict[str, Any], problem_name: str, tracking_uri: str | None,
                        run_id: str | None) -> Tracker:
-    """The MLflow run to log an evaluation into.
+    """The MLflow run of an evaluation: its own, ended by the evaluation, never the training run itself.
 
-    ``run_id``, else the checkpoint's training run if the store has it, else a new run in the experiment
-    ``<problem>-evaluation``.
+    A child of ``run_id``, else of the checkpoint's training run if the store has it (the MLflow UI nests it under
+    that run), else a new run in the experiment ``<problem>-evaluation``.
     """
-    if run_id is not None:
-        return Tracker(problem_name, tracking_uri, run_id=run_id)
-    training_run = payload.get("training", {}).get("run_id")
-    if training_run is not None:
+    parent = run_id or payload.get("training", {}).get("run_id")
+    if parent is not None:
         try:
-            return Tracker(problem_name, tracking_uri, run_id=training_run)
+            return Tracker(problem_name, tracking_uri, run_name="evaluation", parent_run_id=parent)
         except TrackingUnavailable:
-            logging.warning("training run %s is not in the tracking store; logging to a new evaluation run",
-                            training_run)
+            if run_id is not None:
+                raise
+            logging.warning("training run %s is not in the tracking store; logging to a new evaluation run", parent)
     return Tracker(f"{problem_name}-evaluation", tracking_uri, run_name="evaluation")
 
 
@@ -106,13 +105,27 @@ def evaluate_checkpoints(
     if (whatif or tail) and not compvaes:
         raise ValueError("the what-if and tail evaluations need a CompVAE (a model with recompose and generate_tail)")
     tracker = None if tracking is None else evaluation_tracker(payload, problem_name, *tracking)
-    out_dir = out_dir or checkpoint.parent / ("evaluation" if per_k else "simulator")
+    try:
+        return _evaluate(payload, models, problem, config, tracker,
+                         out_dir or checkpoint.parent / ("evaluation" if per_k else "simulator"),
+                         document={"problem": problem_name, "command": command, "settings": config.to_dict(),
+                                   "models": paths, "training_commands": trained_by},
+                         whatif=whatif, tail=tail, per_k=per_k)
+    except BaseException as error:  # the evaluation's run ends, whatever ended the evaluation
+        if tracker is not None:
+            tracker.end("KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED")
+        raise
+
+
+def _evaluate(payload: dict[str, Any], models: dict[str, SavableModel], problem: PartsProblem, config: EvalConfig,
+              tracker: Tracker | None, out_dir: Path, document: dict[str, Any], whatif: bool, tail: bool,
+              per_k: bool) -> EvaluationRun:
+    """What :func:`evaluate_checkpoints` measures and writes (into ``document``), once its models and run are there."""
+    compvaes = {name: model for name, model in models.items() if isinstance(model, CompVAE)}
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     whatif_cells = evaluate_whatif(compvaes, problem, config) if whatif else None
     tail_cells = evaluate_tail(next(iter(compvaes.values())), problem, config) if tail else None
-    document = {"problem": problem_name, "command": command, "settings": config.to_dict(), "models": paths,
-                "training_commands": trained_by}
     evaluation = _evaluate_per_k(models, compvaes, problem, config, document) if per_k else []
     document.update(_simulator_sections(whatif_cells, tail_cells, next(iter(compvaes), None)))
     seconds = time.monotonic() - started

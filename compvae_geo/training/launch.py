@@ -77,7 +77,7 @@ def track(trainer: Trainer, experiment: str | None, tracking_uri: str, descripti
           run_name: str | None = None, run_id: str | None = None) -> Tracker:
     """Opens the MLflow run of ``trainer`` (a new one, or ``run_id`` to go on), with its dataset input if new."""
     tracker = Tracker(experiment or trainer.config.subject, tracking_uri, run_id=run_id, run_name=run_name,
-                      description=description)
+                      description=description, system_metrics=True)
     if run_id is not None:  # steps logged after the checkpoint, before the run stopped, are not logged again
         tracker.logged_until = tracker.last_logged_step()
     else:

@@ -1,5 +1,6 @@
 import json
 import math
+import os
 import shutil
 import time
 
@@ -221,17 +222,76 @@ def test_evaluate_command_compares_baselines_logs_to_the_training_run_and_feeds_
     assert set(document["figures"]) == {f"{name}.png" for name in names}
     assert all((out_dir / name).stat().st_size > 0 for name in document["figures"])
     assert "L_w / L_z / L_x" in capsys.readouterr().out
-    # logged into the checkpoint's training run, one step per K
+    # logged into its own run, a child of the checkpoint's training run, one step per K
     client = MlflowClient(tracking_uri=store)
-    run_id = torch.load(checkpoint, weights_only=True)["training"]["run_id"]
-    history = client.get_metric_history(run_id, "eval/compvae/mmd2")
+    training_id = torch.load(checkpoint, weights_only=True)["training"]["run_id"]
+    training = client.get_run(training_id)
+    (run,) = evaluation_runs(client, training_id)
+    assert run.info.status == "FINISHED" and run.info.run_name == "evaluation"
+    history = client.get_metric_history(run.info.run_id, "eval/compvae/mmd2")
     assert [m.step for m in history] == [1, 3]
     assert history[0].value == document["per_k"][0]["distances"]["compvae"]["mmd2"]
-    assert {a.path for a in client.list_artifacts(run_id, "evaluation")} >= {"evaluation/evaluation.json"}
+    assert {a.path for a in client.list_artifacts(run.info.run_id, "evaluation")} >= {"evaluation/evaluation.json"}
+    assert not client.get_metric_history(training_id, "eval/compvae/mmd2")
+    assert {"mlflow.user", "mlflow.source.git.commit"} <= set(training.data.tags)
     results = tmp_path / "docs" / "results.md"
     assert main(["report", "--evaluation", str(out_dir / "evaluation.json"), "--out", str(results)]) == 0
     assert (tmp_path / "docs" / "figures" / "sine" / "size_generality.png").exists()
     assert "| 3 |" in results.read_text() and "](figures/sine/size_generality.png)" in results.read_text()
+
+
+def test_a_training_run_logs_system_metrics_unless_mlflow_is_told_not_to(store, monkeypatch):
+    monkeypatch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", "0.05")
+    tracker = Tracker("system-metrics", store, system_metrics=True)
+    time.sleep(1.0)
+    tracker.end()
+    metrics = MlflowClient(tracking_uri=store).get_run(tracker.run_id).data.metrics
+    assert {"system/cpu_utilization_percentage", "system/system_memory_usage_megabytes"} <= set(metrics)
+    monkeypatch.setenv("MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING", "false")
+    assert Tracker("system-metrics", store, system_metrics=True).monitor is None
+
+
+def test_a_run_reopened_by_id_creates_no_experiment_and_a_dead_server_leaves_mlflows_settings_alone(store):
+    import socket
+
+    first = Tracker("reopened", store)
+    first.end()
+    again = Tracker("not-an-experiment", store, run_id=first.run_id)
+    assert again.experiment_id == first.experiment_id
+    assert MlflowClient(tracking_uri=store).get_experiment_by_name("not-an-experiment") is None
+    with socket.socket() as probe:  # a loopback port with no server
+        probe.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    started = time.monotonic()
+    with pytest.raises(TrackingUnavailable, match="cannot use the MLflow tracking store"):
+        Tracker("anything", dead)
+    assert time.monotonic() - started < 30  # no minutes of retries at the start...
+    assert "MLFLOW_HTTP_REQUEST_MAX_RETRIES" not in os.environ  # ...and MLflow's retries for every later call
+
+
+def evaluation_runs(client, training_id):
+    experiment = client.get_run(training_id).info.experiment_id
+    return client.search_runs([experiment], f"tags.mlflow.parentRunId = '{training_id}'")
+
+
+def test_a_failed_evaluation_ends_its_own_run_failed_and_leaves_the_training_run_as_it_was(
+        store, trained_run, monkeypatch, capsys):
+    import compvae_geo.evaluation.run as evaluation_run
+
+    checkpoint = trained_run / "checkpoint.pt"
+    client = MlflowClient(tracking_uri=store)
+    training_id = torch.load(checkpoint, weights_only=True)["training"]["run_id"]
+    before = client.get_run(training_id).info
+
+    def fail(*args, **kwargs):
+        raise ValueError("the evaluation broke down")
+
+    monkeypatch.setattr(evaluation_run, "_evaluate_per_k", fail)
+    assert main(["evaluate", "--checkpoint", str(checkpoint), "--part-counts", "1", "--tracking-uri", store]) == 2
+    assert "the evaluation broke down" in capsys.readouterr().err
+    assert "FAILED" in {run.info.status for run in evaluation_runs(client, training_id)}
+    after = client.get_run(training_id).info
+    assert (after.status, after.end_time) == (before.status, before.end_time) == ("FINISHED", before.end_time)
 
 
 def test_reports_of_two_problems_keep_their_own_documents_and_figures(store, trained_run, tmp_path, monkeypatch):
