@@ -23,7 +23,7 @@ def files(tmp_path_factory):
 
 REFUSALS = {
     "an --out of another kind": (["generate", "--checkpoint", "{compvae}", "--parts", "0,1", "--out", "w.txt"],
-                                 "--out must end in .csv, .pt, .npy, got w.txt"),
+                                 "--out must end in .csv, .parquet, .pt, .npy, got w.txt"),
     "a what-if --out of another kind": (["whatif", "--checkpoint", "{compvae}", "--problem", "sine", "--parts", "0",
                                          "--out", "w.json"], "--out must end in .csv, .pt, .npy"),
     "an --observed file without a whole": (["whatif", "--checkpoint", "{compvae}", "--observed", "{no_whole}"],
@@ -31,7 +31,7 @@ REFUSALS = {
     "what-if on a count CVAE": (["whatif", "--checkpoint", "{cvae}", "--problem", "sine", "--parts", "0,1"],
                                 "holds a count_cvae, which cannot recompose"),
     "peak days of a count CVAE": (["generate", "--checkpoint", "{cvae}", "--parts", "0", "--tail-quantile", "0.9"],
-                                  "holds a count_cvae, which has no peak-day sampler"),
+                                  "peak days (tail_quantile) need a CompVAE, not a count_cvae"),
     "evaluate --whatif of a count CVAE": (["evaluate", "--checkpoint", "{cvae}", "--whatif", "--tail"],
                                           "the what-if and tail evaluations need a CompVAE"),
     "nothing to evaluate": (["evaluate", "--checkpoint", "{compvae}", "--no-per-k"], "nothing to evaluate"),
@@ -44,6 +44,12 @@ REFUSALS = {
     "a missing checkpoint to evaluate": (["evaluate", "--checkpoint", "missing.pt"], "no such checkpoint: missing.pt"),
     "a missing checkpoint to generate from": (["generate", "--checkpoint", "missing.pt", "--parts", "0"],
                                               "no such checkpoint: missing.pt"),
+    "a condition without a value": (["generate", "--checkpoint", "{compvae}", "--parts", "0", "--condition", "cold"],
+                                    "--condition takes NAME=VALUE, got 'cold'"),
+    "a condition the model does not have": (["generate", "--checkpoint", "{compvae}", "--parts", "0", "--condition",
+                                             "day_type=sunday"], "unknown column(s) ['day_type']"),
+    "descriptors beside a parts file": (["generate", "--checkpoint", "{compvae}", "--parts-file", "p.csv",
+                                         "--part-attr", "1,2"], "--part-attr and --condition go with --parts"),
 }
 
 

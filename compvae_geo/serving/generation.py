@@ -10,6 +10,7 @@ from torch import Tensor
 from ..models import CompVAE, SavableModel
 from ..problems import make_problem, model_problem
 from ..structural import generate_tail
+from ..structural.tail import STATISTICS, TailSample
 from .requests import WholeRequest
 
 MAX_SAMPLES = 100_000  # per whole and request: what one answer may hold
@@ -22,7 +23,8 @@ class GenerationSettings:
     num_samples: int = 100
     seed: int = 0
     observation_noise: bool = True  # draws of p(x | ...); False: its mean
-    tail_quantile: float = 0.0  # > 0: only days whose peak exceeds this quantile under the model (generate_tail)
+    tail_quantile: float = 0.0  # > 0: only wholes whose statistic exceeds this quantile under the model...
+    tail_statistic: str = "peak"  # ...the largest value ("peak"), the sum ("energy") or the "mean" (generate_tail)
 
     @classmethod
     def of(cls, params: dict[str, Any], model: SavableModel, observation_noise: bool) -> GenerationSettings:
@@ -37,7 +39,17 @@ class GenerationSettings:
             raise ValueError(f"tail_quantile must be 0 (no tail) or in (0, 1), got {settings.tail_quantile}")
         if settings.tail_quantile and not isinstance(model, CompVAE):
             raise ValueError(f"peak days (tail_quantile) need a CompVAE, not a {model.model_name}")
+        if settings.tail_statistic not in STATISTICS:
+            raise ValueError(f"tail_statistic must be one of {sorted(STATISTICS)}, got {settings.tail_statistic!r}")
         return settings
+
+
+@dataclass(frozen=True)
+class Draw:
+    """The wholes of one request in the model's units, and the tail sampler's account where it drew them."""
+
+    wholes: Tensor  # [num_samples, *obs_shape]
+    tail: TailSample | None = None
 
 
 def measured_with_noise(payload: dict[str, Any]) -> bool:
@@ -52,17 +64,17 @@ def measured_with_noise(payload: dict[str, Any]) -> bool:
 
 
 @torch.no_grad()
-def draw_wholes(model: SavableModel, request: WholeRequest, settings: GenerationSettings) -> Tensor:
-    """``[num_samples, *obs_shape]`` wholes of one request in the model's units, seeded by the settings alone.
+def draw_wholes(model: SavableModel, request: WholeRequest, settings: GenerationSettings) -> Draw:
+    """The wholes of one request, seeded by the settings alone.
 
     So a whole's draws depend on the seed, its parts and its conditions, never on the other wholes of a request.
     """
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(settings.seed)
         if settings.tail_quantile:
-            tail = generate_tail(model, request.parts, settings.num_samples, "peak", settings.tail_quantile,
-                                 model.encoded_descriptors(request.part_attr), request.whole_attr,
-                                 settings.observation_noise)
-            return model.in_file_units(tail.wholes)
-        return model.generate(request.parts, settings.num_samples, request.part_attr, request.whole_attr,
-                              settings.observation_noise)
+            tail = generate_tail(model, request.parts, settings.num_samples, settings.tail_statistic,
+                                 settings.tail_quantile, model.encoded_descriptors(request.part_attr),
+                                 request.whole_attr, settings.observation_noise)
+            return Draw(model.in_file_units(tail.wholes), tail)
+        return Draw(model.generate(request.parts, settings.num_samples, request.part_attr, request.whole_attr,
+                                   settings.observation_noise))

@@ -43,7 +43,8 @@ def log_model(checkpoint: str | Path, tracking_uri: str | None = None, run_id: s
     pyfunc = CompVAEPyfunc()
     pyfunc.use_payload(payload)
     example = input_example(pyfunc.terms, payload)
-    params = {"num_samples": 100, "seed": 0, "observation_noise": pyfunc.observation_noise, "tail_quantile": 0.0}
+    params = {"num_samples": 100, "seed": 0, "observation_noise": pyfunc.observation_noise, "tail_quantile": 0.0,
+              "tail_statistic": "peak"}
     with _tracking_uri(resolve_tracking_uri(tracking_uri)):
         return Model.log(
             artifact_path=None, name=MODEL_NAME, flavor=mlflow.pyfunc, run_id=run_id,
@@ -68,7 +69,7 @@ def signature(terms: DataEncoding, params: dict[str, Any]) -> ModelSignature:
                 for c in terms.conditions)]
     outputs = [ColSpec("string", "whole_id"), ColSpec("long", "sample"), ColSpec("long", "step"),
                ColSpec("double", "value")]
-    kinds = {bool: "boolean", int: "long", float: "double"}
+    kinds = {bool: "boolean", int: "long", float: "double", str: "string"}
     return ModelSignature(Schema(inputs), Schema(outputs),
                           ParamSchema([ParamSpec(name, kinds[type(value)], value) for name, value in params.items()]))
 

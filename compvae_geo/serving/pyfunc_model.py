@@ -26,8 +26,8 @@ class CompVAEPyfunc(PythonModel):
     """Generates wholes for a table of parts (:mod:`compvae_geo.serving.requests`), in the data's units.
 
     Params: ``num_samples``, ``seed``, ``observation_noise`` (default: what the evaluation measures),
-    ``tail_quantile`` (peak days only). Bad input raises an ``MlflowException`` of ``INVALID_PARAMETER_VALUE``
-    (a 400 answer from ``mlflow models serve``) naming the column or parameter.
+    ``tail_quantile`` with ``tail_statistic`` (peak days only). Bad input raises an ``MlflowException`` of
+    ``INVALID_PARAMETER_VALUE`` (a 400 answer from ``mlflow models serve``) naming the column or parameter.
     """
 
     def load_context(self, context: PythonModelContext) -> None:
@@ -52,5 +52,5 @@ class CompVAEPyfunc(PythonModel):
             requests = read_requests(model_input, self.terms)
         except ValueError as error:
             raise MlflowException(str(error), error_code=INVALID_PARAMETER_VALUE) from None
-        return pd.concat([long_table(request.whole_id, draw_wholes(self.model, request, settings))
+        return pd.concat([long_table(request.whole_id, draw_wholes(self.model, request, settings).wholes)
                           for request in requests], ignore_index=True)

@@ -4,6 +4,7 @@ import os
 import shutil
 import time
 
+import pandas as pd
 import pytest
 import torch
 from helpers import RESUME, TINY_MODEL, TINY_MODEL_ARGS, TINY_TRAIN
@@ -150,11 +151,17 @@ def test_generate_command_writes_curves_and_plot(trained_run, tmp_path, capsys):
     out = tmp_path / "gen" / "curves.csv"
     assert main(["generate", "--checkpoint", str(trained_run / "checkpoint.pt"), "--parts", "1,1,4",
                  "--num-samples", "5", "--problem", "sine", "--out", str(out)]) == 0
-    rows = out.read_text().strip().splitlines()
-    assert len(rows) == 5 and len(rows[0].split(",")) == 200
+    table = pd.read_csv(out)
+    assert list(table.columns) == ["whole_id", "sample", "step", "value"] and len(table) == 5 * 200
+    assert table.groupby("sample").step.max().tolist() == [199] * 5
+    asked = json.loads(out.with_name("curves.csv.json").read_text())
+    assert asked["wholes"][0]["parts"] == ["1", "1", "4"] and asked["settings"]["observation_noise"] is False
     assert out.with_suffix(".png").stat().st_size > 0
+    assert main(["generate", "--checkpoint", str(trained_run / "checkpoint.pt"), "--parts", "1", "--out",
+                 str(out)]) == 2
+    assert f"{out} exists" in capsys.readouterr().err
     assert main(["generate", "--checkpoint", str(trained_run / "checkpoint.pt"), "--parts", "12"]) == 2
-    assert "category out of range" in capsys.readouterr().err
+    assert "category id 12 is not in 0..9" in capsys.readouterr().err
 
 
 def test_presets_and_schedules():
@@ -393,6 +400,27 @@ def test_households_train_with_conditions_some_hidden_and_generate_with_and_with
     assert not torch.equal(cold, mild) and not torch.equal(cold, unknown)
     with pytest.raises(ValueError, match=r"whole_attr must have shape \(4,\)"):
         model.generate(part, 3, attr, whole_attr=torch.zeros(2))
+    # the command line: conditions by name, the descriptors drawn from the simulator, kW with the noise by default
+    out = tmp_path / "cold.csv"
+    assert main(["generate", "--checkpoint", str(out_dir / "checkpoint.pt"), "--parts", "single,family_heat_pump,5",
+                 "--condition", "day_type=weekday", "--condition", "mean_temperature=-5", "--num-samples", "3",
+                 "--no-plot", "--out", str(out)]) == 0
+    asked = json.loads(out.with_name("cold.csv.json").read_text())
+    (whole,) = asked["wholes"]
+    assert whole["parts"] == ["single", "family_heat_pump", "couple_pv"] and len(whole["descriptors"]) == 3
+    assert whole["conditions"] == {"day_type": "weekday", "mean_temperature": -5.0}
+    assert asked["unit"] == "kW" and asked["settings"]["observation_noise"] is True
+    torch.manual_seed(0)
+    expected = model.generate(part, 3, torch.tensor(whole["descriptors"]), problem.conditions("weekday", -5.0), True)
+    torch.testing.assert_close(torch.tensor(pd.read_csv(out).value.to_numpy()).float(), expected.flatten())
+    assert not out.with_suffix(".png").exists()
+    parts_file = tmp_path / "feeders.csv"  # two feeders in one parts table, one of them on an unknown day
+    parts_file.write_text("whole_id,category,annual_mwh,pv_kwp,day_type,mean_temperature\n"
+                          "f1,single,1.5,0,sunday,15\nf1,couple_pv,3.0,5.5,sunday,15\nf2,family,4.2,0,,\n")
+    assert main(["generate", "--checkpoint", str(out_dir / "checkpoint.pt"), "--parts-file", str(parts_file),
+                 "--num-samples", "2", "--out", str(tmp_path / "feeders.parquet")]) == 0
+    table = pd.read_parquet(tmp_path / "feeders.parquet")
+    assert table.groupby("whole_id").size().to_dict() == {"f1": 2 * 96, "f2": 2 * 96}
 
 
 def test_condition_dropout_hides_the_conditions_of_a_share_of_the_wholes(tmp_path):
@@ -475,11 +503,11 @@ def test_generate_tail_quantile_and_evaluate_tail(trained_run, tmp_path, capsys)
                  "--tail-quantile", "0.99", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "the 0.99 quantile of the peak under the model:" in printed and "rejection: 100" in printed
-    peaks = torch.tensor([[float(v) for v in row.split(",")] for row in out.read_text().split()]).amax(-1)
+    peaks = torch.tensor(pd.read_csv(out).groupby("sample").value.max().to_numpy())
     threshold = float(printed.split("under the model: ")[1].split()[0])
     assert peaks.shape == (20,) and (peaks > threshold * (1 - 1e-4)).all()
     assert main(["generate", "--checkpoint", checkpoint, "--parts", "1", "--tail-quantile", "1.5"]) == 2
-    assert "quantile must be in (0, 1)" in capsys.readouterr().err
+    assert "tail_quantile must be 0 (no tail) or in (0, 1)" in capsys.readouterr().err
     out_dir = tmp_path / "tail"
     assert main(["evaluate", "--checkpoint", checkpoint, "--tail", "--no-per-k", "--tail-part-counts", "2",
                  "--tail-samples", "4", "--tail-sampler-samples", "50", "--out-dir", str(out_dir),
