@@ -21,6 +21,7 @@ from .latents import FromNoise, GenerationNoise, Given, Latents, LatentSource, P
 from .loss_terms import LossTerms
 from .part_embedding import PartEmbedding
 from .part_prior import PartPrior
+from .per_part_observation import PerPartObservation
 from .savable import SavableModel
 from .z_prior import MultisetZPrior, WholeSumZPrior
 
@@ -68,8 +69,8 @@ class CompVAE(SavableModel):
 
     Composed of modules, each chosen once here: the part prior (:class:`PartPrior`), the z prior of the
     generative order (:class:`WholeSumZPrior`, the paper's, or :class:`MultisetZPrior`, ``CompVAEConfig.z_first``),
-    and the
-    observation model (:class:`GaussianObservation` on the codec's decoder).
+    and the observation model on the codec's decoder (:class:`GaussianObservation`, or :class:`PerPartObservation`
+    where the decoder speaks for one part, ``CompVAEConfig.per_part_decoder``).
 
     Args:
         config (CompVAEConfig): sizes and constants. (default: the 1D sine problem)
@@ -85,9 +86,11 @@ class CompVAE(SavableModel):
         z_prior_class = MultisetZPrior if c.z_first else WholeSumZPrior
         codec = get_codec(c.observation)
         self.x_encoder, x_decoder = codec.build(
-            c.obs_shape, c.x_feature_dim, c.z_dim + c.whole_latent_dim + c.condition_dim, c.hidden_dim,
-            c.render_channels, c.render_hidden_dim)
-        self.observation = GaussianObservation(x_decoder, c.observation_scale_floor)
+            c.obs_shape, c.x_feature_dim, c.z_dim + c.whole_latent_dim + c.condition_dim + int(c.per_part_decoder),
+            c.hidden_dim, c.render_channels, c.render_hidden_dim)
+        self.observation = (
+            PerPartObservation(x_decoder, c.observation_scale_floor, slice(c.z_dim, c.z_dim + c.whole_latent_dim))
+            if c.per_part_decoder else GaussianObservation(x_decoder, c.observation_scale_floor))
         self.z_posterior = MLP([c.x_feature_dim + c.condition_dim, c.hidden_dim, 2 * c.z_dim], norm=None)
         self.node_embedding = PartEmbedding(c.num_categories, c.part_attr_dim, c.part_embed_dim)
         self.node_gate = nn.Linear(c.part_embed_dim, c.x_feature_dim) if c.gated_node_features else None

@@ -42,6 +42,10 @@ class CompVAEConfig(PlainDataConfig):
     render_channels: int = 0
     render_hidden_dim: int = 32  # width of the part renderer and of the decoder's pointwise head
     count_channel: bool = True  # w~ also holds the number of parts K (a constant 1 summed over parts)
+    # p(x | ...) composes: the decoder reads w~ and the rendered sum per part (divided by K, with 1/K) and the whole's
+    # mean and variance are K times its output (PerPartObservation), so that a whole scales with its number of parts
+    # beyond the K of training (needs count_channel; False: the decoder reads w~ as it is)
+    per_part_decoder: bool = False
     gated_node_features: bool = True  # add pre(x) * G e(l_i) to the node state: lets part i read its own share of x
     node_noise_std: float = 1.0  # std of the noise added to e(l_i) so that equal parts can differ
     prior_scale_floor: float = 1e-2  # smooth lower bound of the stds of p(w|l) and p(z|w~) (paper 3.3)
@@ -79,6 +83,8 @@ class CompVAEConfig(PlainDataConfig):
             raise ValueError(f"render_hidden_dim must be >= 1, got {self.render_hidden_dim}")
         if self.z_first and not self.z_dim:
             raise ValueError("z_first needs a z (z_dim > 0)")
+        if self.per_part_decoder and not self.count_channel:
+            raise ValueError("per_part_decoder reads the number of parts from the count channel: needs count_channel")
         if not self.obs_shape or min(self.obs_shape) < 1:
             raise ValueError(f"obs_shape must be non-empty with positive sizes, got {self.obs_shape}")
         if min(self.prior_scale_floor, self.observation_scale_floor, self.posterior_scale_floor) <= 0:

@@ -1,0 +1,49 @@
+"""The observation model that composes: K times one part's mean and variance, the decoder reading per-part inputs."""
+import torch
+from helpers import TINY_MODEL, assert_loss_permutation_invariant_and_batched_like_one_by_one
+
+from compvae_geo import CompVAE, LatentNoise
+from compvae_geo.datasets import HouseholdParts
+from compvae_geo.models.per_part_observation import PerPartObservation
+from compvae_geo.problems import model_config_for
+
+
+def households_model(**overrides):
+    torch.manual_seed(0)
+    config = model_config_for(HouseholdParts(), **{**TINY_MODEL, "render_channels": 2, "z_first": True,
+                                                   "per_part_decoder": True, **overrides})
+    return CompVAE(config).eval()
+
+
+def test_the_whole_is_k_parts_of_what_the_decoder_reads_per_part():
+    model = households_model()
+    observation = model.observation
+    assert isinstance(observation, PerPartObservation)
+    c = model.config
+    latent = torch.randn(3, c.z_dim + c.whole_latent_dim + c.condition_dim)
+    counts = torch.tensor([1.0, 4.0, 64.0])
+    latent[:, c.z_dim + c.whole_latent_dim - 1] = counts  # the count channel
+    rendered = torch.randn(3, c.render_channels, 96)
+    x = observation(latent, rendered)
+    for b, k in enumerate(counts.tolist()):  # by hand: the decoder on the per-part inputs, then K times
+        per_part = latent[b:b + 1].clone()
+        per_part[:, c.z_dim:c.z_dim + c.whole_latent_dim] /= k
+        loc, raw = observation.decoder(torch.cat([per_part, torch.tensor([[1 / k]])], -1), rendered[b:b + 1] / k)
+        scale = c.observation_scale_floor + torch.nn.functional.softplus(raw)
+        torch.testing.assert_close(x.mean[b:b + 1], k * loc)
+        torch.testing.assert_close(x.stddev[b:b + 1], (k ** 0.5 * scale).expand_as(loc))
+
+
+def test_its_loss_is_permutation_invariant_and_batched_like_one_by_one():
+    problem = HouseholdParts()
+    model = households_model()
+    batch = problem.sample_batch(6, 5, generator=torch.Generator().manual_seed(1))
+    noise = LatentNoise.sample(model.config, 6, batch.part.numel(), batch.whole.device)
+    assert_loss_permutation_invariant_and_batched_like_one_by_one(model, batch, noise)
+
+
+def test_it_needs_the_count_channel():
+    import pytest
+
+    with pytest.raises(ValueError, match="needs count_channel"):
+        households_model(count_channel=False)
