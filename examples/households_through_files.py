@@ -161,11 +161,22 @@ def _mean_cell(cells: list[dict[str, Any]], model: str) -> str:
     return f"{mmd2:.4f} / {100 * peak:.0f} % ({len(cells)})"
 
 
-def data_table(measured: dict[int, dict[str, Any]]) -> Table:
-    """The wholes of each split of each size's files (as the training split them)."""
-    rows = [[f"{n:,}", *(f"{documents['new feeders']['split_sizes'][split]:,}" for split in ("train", "val", "test"))]
-            for n, documents in measured.items()]
-    return Table(["wholes", "training split", "validation split", "test split (new feeders)"], rows)
+def data_table(args: argparse.Namespace, measured: dict[int, dict[str, Any]]) -> Table:
+    """Each size's splits (as the training made them) and its training as its checkpoint records it."""
+    from compvae_geo.checkpoint import read_model_payload
+    from compvae_geo.training.launch import training_command
+
+    rows = []
+    for n, documents in measured.items():
+        payload = read_model_payload(args.runs / f"train{n}" / "checkpoint.pt")
+        state = payload["training"]
+        best = state.get("best")
+        rows.append([f"{n:,}", *(f"{documents['new feeders']['split_sizes'][split]:,}"
+                                 for split in ("train", "val", "test")),
+                     f"{state['step']:,}", "-" if best is None else f"{best[0]:,} ({best[1]:.1f} bits)",
+                     f"`{training_command(payload)}`"])
+    return Table(["wholes", "training split", "validation split", "test split (new feeders)", "steps run",
+                  "best.pt: step (validation ELBO)", "training"], rows)
 
 
 def write(args: argparse.Namespace, reference: dict[str, Any], measured: dict[int, dict[str, Any]]) -> None:
@@ -175,9 +186,12 @@ def write(args: argparse.Namespace, reference: dict[str, Any], measured: dict[in
     same = comparable(reference, first)
     lines = ["# Households through the file path: how much recorded data a planner needs", "",
              f"Written by `python examples/{Path(__file__).name} {' '.join(args.argv)}` from the evaluations it "
-             "lists; the files and the trainings are those its docstring's commands make (feeders of 1-32 "
-             "households, each on many days; the households `cpu` preset's schedule and model).", "",
-             *data_table(measured).markdown(), "",
+             "lists; the files are those its docstring's commands export (feeders of 1-32 households, each on many "
+             "days), each trained as its checkpoint records below (the households `cpu` preset's schedule and "
+             "model).", "",
+             *data_table(args, measured).markdown(), "",
+             "A run with fewer steps than its `--iterations` stopped early (`--patience`) or was stopped by hand; "
+             "its best weights are those of the last validation before.", "",
              "## Against the true generator, on multisets the files never held", "",
              f"`compvae-geo evaluate --problem households` of each model's best weights: {settings['num_samples']} "
              f"generated against as many true days for each of {settings['multisets_per_k']} random multisets per K "

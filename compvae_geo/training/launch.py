@@ -215,9 +215,10 @@ def training_command(payload: dict[str, Any]) -> str | None:
     # with the value it was trained with (their default), not the current preset's
     train = TrainConfig.from_dict(state["config"])
     name = state.get("preset")
-    preset_train, preset_model = preset(name or "cpu", train.problem)
+    problem = None if train.data else train.problem  # a run of files starts from the generic preset
+    preset_train, preset_model = preset(name or "cpu", problem)
     defaults = {**preset_train.to_dict(), **CompVAEConfig(**preset_model).to_dict()}
-    flags = [f"--problem {train.problem}"] + ([f"--preset {name}"] if name else [])
+    flags = ([f"--problem {problem}"] if problem else []) + ([f"--preset {name}"] if name else [])
     used = {**train.to_dict(), **CompVAEConfig.from_dict(payload["config"]).to_dict()}
     for key, value in used.items():
         if key in DATA_DEFINED_MODEL_FIELDS or key == "problem" or value == defaults.get(key):

@@ -13,6 +13,7 @@ from compvae_geo.datasets.dataset_source import DatasetSource, split_dataset, sp
 from compvae_geo.datasets.export import export_new_days, export_problem
 from compvae_geo.models import load_model
 from compvae_geo.training import RunSpec, TrainConfig
+from compvae_geo.training.launch import training_command
 
 TRAIN = ["--no-log-model", "--iterations", "6", "--batch-size", "8", "--log-every", "2", "--eval-every", "4",
          "--eval-wholes", "16", *TINY_MODEL_ARGS]
@@ -55,6 +56,8 @@ def test_train_from_files_resume_and_generate_from_labels_in_the_files_units(fil
     assert main([*RESUME, str(out / "checkpoint.pt"), "--iterations", "8", "--tracking-uri", store]) == 0
     payload = torch.load(out / "checkpoint.pt", weights_only=True)
     assert payload["training"]["step"] == 8 and payload["encoding"]["unit"] == "kW"
+    command = training_command(payload)  # read against the generic preset that a run of files starts from
+    assert command.startswith(f"compvae-geo train --preset cpu --data {files}") and "--problem" not in command
     client = MlflowClient(tracking_uri=store)
     (run,) = client.search_runs([client.get_experiment_by_name(files.name).experiment_id])
     assert [m.step for m in client.get_metric_history(run.info.run_id, "heldout_elbo_bits/val")] == [4, 6, 8]
