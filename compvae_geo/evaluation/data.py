@@ -29,6 +29,7 @@ from .run import load_sources
 from .tables import Table
 
 EMPIRICAL = "empirical"  # the baseline of the same multiset's wholes in the training split
+PEAK_KEYS = ("peak_p50", "peak_p90", "peak_p99")  # the daily-peak quantiles' errors
 
 
 @dataclass
@@ -152,3 +153,28 @@ def elbo_table(document: dict[str, Any]) -> Table:
     rows = [[name, f"{values['train']:.1f}", f"{values[split]:.1f}", f"{values[split] - values['train']:+.1f}"]
             for name, values in document["elbo_bits"].items()]
     return Table(["model", "train", split, "gap"], rows)
+
+
+def results_markdown(document: dict[str, Any], source: str, out: str) -> str:
+    """The results document of an ``evaluate --data`` evaluation (what ``compvae-geo report`` writes for it)."""
+    split, cells = document["split"], [MultisetCell(**cell) for cell in document["multisets"]]
+    lines = [f"# {Path(document['data']).name}: the {split} split against its observed wholes", "",
+             f"Written by `compvae-geo report --evaluation {source} --out {out}` from `{document['command']}` "
+             f"(files digest {document['digest']}; split sizes "
+             + ", ".join(f"{name} {size:,}" for name, size in document["split_sizes"].items()) + ").", "",
+             f"## Held-out ELBO, bits per whole, on the {split} split beside the training split", "",
+             *elbo_table(document).markdown(), "",
+             f"## Multisets of the {split} split with at least {document['min_wholes']} wholes", ""]
+    if not cells:
+        return "\n".join([*lines, "None.", ""])
+    lines += ["Generated against observed, standardised per position (MMD² / energy distance):", "",
+              *cells_table(cells).markdown(), ""]
+    if any(cell.planner_errors for cell in cells):
+        sources = list(cells[0].planner_errors)
+        rows = [[cell.key[:8], *(f"{100 * max(cell.planner_errors[name][key] for key in PEAK_KEYS):.0f} % / "
+                                 f"{100 * cell.planner_errors[name]['energy_std']:.0f} %" for name in sources)]
+                for cell in cells]
+        lines += ["The planner's errors against the observed wholes (largest daily-peak quantile error / "
+                  "daily-energy spread error):", "",
+                  *Table(["multiset", *sources], rows).markdown(), ""]
+    return "\n".join(lines)

@@ -387,6 +387,15 @@ def write_report(evaluation_path: Path, out: Path | None = None, readme: Path | 
     Returns the document's path and the number of figures copied.
     """
     document = json.loads(evaluation_path.read_text())
+    if "split" in document:  # an evaluation on files (evaluate --data): no problem, no figures, no headline
+        from .data import results_markdown as data_results_markdown
+
+        if readme is not None:
+            raise ValueError("--readme takes an evaluation against a problem's generator, not one on files")
+        out = out or Path("docs") / f"{Path(document['data']).name}_{document['split']}_results.md"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(data_results_markdown(document, str(evaluation_path), str(out)))
+        return out, 0
     problem = document["problem"]
     out = out or Path("docs") / (f"{problem}_results.md" if "per_k" in document else f"{problem}_simulator.md")
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -108,6 +108,12 @@ def test_evaluate_on_the_files_reports_the_elbo_gap_and_each_multiset_against_th
     assert all(set(cell["mmd2"]) == {"compvae", "again", "empirical"} for cell in cells)  # split by whole: seen feeders
     assert all(set(cell["planner_errors"]["compvae"]) >= {"peak_p99", "energy_std"} for cell in cells)  # kW curves
     assert "held-out ELBO" in capsys.readouterr().out
+    results = tmp_path / "docs" / "files.md"
+    assert main(["report", "--evaluation", str(out / "evaluation-test" / "evaluation.json"), "--out",
+                 str(results)]) == 0
+    text = results.read_text()
+    assert "the test split against its observed wholes" in text and "| compvae |" in text and "| again |" in text
+    assert text.count("\n| " + cells[0]["key"][:8]) == 2  # its MMD² and its planner's errors
 
 
 
