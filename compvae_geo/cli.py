@@ -359,7 +359,7 @@ def _train(trainer: Any, out_dir: Path, args: argparse.Namespace) -> int:
     trainer.tracker.end("FINISHED")
     minutes = (time.monotonic() - started) / 60
     last = trainer.history[-1] if trainer.history else {}
-    tracking = (f"MLflow run {trainer.tracker.run_id} in experiment '{args.experiment or config.subject}' "
+    tracking = (f"MLflow run {trainer.tracker.run_id} in experiment '{trainer.tracker.experiment_name}' "
                 f"({trainer.tracker.tracking_uri}; see it with: mlflow ui --backend-store-uri "
                 f"{trainer.tracker.tracking_uri})")
     if result.tracking_failure:

@@ -129,6 +129,7 @@ class Tracker:
                     tags = {**source_tags(), **({DESCRIPTION_TAG: description} if description else {}),
                             **({PARENT_TAG: parent_run_id} if parent_run_id else {})}
                     run_id = self.client.create_run(experiment_id, run_name=run_name, tags=tags).info.run_id
+                self.experiment_name = self.client.get_experiment(experiment_id).name  # a reopened run's own
         except Exception as error:  # any failure here means: no tracking for this run
             raise TrackingUnavailable(
                 f"cannot use the MLflow tracking store at {self.tracking_uri!r}: {str(error).splitlines()[0]}. "

@@ -264,7 +264,7 @@ def test_a_run_reopened_by_id_creates_no_experiment_and_a_dead_server_leaves_mlf
     first = Tracker("reopened", store)
     first.end()
     again = Tracker("not-an-experiment", store, run_id=first.run_id)
-    assert again.experiment_id == first.experiment_id
+    assert again.experiment_id == first.experiment_id and again.experiment_name == "reopened"
     assert MlflowClient(tracking_uri=store).get_experiment_by_name("not-an-experiment") is None
     with socket.socket() as probe:  # a loopback port with no server
         probe.bind(("127.0.0.1", 0))
