@@ -228,7 +228,10 @@ def _add_export_arguments(export: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every ``compvae-geo`` command."""
+    from . import __version__
+
     parser = argparse.ArgumentParser(prog="compvae-geo", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"compvae-geo {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     _add_train_arguments(commands.add_parser("train", help="train a CompVAE, tracked in MLflow"))
     _add_generate_arguments(commands.add_parser("generate", help="generate wholes for given parts"))

@@ -65,3 +65,11 @@ def test_a_refusal_exits_2_with_one_line_before_any_work_or_mlflow_run(argv, mes
     err = capsys.readouterr().err
     assert err.startswith("compvae-geo: error: ") and err.count("\n") == 1 and message in err, err
     assert sorted(path.name for path in tmp_path.iterdir()) == []  # no output, no MLflow store, no run
+
+
+def test_the_version_is_the_packages(capsys):
+    import compvae_geo
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out == f"compvae-geo {compvae_geo.__version__}\n"
