@@ -214,3 +214,101 @@ def test_help_imports_neither_torch_nor_mlflow():
               "    pass\nprint(sorted(m for m in ('torch', 'torch_geometric', 'mlflow', 'numpy') if m in sys.modules))")
     output = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
     assert output.splitlines()[-1] == "[]"  # what makes it fast, without a timing that a slow machine would fail
+
+
+
+def free_port():
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_tracking_server(root, timeout=120):
+    """A real ``mlflow server`` on a free loopback port: its process and its URI."""
+    import urllib.request
+
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{root / 'server.db'}",
+         "--default-artifact-root", str(root / "artifacts"), "--host", "127.0.0.1", "--port", str(port),
+         "--workers", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    uri, deadline = f"http://127.0.0.1:{port}", time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"{uri}/health", timeout=2):
+                return process, uri
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                os.killpg(process.pid, 15)
+                raise AssertionError("the tracking server did not start") from None
+            time.sleep(0.2)
+
+
+def flaky_proxy(backend):
+    """A loopback HTTP proxy to ``backend``: until ``failing_until`` (a monotonic time) it answers 503."""
+    import threading
+    import urllib.error
+    import urllib.request
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Forward(BaseHTTPRequestHandler):
+        def forward(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0)) or None
+            if time.monotonic() < self.server.failing_until:
+                self.send_response(503)
+                self.end_headers()
+                return
+            request = urllib.request.Request(backend + self.path, data=body, method=self.command,
+                                             headers={"Content-Type": self.headers.get("Content-Type", "")})
+            try:
+                with urllib.request.urlopen(request, timeout=60) as answer:
+                    status, payload, kind = answer.status, answer.read(), answer.headers.get("Content-Type")
+            except urllib.error.HTTPError as error:
+                status, payload, kind = error.code, error.read(), error.headers.get("Content-Type")
+            self.send_response(status)
+            self.send_header("Content-Type", kind or "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_POST = do_PATCH = do_DELETE = forward
+
+        def log_message(self, *args):
+            pass
+
+    proxy = ThreadingHTTPServer(("127.0.0.1", 0), Forward)
+    proxy.failing_until = 0.0
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    return proxy, f"http://127.0.0.1:{proxy.server_address[1]}"
+
+
+def test_a_tracking_server_failing_for_a_few_seconds_mid_run_stops_neither_training_nor_tracking(tmp_path, capsys):
+    import threading
+
+    server, backend = start_tracking_server(tmp_path)
+    proxy, uri = flaky_proxy(backend)
+    try:
+        out = tmp_path / "out"
+
+        def outage():  # once the run has written its first checkpoint, the server answers 503 for 3 seconds
+            deadline = time.monotonic() + 60
+            while not (out / "checkpoint.pt").exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            proxy.failing_until = time.monotonic() + 3
+
+        failing = threading.Thread(target=outage)
+        failing.start()
+        assert main([*TRAIN, "--iterations", "30", "--log-every", "1", "--checkpoint-minutes", "1e-9",
+                     "--tracking-uri", uri, "--out-dir", str(out)]) == 0
+        failing.join()
+        assert proxy.failing_until > 0 and "MLflow tracking stopped" not in capsys.readouterr().out
+        client = MlflowClient(tracking_uri=backend)
+        (run,) = client.search_runs([client.get_experiment_by_name("sine").experiment_id])
+        steps = [metric.step for metric in client.get_metric_history(run.info.run_id, "loss/elbo_bits")]
+        assert run.info.status == "FINISHED" and steps == list(range(1, 31))  # every step, across the outage
+    finally:
+        proxy.shutdown()
+        os.killpg(server.pid, 15)
+        server.wait(timeout=30)
