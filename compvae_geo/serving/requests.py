@@ -36,9 +36,9 @@ class WholeRequest:
 def read_requests(table: pd.DataFrame, terms: DataEncoding) -> list[WholeRequest]:
     """The wholes of ``table`` in the order of their first rows; ``ValueError`` naming the column for bad input.
 
-    Refused: a missing ``whole_id``/``category``/descriptor column, a column that is none of these nor a condition,
-    an unknown category label or id, a non-numeric or non-finite descriptor, a condition value the model does not
-    know, and conditions that differ between the rows of one whole.
+    Refused: a missing ``whole_id``/``category``/descriptor column, an empty ``whole_id``, a column that is none of
+    these nor a condition, an unknown category label or id, a non-numeric or non-finite descriptor, a condition value
+    the model does not know, and conditions that differ between the rows of one whole.
     """
     import pandas as pd
 
@@ -53,6 +53,9 @@ def read_requests(table: pd.DataFrame, terms: DataEncoding) -> list[WholeRequest
     unknown = [str(column) for column in table.columns if column not in required and column not in conditions]
     if unknown:
         raise ValueError(f"the parts table has unknown column(s) {unknown}; known: {required + conditions}")
+    no_id = table[WHOLE_ID].map(is_empty).to_numpy(dtype=bool)
+    if no_id.any():
+        raise ValueError(f"the parts table's row {int(np.flatnonzero(no_id)[0])} has no whole_id")
     descriptors = _descriptors(table, terms.descriptor_columns)
     requests = []
     for whole_id, rows in table.groupby(WHOLE_ID, sort=False).indices.items():

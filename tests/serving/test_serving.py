@@ -67,8 +67,9 @@ def test_a_table_of_parts_is_read_as_its_wholes_in_order_with_empty_multisets_an
     (parts_table(day_type=["sunday", "weekday", "sunday"]), "whole 'a' has different 'day_type' values"),
     (parts_table(day_type=["holiday"] * 3), "condition 'day_type' has no value 'holiday'"),
     (parts_table().iloc[:0], "the parts table is empty"),
+    (parts_table(whole_id=["a", None, "b"]), "row 1 has no whole_id"),
 ], ids=["missing descriptor", "unknown column", "unknown category", "non-numeric descriptor",
-        "two conditions in one whole", "unknown condition value", "empty"])
+        "two conditions in one whole", "unknown condition value", "empty", "no whole_id"])
 def test_bad_tables_are_refused_naming_the_column(table, message):
     with pytest.raises(ValueError, match=message):
         read_requests(table, HouseholdParts().encoding)
