@@ -519,18 +519,18 @@ def _parts_table(args: argparse.Namespace, terms: Any, payload: dict[str, Any]) 
 
 
 def _read_parts_file(path: Path) -> Any:
-    """A ``--parts-file``: a CSV or Parquet parts table, ``whole_id`` and ``category`` read as text."""
-    import pandas as pd
+    """A ``--parts-file``, read as the data path reads its tables; ``whole_id`` and ``category`` labels as text."""
+    from .datasets.tables import CATEGORY, TABLE_SUFFIXES, WHOLE_ID, as_label, is_empty, read_table
 
     if not path.is_file():
         raise FileNotFoundError(f"no parts file at {path}")
-    if path.suffix.lower() == ".parquet":
-        table = pd.read_parquet(path)
-    elif path.suffix.lower() == ".csv":
-        table = pd.read_csv(path, dtype={"whole_id": str, "category": str})
-    else:
-        raise ValueError(f"--parts-file must be a .csv or .parquet file, got {path}")
-    return table.astype({column: str for column in ("whole_id",) if column in table.columns})
+    if path.suffix not in TABLE_SUFFIXES:
+        raise ValueError(f"--parts-file must be a {' or '.join(TABLE_SUFFIXES)} file, got {path}")
+    table = read_table(path)
+    for column in (WHOLE_ID, CATEGORY):  # integer labels read as numbers become the labels the vocabulary holds
+        if column in table.columns:
+            table[column] = [None if is_empty(cell) else as_label(cell) for cell in table[column].tolist()]
+    return table
 
 
 def _write_generated(out: Path, requests: list[Any], wholes: list[Any]) -> None:
