@@ -40,6 +40,7 @@ class InProblemTerms(nn.Module):
             raise ValueError(f"the {model.model_name} model was not trained on files: evaluate it directly")
         _check_matches(encoding, problem)
         self.model, self.problem, self.encoding = model, problem, encoding
+        self.problem_encoding = problem.encoding  # built once: every sampler call and batch translates through it
         index = {label: i for i, label in enumerate(encoding.vocabulary)}
         self.register_buffer("model_ids", torch.tensor([index[label] for label in problem.category_labels]),
                              persistent=False)
@@ -78,7 +79,7 @@ class InProblemTerms(nn.Module):
 
     def conditions(self, whole_attr: Tensor) -> Tensor:
         """The problem's conditions ``[B, C]`` (a row of NaN: unknown) as the model's ``whole_attr``."""
-        return self.encoding.encode_conditions(self.problem.encoding.decode_conditions(whole_attr), whole_attr.size(0))
+        return self.encoding.encode_conditions(self.problem_encoding.decode_conditions(whole_attr), whole_attr.size(0))
 
 
 def in_terms_of(problem: PartsProblem, model: SavableModel) -> SavableModel | InProblemTerms:
