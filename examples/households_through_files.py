@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from compvae_geo.cli import main as compvae_geo
+from compvae_geo.evaluation.config import largest_peak_error
 from compvae_geo.evaluation.tables import Table
 
 PART_COUNTS = "1,2,4,8,16,32,64,128"
@@ -126,7 +127,7 @@ def simulator_tables(reference: dict[str, Any], measured: dict[int, dict[str, An
 
     def peak(d: dict[str, Any]) -> str:
         errors = d.get("planner_errors") or {}
-        return f"{100 * max(errors[key] for key in ('peak_p50', 'peak_p90', 'peak_p99')):.0f} %" if errors else "-"
+        return f"{100 * largest_peak_error(errors):.0f} %" if errors else "-"
 
     def spread(d: dict[str, Any]) -> str:
         errors = d.get("planner_errors") or {}
@@ -156,8 +157,7 @@ def _mean_cell(cells: list[dict[str, Any]], model: str) -> str:
     if not cells:
         return "- (0)"
     mmd2 = sum(cell["mmd2"][model] for cell in cells) / len(cells)
-    peak = sum(max(cell["planner_errors"][model][key] for key in ("peak_p50", "peak_p90", "peak_p99"))
-               for cell in cells) / len(cells)
+    peak = sum(largest_peak_error(cell["planner_errors"][model]) for cell in cells) / len(cells)
     return f"{mmd2:.4f} / {100 * peak:.0f} % ({len(cells)})"
 
 

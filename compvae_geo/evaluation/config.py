@@ -13,6 +13,13 @@ TRUE = "true"  # a second, independent true sample: the noise floor of every dis
 NAIVE = "naive"  # the Monte-Carlo simulator: each part through the non-linearity alone, summed
 FROM_SCRATCH = "from_scratch"  # what-if baseline: the model generating the edited multiset, given the conditions only
 DIRECT_EDIT = "direct_edit"  # what-if baseline: the observed whole edited without a model (problems that define it)
+PEAK_QUANTILES = (0.5, 0.9, 0.99)  # of the daily peak, in the planner statistics
+PEAK_ERROR_KEYS = tuple(f"peak_p{round(100 * q)}" for q in PEAK_QUANTILES)  # their errors against the truth
+
+
+def largest_peak_error(errors: dict[str, float]) -> float:
+    """The largest error of the daily-peak quantiles among a source's planner errors."""
+    return max(errors[key] for key in PEAK_ERROR_KEYS)
 
 
 @dataclass

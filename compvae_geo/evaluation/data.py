@@ -23,13 +23,13 @@ from ..checkpoint import read_model_payload
 from ..models import SavableModel
 from ..training.config import TrainConfig
 from ..training.heldout import dataset_elbo_bits
+from .config import largest_peak_error
 from .metrics import energy_distance, median_distance, mmd2_unbiased, pooled_bandwidth, standardisation
 from .planner import planner_statistics, relative_errors
 from .run import load_sources
 from .tables import Table
 
 EMPIRICAL = "empirical"  # the baseline of the same multiset's wholes in the training split
-PEAK_KEYS = ("peak_p50", "peak_p90", "peak_p99")  # the daily-peak quantiles' errors
 
 
 @dataclass
@@ -171,7 +171,7 @@ def results_markdown(document: dict[str, Any], source: str, out: str) -> str:
               *cells_table(cells).markdown(), ""]
     if any(cell.planner_errors for cell in cells):
         sources = list(cells[0].planner_errors)
-        rows = [[cell.key[:8], *(f"{100 * max(cell.planner_errors[name][key] for key in PEAK_KEYS):.0f} % / "
+        rows = [[cell.key[:8], *(f"{100 * largest_peak_error(cell.planner_errors[name]):.0f} % / "
                                  f"{100 * cell.planner_errors[name]['energy_std']:.0f} %" for name in sources)]
                 for cell in cells]
         lines += ["The planner's errors against the observed wholes (largest daily-peak quantile error / "

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-PEAK_QUANTILES = (0.5, 0.9, 0.99)  # of the daily peak
+from .config import PEAK_ERROR_KEYS, PEAK_QUANTILES
+
 DURATION_SHARES = (0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0)  # points of the load-duration curve (share of time)
 
 
@@ -50,8 +51,8 @@ def relative_errors(stats: PlannerStatistics, truth: PlannerStatistics) -> dict[
     Relative for the peak quantiles and the energy std, absolute for the coincidence factor (as the
     quality bars read them).
     """
-    out = {f"peak_p{round(100 * q)}": abs(s / t - 1)
-           for q, s, t in zip(PEAK_QUANTILES, stats.peak_quantiles, truth.peak_quantiles, strict=True)}
+    out = {key: abs(s / t - 1)
+           for key, s, t in zip(PEAK_ERROR_KEYS, stats.peak_quantiles, truth.peak_quantiles, strict=True)}
     out["energy_std"] = abs(stats.energy_std / truth.energy_std - 1)
     if stats.coincidence is not None and truth.coincidence is not None:
         out["coincidence"] = abs(stats.coincidence - truth.coincidence)
