@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from dataclasses import asdict
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,6 +13,7 @@ import torch
 from ..checkpoint import read_model_payload
 from ..problems import make_problem, model_problem
 from ..tracking import resolve_tracking_uri
+from .generation import GenerationSettings
 from .pyfunc_model import CHECKPOINT_ARTIFACT, CompVAEPyfunc
 
 if TYPE_CHECKING:
@@ -43,8 +45,7 @@ def log_model(checkpoint: str | Path, tracking_uri: str | None = None, run_id: s
     pyfunc = CompVAEPyfunc()
     pyfunc.use_payload(payload)
     example = input_example(pyfunc.terms, payload)
-    params = {"num_samples": 100, "seed": 0, "observation_noise": pyfunc.observation_noise, "tail_quantile": 0.0,
-              "tail_statistic": "peak"}
+    params = asdict(GenerationSettings(observation_noise=pyfunc.observation_noise))  # the defaults a caller gets
     with _tracking_uri(resolve_tracking_uri(tracking_uri)):
         return Model.log(
             artifact_path=None, name=MODEL_NAME, flavor=mlflow.pyfunc, run_id=run_id,
