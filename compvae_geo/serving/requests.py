@@ -56,12 +56,12 @@ def read_requests(table: pd.DataFrame, terms: DataEncoding) -> list[WholeRequest
     no_id = table[WHOLE_ID].map(is_empty).to_numpy(dtype=bool)
     if no_id.any():
         raise ValueError(f"the parts table's row {int(np.flatnonzero(no_id)[0])} has no whole_id")
-    descriptors = _descriptors(table, terms.descriptor_columns)
+    has_part = ~table[CATEGORY].map(is_empty).to_numpy(dtype=bool)  # a row with an empty category: no part
+    descriptors = _descriptors(table, terms.descriptor_columns, has_part)
     requests = []
     for whole_id, rows in table.groupby(WHOLE_ID, sort=False).indices.items():
-        categories = [cell for cell in table[CATEGORY].iloc[rows].tolist() if not is_empty(cell)]
-        parts = _part_ids(categories, terms)
-        kept = [row for row in rows if not is_empty(table[CATEGORY].iloc[row])]
+        kept = rows[has_part[rows]]
+        parts = _part_ids(table[CATEGORY].iloc[kept].tolist(), terms)
         part_attr = torch.from_numpy(descriptors[kept]).float() if terms.descriptor_columns else None
         whole_attr = _conditions(table, rows, [c for c in conditions if c in table.columns], terms, whole_id)
         requests.append(WholeRequest(whole_id, parts, part_attr, whole_attr))
@@ -71,12 +71,11 @@ def read_requests(table: pd.DataFrame, terms: DataEncoding) -> list[WholeRequest
     return requests
 
 
-def _descriptors(table: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    """The descriptor columns ``[rows, F]`` as float64; ``ValueError`` naming a non-numeric or non-finite cell."""
+def _descriptors(table: pd.DataFrame, columns: list[str], has_part: np.ndarray) -> np.ndarray:
+    """The descriptor columns ``[rows, F]`` as float64; ``ValueError`` naming a bad cell of a row with a part."""
     import pandas as pd
 
     out = np.zeros((len(table), len(columns)))
-    has_part = ~table[CATEGORY].map(is_empty).to_numpy(dtype=bool)
     for j, column in enumerate(columns):
         values = pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=np.float64)
         bad = has_part & ~np.isfinite(values)
