@@ -19,9 +19,10 @@ from .gaussian import normal, split_loc_scale
 from .gaussian_observation import GaussianObservation
 from .latents import FromNoise, GenerationNoise, Given, Latents, LatentSource, PriorDraws
 from .loss_terms import LossTerms
+from .observation_noise import noise_of_whole, whole_from_noise
 from .part_embedding import PartEmbedding
 from .part_prior import PartPrior
-from .per_part_observation import PerPartObservation
+from .per_part_observation import PerPartJumpObservation, PerPartObservation
 from .savable import SavableModel
 from .z_prior import MultisetZPrior, WholeSumZPrior
 
@@ -70,7 +71,8 @@ class CompVAE(SavableModel):
     Composed of modules, each chosen once here: the part prior (:class:`PartPrior`), the z prior of the
     generative order (:class:`WholeSumZPrior`, the paper's, or :class:`MultisetZPrior`, ``CompVAEConfig.z_first``),
     and the observation model on the codec's decoder (:class:`GaussianObservation`, or :class:`PerPartObservation`
-    where the decoder speaks for one part, ``CompVAEConfig.per_part_decoder``).
+    where the decoder speaks for one part, ``CompVAEConfig.per_part_decoder``, and :class:`PerPartJumpObservation`
+    where each part also jumps at random, ``CompVAEConfig.observation_jumps``).
 
     Args:
         config (CompVAEConfig): sizes and constants. (default: the 1D sine problem)
@@ -85,12 +87,17 @@ class CompVAE(SavableModel):
         # parts first and z from their sum
         z_prior_class = MultisetZPrior if c.z_first else WholeSumZPrior
         codec = get_codec(c.observation)
-        self.x_encoder, x_decoder = codec.build(
-            c.obs_shape, c.x_feature_dim, c.z_dim + c.whole_latent_dim + c.condition_dim + int(c.per_part_decoder),
-            c.hidden_dim, c.render_channels, c.render_hidden_dim)
-        self.observation = (
-            PerPartObservation(x_decoder, c.observation_scale_floor, slice(c.z_dim, c.z_dim + c.whole_latent_dim))
-            if c.per_part_decoder else GaussianObservation(x_decoder, c.observation_scale_floor))
+        decoder_dim = c.z_dim + c.whole_latent_dim + c.condition_dim + int(c.per_part_decoder)
+        self.x_encoder, x_decoder = codec.build(c.obs_shape, c.x_feature_dim, decoder_dim, c.hidden_dim,
+                                                c.render_channels, c.render_hidden_dim)
+        vector = slice(c.z_dim, c.z_dim + c.whole_latent_dim)
+        if c.observation_jumps:
+            self.observation = PerPartJumpObservation(x_decoder, c.observation_scale_floor, vector, c.obs_shape,
+                                                      decoder_dim, c.hidden_dim)
+        elif c.per_part_decoder:
+            self.observation = PerPartObservation(x_decoder, c.observation_scale_floor, vector)
+        else:
+            self.observation = GaussianObservation(x_decoder, c.observation_scale_floor)
         self.z_posterior = MLP([c.x_feature_dim + c.condition_dim, c.hidden_dim, 2 * c.z_dim], norm=None)
         self.node_embedding = PartEmbedding(c.num_categories, c.part_attr_dim, c.part_embed_dim)
         self.node_gate = nn.Linear(c.part_embed_dim, c.x_feature_dim) if c.gated_node_features else None
@@ -386,7 +393,8 @@ class CompVAE(SavableModel):
         :math:`z = \mu_z + \sigma_z \eta` from :math:`p(z \mid \{l_i\}, c)`, then the part latents
         :math:`w_i = \mu_i + \sigma_i \epsilon_i\ (+\, b_i u_g)` from the part prior (given z); otherwise the part
         latents first and z from :math:`p(z \mid \tilde{w}, c)`; then the mean of :math:`p(x \mid z, \tilde{w}, c)`,
-        plus :math:`\sigma_x \epsilon_x` when ``noise.x`` is set. Fresh noise gives wholes of the law of
+        or with ``noise.x`` its quantile at :math:`\Phi(\epsilon_x)` (a Gaussian's :math:`\mu_x + \sigma_x \epsilon_x`,
+        :mod:`~compvae_geo.models.observation_noise`). Fresh noise gives wholes of the law of
         :meth:`generate`.
         """
         multisets = check_multiset(parts, part_attr, whole_attr, self.config, self.dtype, copies=noise.z.size(0))
@@ -397,7 +405,7 @@ class CompVAE(SavableModel):
         conditions = self._conditions(multisets, noise.z)
         latents = self.latents(multisets, conditions, FromNoise(noise))
         x = self._observe(latents.w_tilde, latents.z, conditions)
-        return x.mean if noise.x is None else x.mean + x.stddev * noise.x
+        return x.mean if noise.x is None else whole_from_noise(x, noise.x)
 
     def abduct(self, wholes: Wholes, observation_noise: bool = True) -> GenerationNoise:
         r"""The standard-normal noises behind a posterior draw of the latents of each observed whole.
@@ -406,8 +414,9 @@ class CompVAE(SavableModel):
         give them under the prior of the observed multiset are returned: z's :math:`\eta`, each part's
         :math:`\epsilon_i`, each category's shared :math:`u_g` (group-factor prior,
         :meth:`~compvae_geo.layers.PartGroupDiagonalFactorNormal.abduct`) and, with ``observation_noise``, the
-        observation's residual :math:`\epsilon_x = (x - \mu_x) / \sigma_x`. ``wholes``: copies of one observed whole
-        (the noise has the layout of :meth:`generation_noise` for its multiset).
+        observation's residual :math:`\epsilon_x = \Phi^{-1}(F(x))` (a Gaussian's :math:`(x - \mu_x) / \sigma_x`).
+        ``wholes``: copies of one observed whole (the noise has the layout of :meth:`generation_noise` for its
+        multiset).
         """
         posterior = self.posterior(wholes)
         z, w = posterior.z, posterior.w_dist.sample()
@@ -417,7 +426,7 @@ class CompVAE(SavableModel):
         residual = None
         if observation_noise:
             reconstruction = self._observe(latents.w_tilde, z, conditions)
-            residual = (wholes.whole - reconstruction.mean) / reconstruction.stddev
+            residual = noise_of_whole(reconstruction, wholes.whole)
         copies = wholes.num_wholes
         return GenerationNoise((z - latents.z_prior.loc) / latents.z_prior.scale, own.view(copies, -1, own.size(-1)),
                                None if shared is None else shared.view(copies, -1, shared.size(-1)), residual)

@@ -46,6 +46,9 @@ class CompVAEConfig(PlainDataConfig):
     # mean and variance are K times its output (PerPartObservation), so that a whole scales with its number of parts
     # beyond the K of training (needs count_channel; False: the decoder reads w~ as it is)
     per_part_decoder: bool = False
+    # with per_part_decoder: each part is a Gaussian that jumps at random at each step (a kettle, an EV charging) and
+    # the whole is the exact law of a sum of K of them (PerPartJumpObservation; False: Gaussian parts)
+    observation_jumps: bool = False
     gated_node_features: bool = True  # add pre(x) * G e(l_i) to the node state: lets part i read its own share of x
     node_noise_std: float = 1.0  # std of the noise added to e(l_i) so that equal parts can differ
     prior_scale_floor: float = 1e-2  # smooth lower bound of the stds of p(w|l) and p(z|w~) (paper 3.3)
@@ -85,6 +88,8 @@ class CompVAEConfig(PlainDataConfig):
             raise ValueError("z_first needs a z (z_dim > 0)")
         if self.per_part_decoder and not self.count_channel:
             raise ValueError("per_part_decoder reads the number of parts from the count channel: needs count_channel")
+        if self.observation_jumps and not self.per_part_decoder:
+            raise ValueError("observation_jumps gives the law of a sum of parts: needs per_part_decoder")
         if not self.obs_shape or min(self.obs_shape) < 1:
             raise ValueError(f"obs_shape must be non-empty with positive sizes, got {self.obs_shape}")
         if min(self.prior_scale_floor, self.observation_scale_floor, self.posterior_scale_floor) <= 0:

@@ -47,3 +47,59 @@ def test_it_needs_the_count_channel():
 
     with pytest.raises(ValueError, match="needs count_channel"):
         households_model(count_channel=False)
+
+
+def test_the_jump_observation_is_the_law_of_k_parts_from_the_per_part_decoder_and_jump_network():
+    from compvae_geo.models.jump_normal import BinomialJumpNormal
+    from compvae_geo.models.per_part_observation import PerPartJumpObservation
+
+    model = households_model(observation_jumps=True)
+    observation = model.observation
+    assert isinstance(observation, PerPartJumpObservation)
+    c = model.config
+    latent = torch.randn(3, c.z_dim + c.whole_latent_dim + c.condition_dim)
+    counts = torch.tensor([1.0, 3.0, 40.0])
+    latent[:, c.z_dim + c.whole_latent_dim - 1] = counts
+    rendered = torch.randn(3, c.render_channels, 96)
+    x = observation(latent, rendered)
+    assert isinstance(x, BinomialJumpNormal)
+    softplus = torch.nn.functional.softplus
+    for b, k in enumerate(counts.tolist()):
+        per_part = latent[b:b + 1].clone()
+        per_part[:, c.z_dim:c.z_dim + c.whole_latent_dim] /= k
+        per_part = torch.cat([per_part, torch.tensor([[1 / k]])], -1)
+        loc, raw = observation.decoder(per_part, rendered[b:b + 1] / k)
+        logit, raw_size, raw_spread = observation.jump_net(per_part).view(1, 3, 96).unbind(1)
+        alone = BinomialJumpNormal(torch.tensor([[k]]), loc, c.observation_scale_floor + softplus(raw), logit,
+                                   softplus(raw_size), c.observation_scale_floor + softplus(raw_spread))
+        value = torch.randn(1, 96) * 3 + k
+        torch.testing.assert_close(x.log_prob(value.expand(3, -1))[b:b + 1], alone.log_prob(value))
+        torch.testing.assert_close(x.mean[b:b + 1], alone.mean)
+
+
+def test_the_jump_model_loss_is_permutation_invariant_and_batched_like_one_by_one():
+    problem = HouseholdParts()
+    model = households_model(observation_jumps=True)
+    batch = problem.sample_batch(6, 5, generator=torch.Generator().manual_seed(2))
+    noise = LatentNoise.sample(model.config, 6, batch.part.numel(), batch.whole.device)
+    assert_loss_permutation_invariant_and_batched_like_one_by_one(model, batch, noise)
+
+
+def test_abducted_observation_noise_gives_the_observed_whole_back_through_the_jump_law():
+    from compvae_geo.validation import check_wholes
+
+    problem = HouseholdParts()
+    model = households_model(observation_jumps=True)
+    batch = problem.sample_batch(1, 3, generator=torch.Generator().manual_seed(3))
+    wholes = check_wholes(batch, model.config).copies(2)
+    torch.manual_seed(4)
+    noise = model.abduct(wholes)
+    again = model.wholes_from_noise(batch.part, noise, batch.part_attr, batch.whole_attr.expand(2, -1))
+    torch.testing.assert_close(again, batch.whole.expand(2, -1), atol=1e-3, rtol=1e-4)
+
+
+def test_jumps_need_the_per_part_decoder():
+    import pytest
+
+    with pytest.raises(ValueError, match="needs per_part_decoder"):
+        households_model(per_part_decoder=False, observation_jumps=True)

@@ -1,0 +1,93 @@
+"""The law of a sum of K jumping Gaussian parts: against an explicit mixture, a simulation of the parts, and itself."""
+import torch
+from torch.distributions import Binomial, Categorical, MixtureSameFamily, Normal
+
+from compvae_geo.models.jump_normal import BinomialJumpNormal
+from compvae_geo.models.observation_noise import noise_of_whole, whole_from_noise
+
+
+def law(count, loc=0.3, scale=0.5, jump_logit=-1.0, jump_loc=4.0, jump_scale=1.5):
+    count = torch.as_tensor(count, dtype=torch.float64)
+    like = torch.ones_like(count)
+    return BinomialJumpNormal(count, loc * like, scale * like, jump_logit * like, jump_loc * like, jump_scale * like)
+
+
+def reference_log_prob(k, value, loc=0.3, scale=0.5, jump_logit=-1.0, jump_loc=4.0, jump_scale=1.5):
+    """torch.distributions' own mixture over the number of jumps j = 0..K."""
+    j = torch.arange(k + 1, dtype=torch.float64)
+    weights = Binomial(k, logits=torch.tensor(jump_logit, dtype=torch.float64)).log_prob(j)
+    components = Normal(k * loc + j * jump_loc, (k * scale ** 2 + j * jump_scale ** 2) ** 0.5)
+    return MixtureSameFamily(Categorical(logits=weights), components).log_prob(value)
+
+
+def test_log_prob_is_the_mixture_over_the_number_of_jumps_even_with_different_k_in_one_batch():
+    counts = torch.tensor([1.0, 3.0, 1.0, 17.0], dtype=torch.float64)  # padded components of K = 1 must weigh 0
+    values = torch.tensor([0.2, 9.0, 5.1, 30.0], dtype=torch.float64)
+    got = law(counts).log_prob(values)
+    expected = torch.stack([reference_log_prob(int(k), v) for k, v in zip(counts, values, strict=True)])
+    torch.testing.assert_close(got, expected)
+    torch.testing.assert_close(got[:2], law(counts[:2]).log_prob(values[:2]))  # batched = alone
+
+
+def test_one_part_is_a_two_component_mixture():
+    value = torch.linspace(-3, 9, 7, dtype=torch.float64)
+    p = torch.sigmoid(torch.tensor(-1.0, dtype=torch.float64))
+    expected = torch.logaddexp((1 - p).log() + Normal(0.3, 0.5).log_prob(value),
+                               p.log() + Normal(4.3, (0.25 + 2.25) ** 0.5).log_prob(value))
+    torch.testing.assert_close(law(torch.ones(7)).log_prob(value), expected)
+
+
+def test_samples_have_the_moments_of_a_simulation_of_the_parts():
+    torch.manual_seed(0)
+    k, n = 5, 200_000
+    jumps = torch.rand(n, k) < torch.sigmoid(torch.tensor(-1.0))
+    parts = 0.3 + 0.5 * torch.randn(n, k) + jumps * (4.0 + 1.5 * torch.randn(n, k))
+    simulated = parts.sum(-1).double()
+    dist = law(torch.full((n,), float(k)))
+    drawn = dist.sample()
+    for sample in (simulated, drawn):
+        torch.testing.assert_close(sample.mean(), dist.mean[0], atol=0.03, rtol=0)
+        torch.testing.assert_close(sample.var(), dist.variance[0], atol=0.0, rtol=0.02)
+    # and the same shape of law: the quantiles of the draws are those of the simulated sums
+    q = torch.tensor([0.1, 0.5, 0.9, 0.99], dtype=torch.float64)
+    torch.testing.assert_close(drawn.quantile(q), simulated.quantile(q), atol=0.1, rtol=0.01)
+
+
+def test_cdf_integrates_the_density_and_icdf_inverts_it():
+    dist = law(torch.tensor([2.0]))
+    grid = torch.linspace(-8, 25, 20001, dtype=torch.float64)
+    density = law(torch.full_like(grid, 2.0)).log_prob(grid).exp()
+    integral = torch.cumulative_trapezoid(density, grid)
+    torch.testing.assert_close(law(torch.full_like(grid[1:], 2.0)).cdf(grid[1:]), integral, atol=1e-6, rtol=0)
+    u = torch.tensor([1e-6, 0.01, 0.5, 0.97, 1 - 1e-6], dtype=torch.float64)
+    counts = torch.full_like(u, 2.0)
+    torch.testing.assert_close(law(counts).cdf(law(counts).icdf(u)), u, atol=1e-12, rtol=0)
+    assert dist.icdf(torch.tensor([0.5], dtype=torch.float64)).shape == (1,)
+
+
+def test_the_noise_map_is_the_affine_one_for_a_gaussian_and_inverts_for_a_jump_law():
+    normal = Normal(torch.tensor([1.0, -2.0]), torch.tensor([0.5, 3.0]))
+    eps = torch.tensor([0.7, -1.2])
+    torch.testing.assert_close(whole_from_noise(normal, eps), normal.loc + normal.scale * eps)
+    torch.testing.assert_close(noise_of_whole(normal, whole_from_noise(normal, eps)), eps)
+    dist = law(torch.tensor([1.0, 4.0, 32.0]))
+    eps = torch.tensor([-2.0, 0.3, 2.5], dtype=torch.float64)
+    torch.testing.assert_close(noise_of_whole(dist, whole_from_noise(dist, eps)), eps, atol=1e-8, rtol=0)
+
+
+def test_fresh_noise_through_the_map_draws_the_law():
+    torch.manual_seed(1)
+    dist = law(torch.full((100_000,), 2.0))
+    mapped = whole_from_noise(dist, torch.randn(100_000, dtype=torch.float64))
+    q = torch.tensor([0.05, 0.5, 0.95, 0.99], dtype=torch.float64)
+    torch.testing.assert_close(mapped.quantile(q), dist.sample().quantile(q), atol=0.1, rtol=0.02)
+
+
+def test_a_sum_of_many_parts_tends_to_the_gaussian_of_its_moments():
+    def gap(count):
+        dist = law(torch.tensor([count]))
+        value = dist.mean + dist.stddev * torch.tensor([-1.5, 0.0, 1.5], dtype=torch.float64)
+        return (dist.log_prob(value) - Normal(dist.mean, dist.stddev).log_prob(value)).abs().max()
+
+    gaps = [gap(count) for count in (4.0, 64.0, 1024.0)]
+    assert gaps[0] > gaps[1] > gaps[2] and gaps[2] < 0.02, gaps
