@@ -22,8 +22,8 @@ from .evaluation.config import EvalConfig
 from .models.config import DATA_DEFINED_MODEL_FIELDS, CompVAEConfig
 from .problems import PROBLEM_NAMES
 from .tracking import DEFAULT_TRACKING_URI, TrackingUnavailable, resolve_tracking_uri
-from .training.config import TrainConfig
-from .training.presets import PRESETS
+from .training.config import MODEL_NAMES, TrainConfig
+from .training.presets import PRESETS, preset_values
 
 INTERRUPTED_EXIT_CODE = 130  # the shell's code for a process stopped by Ctrl-C
 DIVERGED_EXIT_CODE = 3  # a training whose steps were almost all skipped (see TrainConfig.max_skipped_share)
@@ -60,19 +60,68 @@ def _parse_rows(text: str) -> list[list[float]]:
     return [[float(value) for value in row.split(",")] for row in text.split(";") if row.strip()]
 
 
+class _BooleanFlag(argparse.Action):
+    """A boolean field as ``--flag`` (or ``--flag true|false``) and ``--no-flag``."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        negated = [f"--no-{name[2:]}" for name in option_strings if name.startswith("--")]
+        super().__init__([*option_strings, *negated], dest, nargs="?", **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        if option_string is not None and option_string.startswith("--no-"):
+            if values is not None:
+                parser.error(f"{option_string} takes no value")
+            setattr(namespace, self.dest, False)
+            return
+        try:
+            setattr(namespace, self.dest, True if values is None else _parse_bool(values))
+        except argparse.ArgumentTypeError as error:
+            parser.error(f"{option_string}: {error}")
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's help, with a boolean flag shown as ``--flag [BOOL], --no-flag``."""
+
+    def _format_action_invocation(self, action: argparse.Action) -> str:
+        if isinstance(action, _BooleanFlag):
+            positive = [name for name in action.option_strings if not name.startswith("--no-")]
+            negative = [name for name in action.option_strings if name.startswith("--no-")]
+            return ", ".join([f"{name} [BOOL]" for name in positive] + negative)
+        return super()._format_action_invocation(action)
+
+
 def _add_config_overrides(parser: argparse.ArgumentParser, config_cls: type, skip: set[str], title: str,
-                          aliases: dict[str, list[str]] | None = None, helps: dict[str, str] | None = None) -> None:
-    """One flag per field of the dataclass ``config_cls`` (``--field-name``), None when not given."""
+                          aliases: dict[str, list[str]] | None = None, helps: dict[str, str] | None = None,
+                          choices: dict[str, Sequence[str]] | None = None) -> None:
+    """One flag per field of the dataclass ``config_cls`` (``--field-name``, booleans also ``--no-field-name``).
+
+    Each is None when not given; its help shows the default and, for training and model fields, the values the
+    presets use (:func:`~compvae_geo.training.presets.preset_values`).
+    """
     group = parser.add_argument_group(title, "override any field of the default")
     for field in fields(config_cls):
         if field.name in skip:
             continue
         default = getattr(config_cls(), field.name)
-        kind = {bool: _parse_bool, tuple: _parse_ints}.get(type(default), type(default))
-        metavar = "A,B,..." if isinstance(default, tuple) else type(default).__name__.upper()
         names = [f"--{field.name.replace('_', '-')}", *(aliases or {}).get(field.name, [])]
-        group.add_argument(*names, dest=field.name, type=kind, default=None, metavar=metavar,
-                           help=(helps or {}).get(field.name, f"(default {default})"))
+        presets = preset_values(field.name)
+        text = (helps or {}).get(field.name, f"(default {_shown(default)}{'; ' + presets if presets else ''})")
+        if isinstance(default, bool):
+            group.add_argument(*names, dest=field.name, action=_BooleanFlag, default=None, metavar="BOOL", help=text)
+            continue
+        kind = _parse_ints if isinstance(default, tuple) else type(default)
+        metavar = "A,B,..." if isinstance(default, tuple) else type(default).__name__.upper()
+        field_choices = (choices or {}).get(field.name)
+        group.add_argument(*names, dest=field.name, type=kind, default=None, choices=field_choices,
+                           metavar="{" + ",".join(field_choices) + "}" if field_choices else metavar, help=text)
+
+
+def _shown(value: Any) -> str:
+    """A default as the command line writes it (a tuple as ``1,4,16``, a string as itself, '' as '')."""
+    if isinstance(value, tuple):
+        return ",".join(str(item) for item in value)
+    return repr(value) if value == "" else str(value)
 
 
 def _overrides(args: argparse.Namespace, config_cls: type, skip: frozenset[str] = frozenset()) -> dict[str, Any]:
@@ -96,7 +145,14 @@ def _add_train_arguments(train: argparse.ArgumentParser) -> None:
                             "the run at the end (default: yes)")
     train.add_argument("--register-model", default=None, metavar="NAME",
                        help="also register it in the MLflow Model Registry as a new version of NAME")
-    _add_config_overrides(train, TrainConfig, set(), "training")
+    train.add_argument("--config", type=Path, default=None, metavar="CONFIG_JSON",
+                       help="start from a run's config.json (its training and model fields) instead of a preset; "
+                            "flags override it")
+    train.add_argument("--print-config", action="store_true",
+                       help="print the configuration the run would use (preset or --config, then the flags) as JSON, "
+                            "and exit without training")
+    _add_config_overrides(train, TrainConfig, set(), "training",
+                          choices={"problem": PROBLEM_NAMES, "model": MODEL_NAMES})
     _add_config_overrides(train, CompVAEConfig, DATA_DEFINED_MODEL_FIELDS, "model")
 
 
@@ -230,9 +286,15 @@ def build_parser() -> argparse.ArgumentParser:
     """The parser of every ``compvae-geo`` command."""
     from . import __version__
 
-    parser = argparse.ArgumentParser(prog="compvae-geo", description=__doc__)
+    parser = argparse.ArgumentParser(prog="compvae-geo", description=__doc__, formatter_class=_HelpFormatter)
     parser.add_argument("--version", action="version", version=f"compvae-geo {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
+    add_parser = commands.add_parser
+
+    def command(name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        return add_parser(name, formatter_class=_HelpFormatter, **kwargs)
+
+    commands.add_parser = command  # type: ignore[method-assign]
     _add_train_arguments(commands.add_parser("train", help="train a CompVAE, tracked in MLflow"))
     _add_generate_arguments(commands.add_parser("generate", help="generate wholes for given parts"))
     _add_whatif_arguments(commands.add_parser(
@@ -284,6 +346,8 @@ def run_train(args: argparse.Namespace) -> int:
     tracking_uri = resolve_tracking_uri(args.tracking_uri)
     train_overrides = _overrides(args, TrainConfig)
     device = resolve_device(train_overrides.get("device", TrainConfig.device))  # a resumed run: its checkpoint's
+    if args.print_config:
+        return _print_config(args, train_overrides, device)
     init_process_group(ranks, device)
     trainer, finished = None, False
     try:
@@ -296,7 +360,8 @@ def run_train(args: argparse.Namespace) -> int:
         else:
             model_overrides = _overrides(args, CompVAEConfig, DATA_DEFINED_MODEL_FIELDS)
             trainer, out_dir = new_run(args.preset, train_overrides, model_overrides, out_dir, args.experiment,
-                                       tracking_uri, "compvae-geo " + shlex.join(args.argv), ranks, device)
+                                       tracking_uri, "compvae-geo " + shlex.join(args.argv), ranks, device,
+                                       args.config)
         try:
             code = _train(trainer, out_dir, args)
             finished = True
@@ -314,6 +379,19 @@ def run_train(args: argparse.Namespace) -> int:
             trainer.close()
         if finished:  # after an error the other ranks may be gone: torchrun stops them, no collective teardown
             destroy_process_group()
+
+
+def _print_config(args: argparse.Namespace, train_overrides: dict[str, Any], device: Any) -> int:
+    """``train --print-config``: the resolved configuration of the new run, as JSON; nothing is made."""
+    from .training.launch import new_spec, resolved_config
+
+    if args.resume is not None:
+        raise ValueError("--print-config shows a new run's configuration; a checkpoint's is in the config.json "
+                         "beside it (--resume continues it as it was)")
+    model_overrides = _overrides(args, CompVAEConfig, DATA_DEFINED_MODEL_FIELDS)
+    spec = new_spec(args.preset, train_overrides, model_overrides, device, args.config)
+    print(json.dumps(resolved_config(spec), indent=2))
+    return 0
 
 
 def _end_run(trainer: Any, status: str) -> None:

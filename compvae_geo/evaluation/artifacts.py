@@ -4,15 +4,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..training.launch import resolved_config
 from ..training.trainer import Trainer
 from .figures import loss_curves_figure, model_figures
 
 
 def write_artifacts(trainer: Trainer, out_dir: Path) -> None:
-    """``config.json`` and the model's figures beside the checkpoint, each also logged to MLflow."""
+    """``config.json`` (what ``train --config`` reads back) and the model's figures beside the checkpoint.
+
+    Each is also logged to MLflow.
+    """
     config_path = out_dir / "config.json"
-    config_path.write_text(json.dumps({"train": trainer.config.to_dict(), "model": trainer.model.config.to_dict()},
-                                      indent=2))
+    config_path.write_text(json.dumps(resolved_config(trainer.spec), indent=2))
     if trainer.spec.split_sizes is None:  # a generator: the paper's figures against it
         figures = model_figures(trainer.model, trainer.problem, trainer.config.seed, trainer.history)
     else:  # recorded data: the loss curves (the evaluation against the files is evaluate's)

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from ..plain_config import PlainDataConfig
 
+MODEL_NAMES = ("compvae", "count_cvae")  # the keys of compvae_geo.models.MODELS, here without importing torch
+
 
 @dataclass
 class TrainConfig(PlainDataConfig):

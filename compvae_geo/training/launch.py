@@ -4,10 +4,11 @@ A new run from a preset, or a resumed one from its checkpoint (read once), and t
 """
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 import time
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +113,64 @@ def dataset_input(trainer: Trainer) -> dict[str, Any]:
             "profile": profile}
 
 
+def run_configs(
+    preset_name: str | None, train_overrides: dict[str, Any], model_overrides: dict[str, Any], device: torch.device,
+    config_file: Path | None = None,
+) -> tuple[TrainConfig, dict[str, Any], str | None]:
+    """The training config, the model overrides and the preset name of a new run.
+
+    From the preset (default :func:`default_preset`), or from a run's ``config.json`` (``config_file``: its training
+    and model fields; the model's data-defined fields come from the data again), then the overrides.
+    """
+    if config_file is None:
+        name = preset_name or default_preset(device)
+        # recorded data: the generic preset, without a problem's own choices
+        problem = None if train_overrides.get("data") else train_overrides.get("problem", TrainConfig.problem)
+        train_config, preset_model = preset(name, problem)
+        return replace(train_config, **train_overrides), {**preset_model, **model_overrides}, name
+    if preset_name is not None:
+        raise ValueError("--config gives the whole configuration: --preset cannot be used with it")
+    recorded = read_run_config(config_file)
+    train_config = replace(TrainConfig.from_dict(recorded["train"]), **train_overrides)
+    model = {key: value for key, value in recorded["model"].items() if key not in DATA_DEFINED_MODEL_FIELDS}
+    return train_config, {**model, **model_overrides}, None
+
+
+def read_run_config(path: Path) -> dict[str, dict[str, Any]]:
+    """A run's ``config.json``: ``{"train": {...}, "model": {...}}`` (``ValueError`` naming the file otherwise)."""
+    try:
+        recorded = json.loads(path.read_text())
+    except OSError as error:
+        raise ValueError(f"cannot read --config {path}: {error.strerror or error}") from None
+    except json.JSONDecodeError as error:
+        raise ValueError(f"--config {path} is not JSON: {error}") from None
+    if not isinstance(recorded, dict) or not all(isinstance(recorded.get(key), dict) for key in ("train", "model")):
+        raise ValueError(f"--config {path} is not a run's config.json: it needs a 'train' and a 'model' object")
+    unknown = set(recorded["model"]) - {field.name for field in fields(CompVAEConfig)}
+    if unknown:
+        raise ValueError(f"--config {path}: unknown model fields {sorted(unknown)}")
+    try:
+        TrainConfig.from_dict(recorded["train"])
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"--config {path}: {error}") from None
+    return recorded
+
+
+def resolved_config(spec: RunSpec) -> dict[str, Any]:
+    """What a run uses, as ``--print-config`` shows it and ``--config`` reads it back."""
+    return {"preset": spec.preset, "train": spec.train.to_dict(), "model": spec.model.to_dict()}
+
+
+def new_spec(
+    preset_name: str | None, train_overrides: dict[str, Any], model_overrides: dict[str, Any],
+    device: torch.device | None = None, config_file: Path | None = None,
+) -> RunSpec:
+    """The checked choices of a new run (see :func:`run_configs`), with no directory and no MLflow run yet."""
+    device = device or resolve_device(train_overrides.get("device", TrainConfig.device))
+    train_config, model, name = run_configs(preset_name, train_overrides, model_overrides, device, config_file)
+    return RunSpec.build(train_config, CHECKPOINT_NAME, model, preset=name, device=device)
+
+
 def new_run(
     preset_name: str | None,
     train_overrides: dict[str, Any],
@@ -122,27 +181,21 @@ def new_run(
     command: str | None = None,
     ranks: Ranks | None = None,
     device: torch.device | None = None,
+    config_file: Path | None = None,
 ) -> tuple[Trainer, Path]:
     """A fresh run.
 
-    The preset (default :func:`default_preset`) with the overrides, its directory (see
-    :func:`run_directory`) and its MLflow run (experiment: the problem). Everything is validated
+    The preset (default :func:`default_preset`) or ``config_file`` with the overrides (:func:`new_spec`), its
+    directory (see :func:`run_directory`) and its MLflow run (experiment: the problem). Everything is validated
     before the directory and the MLflow run are made, so a refused run leaves nothing behind.
     Under ``torchrun`` (``ranks``), rank 0 makes the directory and the MLflow run; every rank builds a trainer.
     ``device``: the overrides' device already resolved (default: resolved here).
     """
     ranks = ranks or Ranks()
-    device = device or resolve_device(train_overrides.get("device", TrainConfig.device))
-    name = preset_name or default_preset(device)
-    # recorded data: the generic preset, without a problem's own choices
-    problem = None if train_overrides.get("data") else train_overrides.get("problem", TrainConfig.problem)
-    train_config, preset_model = preset(name, problem)
-    train_config = replace(train_config, **train_overrides)
-    spec = RunSpec.build(train_config, CHECKPOINT_NAME, {**preset_model, **model_overrides}, preset=name,
-                         device=device)
-    ranks.share(train_config.batch_size)
+    spec = new_spec(preset_name, train_overrides, model_overrides, device, config_file)
+    ranks.share(spec.train.batch_size)
     if ranks.is_main:
-        out_dir = run_directory(out_dir, train_config.subject)
+        out_dir = run_directory(out_dir, spec.train.subject)
     out_dir = broadcast(out_dir)
     try:
         if ranks.is_main:
@@ -153,7 +206,7 @@ def new_run(
             out_dir.rmdir()
         raise
     if ranks.is_main:
-        track(trainer, experiment, tracking_uri, run_description(trainer, name, command), run_name=out_dir.name)
+        track(trainer, experiment, tracking_uri, run_description(trainer, spec.preset, command), run_name=out_dir.name)
     return trainer, out_dir
 
 

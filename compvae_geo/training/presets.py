@@ -65,3 +65,27 @@ def preset(name: str, problem: str | None = "sine") -> tuple[TrainConfig, dict[s
     problem_train, problem_model = PROBLEM_PRESETS.get(problem, {}).get(name, ({}, {}))
     config = replace(TrainConfig(problem=problem or TrainConfig.problem), **{**train_overrides, **problem_train})
     return config, {**model_overrides, **problem_model}
+
+
+def preset_values(field: str) -> str:
+    """What the presets set ``field`` to (a training or a model field), as ``--help`` shows it; '' where none does.
+
+    E.g. ``"preset cpu: 0 (households: 48); paper: 32"``: the preset's own value, then its problems' where they differ.
+    """
+    shown = []
+    for name, (train, model) in PRESETS.items():
+        generic = {**train, **model}.get(field)
+        per_problem = {problem: value for problem, own in PROBLEM_PRESETS.items() if name in own
+                       for value in [{**own[name][0], **own[name][1]}.get(field, generic)] if value != generic}
+        if generic is None and not per_problem:
+            continue
+        parts = [] if generic is None else [_plain(generic)]
+        if per_problem:
+            listed = ", ".join(f"{problem} {_plain(value)}" for problem, value in per_problem.items())
+            parts.append(f"({listed})" if parts else listed)
+        shown.append(f"{name}: {' '.join(parts)}")
+    return "preset " + "; ".join(shown) if shown else ""
+
+
+def _plain(value: Any) -> str:
+    return ",".join(str(v) for v in value) if isinstance(value, tuple) else str(value)
