@@ -202,18 +202,28 @@ def _add_whatif_arguments(whatif: argparse.ArgumentParser) -> None:
     source.add_argument("--problem", choices=PROBLEM_NAMES, default=None,
                         help="draw the observed whole from this problem's generator (with --parts and --seed), "
                              "and its true what-if wholes for the plot")
-    whatif.add_argument("--parts", type=_parse_ints, default=None, metavar="L1,L2,...",
-                        help="with --problem: the categories of the observed whole's parts")
+    whatif.add_argument("--parts", type=_parse_parts, default=None, metavar="L1,L2,...",
+                        help="with --problem: the categories of the observed whole's parts, labels or ids")
+    whatif.add_argument("--part-attr", type=_parse_rows, default=None, metavar="A,B;C,D;...",
+                        help="with --problem: the descriptors of the observed parts, one row per part (default: drawn)")
+    whatif.add_argument("--condition", action="append", default=[], metavar="NAME=VALUE",
+                        help="a known condition of the observed whole, e.g. --condition day_type=weekday (repeatable; "
+                             "all of the model's conditions or none): with --problem the day is drawn under them, "
+                             "with --observed they replace the file's")
     whatif.add_argument("--remove", type=_parse_ints, default=None, metavar="I1,I2,...",
                         help="positions (0..K-1) of the observed parts to remove")
-    whatif.add_argument("--add", type=_parse_ints, default=None, metavar="L1,L2,...",
-                        help="categories of the parts to add")
+    whatif.add_argument("--add", type=_parse_parts, default=None, metavar="L1,L2,...",
+                        help="categories of the parts to add, labels or ids")
     whatif.add_argument("--add-part-attr", type=_parse_rows, default=None, metavar="A,B;C,D;...",
                         help="descriptors of each added part, one row per part (with --problem: drawn if not given)")
     whatif.add_argument("--num-samples", type=int, default=64)
     whatif.add_argument("--seed", type=int, default=0)
     whatif.add_argument("--out", type=Path, default=Path("whatif.csv"),
-                        help="where the what-if wholes go: .csv (one per row), .pt or .npy; a .png plot goes beside it")
+                        help="where the what-if wholes go: .csv or .parquet (long: whole_id, sample, step, value), "
+                             ".pt or .npy (an array); a .json of what was asked beside it, and a .png plot")
+    whatif.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    whatif.add_argument("--plot", action=argparse.BooleanOptionalAction, default=True,
+                        help="plot the observed whole and its what-if wholes beside --out (default: yes)")
 
 
 def _add_evaluate_arguments(evaluate: argparse.ArgumentParser) -> None:
@@ -530,7 +540,7 @@ def run_generate(args: argparse.Namespace) -> int:
                   f"wholes evaluated for {tail.effective_samples:.0f} effectively independent ones "
                   f"({tail.evaluations / tail.effective_samples:.1f} each; rejection: "
                   f"{1 / (1 - settings.tail_quantile):.0f})")
-    _write_generated(args.out, requests, [draw.wholes for draw in draws])
+    _write_generated(args.out, [request.whole_id for request in requests], [draw.wholes for draw in draws])
     _write_sidecar(args, requests, settings, terms)
     written = [str(args.out), str(_sidecar(args.out))]
     if args.plot:
@@ -552,11 +562,10 @@ def run_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-GENERATED_SUFFIXES = (".csv", ".parquet", ".pt", ".npy")  # the files --out of generate can be
-WHOLES_SUFFIXES = (".csv", ".pt", ".npy")  # ... and of whatif
+GENERATED_SUFFIXES = (".csv", ".parquet", ".pt", ".npy")  # the files --out of generate and whatif can be
 
 
-def _check_out(out: Path, suffixes: tuple[str, ...] = WHOLES_SUFFIXES, overwrite: bool = True) -> None:
+def _check_out(out: Path, suffixes: tuple[str, ...], overwrite: bool) -> None:
     """``ValueError`` unless ``--out`` names a file of one of ``suffixes`` that may be written (before any work)."""
     if out.suffix.lower() not in suffixes:
         raise ValueError(f"--out must end in {', '.join(suffixes)}, got {out}")
@@ -574,9 +583,7 @@ def _parts_table(args: argparse.Namespace, terms: Any, payload: dict[str, Any]) 
 
     from .problems import make_problem, model_problem
 
-    known = set(terms.vocabulary)  # a label as it is (integer labels too), else an id in the vocabulary
-    labels = [str(p) if str(p) in known else terms.vocabulary[p] if isinstance(p, int) and 0 <= p < len(known) else p
-              for p in args.parts]
+    labels = _labels(args.parts, terms)
     rows: dict[str, list[Any]] = {"whole_id": ["0"] * len(labels), "category": labels}
     descriptors = args.part_attr
     problem = model_problem(payload)
@@ -588,12 +595,26 @@ def _parts_table(args: argparse.Namespace, terms: Any, payload: dict[str, Any]) 
             raise ValueError(f"--part-attr needs one row of {len(terms.descriptor_columns)} descriptors "
                              f"({', '.join(terms.descriptor_columns)}) per part")
         rows.update({name: [row[j] for row in descriptors] for j, name in enumerate(terms.descriptor_columns)})
-    for condition in args.condition:
+    rows.update({name: [value] * len(labels) for name, value in _conditions(args.condition).items()})
+    return pd.DataFrame(rows)
+
+
+def _labels(parts: Sequence[int | str], terms: Any) -> list[Any]:
+    """Categories of the command line as labels: a label as it is (integer labels too), else an id's label."""
+    known = set(terms.vocabulary)
+    return [str(p) if str(p) in known else terms.vocabulary[p] if isinstance(p, int) and 0 <= p < len(known) else p
+            for p in parts]
+
+
+def _conditions(items: list[str]) -> dict[str, str]:
+    """``--condition NAME=VALUE`` items by name (``ValueError`` for an item without ``=``)."""
+    conditions = {}
+    for condition in items:
         name, equals, value = condition.partition("=")
         if not equals:
             raise ValueError(f"--condition takes NAME=VALUE, got {condition!r}")
-        rows[name.strip()] = [value.strip()] * len(labels)
-    return pd.DataFrame(rows)
+        conditions[name.strip()] = value.strip()
+    return conditions
 
 
 def _read_parts_file(path: Path) -> Any:
@@ -611,7 +632,7 @@ def _read_parts_file(path: Path) -> Any:
     return table
 
 
-def _write_generated(out: Path, requests: list[Any], wholes: list[Any]) -> None:
+def _write_generated(out: Path, whole_ids: list[Any], wholes: list[Any]) -> None:
     """The draws of every request: a long table (.csv, .parquet), or an array (.pt, .npy; one whole: ``[S, ...]``)."""
     import pandas as pd
     import torch
@@ -621,11 +642,16 @@ def _write_generated(out: Path, requests: list[Any], wholes: list[Any]) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     suffix = out.suffix.lower()
     if suffix in (".csv", ".parquet"):
-        table = pd.concat([long_table(r.whole_id, w) for r, w in zip(requests, wholes)], ignore_index=True)
+        table = pd.concat([long_table(whole_id, w) for whole_id, w in zip(whole_ids, wholes)], ignore_index=True)
         table.to_csv(out, index=False) if suffix == ".csv" else table.to_parquet(out, index=False)
         return
     stacked = wholes[0] if len(wholes) == 1 else torch.stack(wholes)
-    _write_wholes(stacked, out)
+    if suffix == ".pt":
+        torch.save(stacked, out)
+    else:
+        import numpy as np
+
+        np.save(out, stacked.numpy())
 
 
 def _sidecar(out: Path) -> Path:
@@ -644,24 +670,6 @@ def _write_sidecar(args: argparse.Namespace, requests: list[Any], settings: Any,
     document = {"checkpoint": str(args.checkpoint), "command": "compvae-geo " + shlex.join(args.argv),
                 "settings": asdict(settings), "unit": terms.unit, "step_hours": terms.step_hours, "wholes": wholes}
     _sidecar(args.out).write_text(json.dumps(document, indent=1))
-
-
-def _write_wholes(wholes: Any, out: Path) -> None:
-    """Writes wholes ``[S, *obs_shape]`` to ``out`` (:func:`_check_out`): .pt, .npy, or .csv (a whole per row)."""
-    import torch
-
-    suffix = out.suffix.lower()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".pt":
-        torch.save(wholes, out)
-    elif suffix == ".npy":
-        import numpy as np
-
-        np.save(out, wholes.numpy())
-    else:
-        import numpy as np
-
-        np.savetxt(out, wholes.flatten(1).numpy(), delimiter=",", fmt="%.6g")
 
 
 # ----- whatif --------------------------------------------------------------------------------
@@ -697,45 +705,74 @@ def run_whatif(args: argparse.Namespace) -> int:
     """Recomposes an observed whole (from a file, or drawn from a problem) and writes the what-if wholes with a plot."""
     import torch
 
+    from .checkpoint import read_model_payload
     from .datasets import check_edit
     from .evaluation.figures import whatif_figure
-    from .models import CompVAE, load_model
-    from .problems import make_problem
+    from .models import CompVAE, model_from_payload
+    from .problems import make_problem, model_terms
+    from .serving.requests import read_requests
     from .structural import recompose
 
-    _check_out(args.out)
-    model = load_model(args.checkpoint).eval()
+    _check_out(args.out, GENERATED_SUFFIXES, args.overwrite)
+    payload = read_model_payload(args.checkpoint)
+    model, terms = model_from_payload(payload, str(args.checkpoint)).eval(), model_terms(payload)
     if not isinstance(model, CompVAE):
         raise ValueError(f"{args.checkpoint} holds a {model.model_name}, which cannot recompose; use a CompVAE")
-    add = None if args.add is None else torch.tensor(args.add, dtype=torch.long)
+    add = None if args.add is None else torch.tensor(terms.part_ids(_labels(args.add, terms)), dtype=torch.long)
     add_attr = None if args.add_part_attr is None else torch.tensor(args.add_part_attr, dtype=torch.float32)
     truth, problem, generator = None, None, None
     if args.problem is not None:
         if args.parts is None:
             raise ValueError("--problem needs --parts, the categories of the observed whole")
+        request = read_requests(_parts_table(args, terms, payload), terms)[0]
         problem = make_problem(args.problem)
         generator = torch.Generator().manual_seed(args.seed)
-        observation = problem.observe(torch.tensor(args.parts, dtype=torch.long), generator=generator)
+        observation = problem.observe(request.parts, request.part_attr, request.whole_attr, generator=generator)
         if add is not None and add_attr is None and problem.part_attr_dim:
             add_attr = problem.sample_part_attr(add, generator)
         data = observation.data()
     else:
-        if args.parts is not None:
-            raise ValueError("--parts goes with --problem; an --observed file holds its parts")
+        if args.parts is not None or args.part_attr is not None:
+            raise ValueError("--parts and --part-attr go with --problem; an --observed file holds its parts")
         data = _read_observed(args.observed)
+        if args.condition:
+            data.whole_attr = terms.encode_conditions(
+                {name: [value] for name, value in _conditions(args.condition).items()}, 1)
     c = model.config
     edit = check_edit(data.part.numel(), args.remove, add, add_attr, c.num_categories, c.part_attr_dim)
     if problem is not None:
         truth = problem.sample_counterfactual(observation, edit, args.num_samples, generator)
     torch.manual_seed(args.seed)
     recomposed = recompose(model, data, edit, args.num_samples)
-    _write_wholes(recomposed, args.out)
-    plot = args.out.with_suffix(".png")
-    edits = [f"{label} {list(value)}" for label, value in (("without", args.remove), ("with", args.add)) if value]
-    title = f"the observed whole {' and '.join(edits) or 'unchanged'}"
-    whatif_figure(data.whole[0], recomposed, title, model.config.observation, truth).savefig(plot, dpi=120)
-    print(f"wrote {args.out} ({tuple(recomposed.shape)}) and {plot}")
+    whole_id = "whatif"
+    _write_generated(args.out, [whole_id], [recomposed])
+    _write_whatif_sidecar(args, data, edit, terms)
+    written = [str(args.out), str(_sidecar(args.out))]
+    if args.plot:
+        plot = args.out.with_suffix(".png")
+        edits = [f"{label} {list(value)}" for label, value in (("without", args.remove), ("with", args.add)) if value]
+        title = f"the observed whole {' and '.join(edits) or 'unchanged'}"
+        whatif_figure(data.whole[0], recomposed, title, model.config.observation, truth).savefig(plot, dpi=120)
+        written.append(str(plot))
+    print(f"wrote {args.num_samples} what-if wholes ({terms.unit or 'the data units'}): {', '.join(written)}")
     return 0
+
+
+def _write_whatif_sidecar(args: argparse.Namespace, data: Any, edit: Any, terms: Any) -> None:
+    """What was asked, beside the what-if wholes: the observed parts and conditions, the edit, the seed, the units."""
+    whole_attr = getattr(data, "whole_attr", None)
+    document = {
+        "checkpoint": str(args.checkpoint), "command": "compvae-geo " + shlex.join(args.argv), "seed": args.seed,
+        "num_samples": args.num_samples,
+        "observed": str(args.observed) if args.observed else f"drawn from {args.problem}",
+        "parts": [terms.vocabulary[i] for i in data.part.tolist()],
+        "descriptors": None if getattr(data, "part_attr", None) is None else data.part_attr.tolist(),
+        "conditions": None if whole_attr is None or not terms.conditions else
+        {name: cells[0] for name, cells in terms.decode_conditions(whole_attr.reshape(1, -1)).items()},
+        "removed": edit.removed.tolist(), "added": [terms.vocabulary[i] for i in edit.add_part.tolist()],
+        "added_descriptors": None if edit.add_part_attr is None else edit.add_part_attr.tolist(),
+        "unit": terms.unit, "step_hours": terms.step_hours}
+    _sidecar(args.out).write_text(json.dumps(document, indent=1))
 
 
 # ----- evaluate ------------------------------------------------------------------------------

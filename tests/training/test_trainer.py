@@ -10,8 +10,9 @@ import torch
 from helpers import RESUME, TINY_MODEL, TINY_MODEL_ARGS, TINY_TRAIN
 from mlflow.tracking import MlflowClient
 
-from compvae_geo import CompVAE
+from compvae_geo import CompVAE, recompose
 from compvae_geo.cli import main
+from compvae_geo.datasets import check_edit
 from compvae_geo.models import CountCVAE, load_model
 from compvae_geo.problems import make_problem, model_config_for
 from compvae_geo.tracking import Tracker, TrackingUnavailable
@@ -421,6 +422,31 @@ def test_households_train_with_conditions_some_hidden_and_generate_with_and_with
                  "--num-samples", "2", "--out", str(tmp_path / "feeders.parquet")]) == 0
     table = pd.read_parquet(tmp_path / "feeders.parquet")
     assert table.groupby("whole_id").size().to_dict() == {"f1": 2 * 96, "f2": 2 * 96}
+    # what-if on a mild Sunday, parts and added parts by label: the observed day is drawn under those conditions
+    out = tmp_path / "sunday.parquet"
+    assert main(["whatif", "--checkpoint", str(out_dir / "checkpoint.pt"), "--problem", "households", "--parts",
+                 "single,family", "--condition", "day_type=sunday", "--condition", "mean_temperature=15",
+                 "--add", "couple_ev", "--num-samples", "4", "--no-plot", "--out", str(out)]) == 0
+    asked = json.loads(out.with_name("sunday.parquet.json").read_text())
+    assert asked["conditions"] == {"day_type": "sunday", "mean_temperature": 15.0} and asked["unit"] == "kW"
+    assert asked["parts"] == ["single", "family"] and asked["added"] == ["couple_ev"]
+    part, add = torch.tensor([0, 3]), torch.tensor([6])
+    attr = problem.sample_part_attr(part, torch.Generator().manual_seed(0))
+    generator = torch.Generator().manual_seed(0)
+    observation = problem.observe(part, attr, problem.conditions("sunday", 15.0), generator=generator)
+    edit = check_edit(2, None, add, problem.sample_part_attr(add, generator), 7, 2)
+    torch.manual_seed(0)
+    expected = recompose(model, observation.data(), edit, 4)
+    torch.testing.assert_close(torch.tensor(pd.read_parquet(out).value.to_numpy()).float(), expected.flatten())
+    assert not out.with_suffix(".png").exists()
+    observed = tmp_path / "observed.pt"  # a given day: its conditions by name replace the file's
+    data = observation.data()
+    torch.save({"part": data.part, "whole": data.whole[0], "part_attr": data.part_attr}, observed)
+    assert main(["whatif", "--checkpoint", str(out_dir / "checkpoint.pt"), "--observed", str(observed), "--remove",
+                 "1", "--condition", "day_type=weekday", "--condition", "mean_temperature=-5", "--num-samples", "2",
+                 "--no-plot", "--out", str(tmp_path / "weekday.csv")]) == 0
+    asked = json.loads((tmp_path / "weekday.csv.json").read_text())
+    assert asked["conditions"] == {"day_type": "weekday", "mean_temperature": -5.0} and asked["removed"] == [1]
 
 
 def test_condition_dropout_hides_the_conditions_of_a_share_of_the_wholes(tmp_path):
@@ -444,8 +470,13 @@ def test_whatif_command_recomposes_a_drawn_or_a_given_observation(trained_run, t
     out = tmp_path / "whatif" / "curves.csv"
     assert main(["whatif", "--checkpoint", checkpoint, "--problem", "sine", "--parts", "1,4,4", "--remove", "0",
                  "--add", "7,7", "--num-samples", "5", "--out", str(out)]) == 0
-    rows = out.read_text().strip().splitlines()
-    assert len(rows) == 5 and len(rows[0].split(",")) == 200 and out.with_suffix(".png").stat().st_size > 0
+    table = pd.read_csv(out)
+    assert list(table.columns) == ["whole_id", "sample", "step", "value"] and len(table) == 5 * 200
+    assert sorted(set(table["sample"])) == list(range(5)) and out.with_suffix(".png").stat().st_size > 0
+    asked = json.loads((tmp_path / "whatif" / "curves.csv.json").read_text())
+    assert asked["parts"] == ["1", "4", "4"] and asked["removed"] == [0] and asked["added"] == ["7", "7"]
+    assert main(["whatif", "--checkpoint", checkpoint, "--problem", "sine", "--parts", "1", "--out", str(out)]) == 2
+    assert "exists: choose another --out, or replace it with --overwrite" in capsys.readouterr().err
     observed = tmp_path / "observed.pt"
     torch.save({"part": torch.tensor([2, 3]), "whole": torch.zeros(200)}, observed)
     assert main(["whatif", "--checkpoint", checkpoint, "--observed", str(observed), "--add", "1",
