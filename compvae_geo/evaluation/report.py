@@ -30,6 +30,12 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return Table(header, rows).markdown()
 
 
+def with_se(distances: dict[str, Any], key: str) -> str:
+    """A distance with its standard error over the multisets where the evaluation measured one: ``0.0022 ± 0.0004``."""
+    se = distances.get(f"{key}_se")
+    return f"{distances[key]:.4f}" + ("" if se is None else f" ± {se:.4f}")
+
+
 def per_k_tables(per_k: list[dict]) -> dict[str, tuple[str, Table]]:
     """The per-K tables of an evaluation (as written by :func:`~.per_k.as_json`) that it measured, by name.
 
@@ -42,8 +48,10 @@ def per_k_tables(per_k: list[dict]) -> dict[str, tuple[str, Table]]:
     def table(cell: Callable[[dict], str]) -> Table:
         return Table(header, [[str(row["k"])] + [cell(row["distances"][n]) for n in sources] for row in per_k])
 
-    tables = {"mmd2": ("MMD^2 (p-value)", table(lambda d: f"{d['mmd2']:.4f} ({d['mmd2_pvalue']:.3f})")),
-              "energy": ("Energy distance", table(lambda d: f"{d['energy']:.4f}"))}
+    spread = " ± its standard error over the multisets" if per_k[0]["distances"][TRUE].get("mmd2_se") else ""
+    tables = {"mmd2": (f"MMD^2{spread} (p-value)",
+                       table(lambda d: f"{with_se(d, 'mmd2')} ({d['mmd2_pvalue']:.3f})")),
+              "energy": (f"Energy distance{spread}", table(lambda d: with_se(d, "energy")))}
     if per_k[0]["distances"][TRUE].get("spectrum") is not None:
         tables["spectrum"] = ("Mean power spectrum, relative L1 distance to the true one",
                               table(lambda d: f"{d['spectrum']:.3f}"))
@@ -172,7 +180,7 @@ def _condition_sections(document: dict[str, Any], sources: list[str]) -> list[st
                   "The same measurements with the day's conditions (`whole_attr`) given to the generator and to "
                   "every source (the naive simulator draws each household's day given them too).", "",
                   "MMD^2 on standardised curves:", ""]
-        lines += _table(["K"] + sources, [[str(row["k"])] + [f"{row['distances'][n]['mmd2']:.4f}" for n in sources]
+        lines += _table(["K"] + sources, [[str(row["k"])] + [with_se(row["distances"][n], "mmd2") for n in sources]
                                           for row in rows_of_condition])
         if rows_of_condition[0]["distances"][TRUE].get("planner") is not None:
             lines += ["", *_error_table(rows_of_condition, sources)]
@@ -256,7 +264,7 @@ def headline_markdown(document: dict[str, Any]) -> str:
     model = next(iter(document.get("models", {})), None) or next(
         name for name in _sources(per_k) if name not in references)
     sources = [model, *references]
-    rows = [[f"MMD² {name}", *[f"{row['distances'][name]['mmd2']:.4f}" for row in per_k]] for name in sources]
+    rows = [[f"MMD² {name}", *[with_se(row["distances"][name], "mmd2") for row in per_k]] for name in sources]
     if per_k[0]["distances"][TRUE].get("planner_errors") is not None:
         errors = {"largest daily-peak quantile error": largest_peak_error,
                   "daily-energy std error": lambda e: e["energy_std"]}

@@ -5,7 +5,7 @@ import torch
 from compvae_geo import CompVAE, CompVAEConfig
 from compvae_geo.datasets import SineParts
 from compvae_geo.evaluation import NAIVE, TRUE, EvalConfig, evaluate, heldout_elbo_bits, sample_distances
-from compvae_geo.evaluation.per_k import as_json, as_metrics, naive_sampler
+from compvae_geo.evaluation.per_k import KEvaluation, as_json, as_metrics, naive_sampler
 from compvae_geo.evaluation.report import (
     headline_markdown,
     headline_markers,
@@ -122,3 +122,17 @@ def test_report_rewrites_only_its_problems_headline_in_the_readme(tmp_path):
     readme.write_text("no markers\n")
     with pytest.raises(ValueError, match="needs one"):
         update_headline(readme, document)
+
+
+def test_the_spread_of_a_distance_is_its_standard_error_over_the_multisets():
+    from compvae_geo.evaluation.per_k import _average
+
+    rows = [(0.010, 0.5, 1.0, 0.1, 0.9), (0.014, 0.4, 3.0, 0.1, 0.9), (0.030, 0.3, 2.0, 0.1, 0.9)]
+    averaged = _average(rows, [])
+    mmd2, energy = torch.tensor([0.010, 0.014, 0.030]), torch.tensor([1.0, 3.0, 2.0])
+    assert averaged.mmd2 == pytest.approx(float(mmd2.mean()))
+    assert averaged.mmd2_se == pytest.approx(float(mmd2.std() / 3 ** 0.5))
+    assert averaged.energy_se == pytest.approx(float(energy.std() / 3 ** 0.5))
+    assert _average(rows[:1], []).mmd2_se is None  # one multiset: no spread to tell
+    shown = per_k_tables(as_json([KEvaluation(4, {TRUE: averaged, "model": averaged})]))
+    assert "0.0180 ± 0.0061 (0.400)" in shown["mmd2"][1].markdown()[2] and "±" in shown["mmd2"][0]
