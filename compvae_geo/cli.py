@@ -789,9 +789,29 @@ def _parse_baselines(items: list[str]) -> dict[str, Path]:
     return baselines
 
 
+class _ProgressBars:
+    """A progress bar on standard error per stage of an evaluation (:mod:`compvae_geo.evaluation.progress`)."""
+
+    def __init__(self) -> None:
+        self.bar: Any = None
+
+    def start(self, stage: str, total: int) -> None:
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=total, desc=stage, unit="cell", dynamic_ncols=True)
+
+    def advance(self, detail: str) -> None:
+        self.bar.set_postfix_str(detail, refresh=False)
+        self.bar.update(1)
+
+    def finish(self) -> None:
+        self.bar.close()
+
+
 def run_evaluate(args: argparse.Namespace) -> int:
     """Evaluates a checkpoint (and baselines) and prints the per-K tables."""
     from .evaluation.per_k import as_json
+    from .evaluation.progress import listening
     from .evaluation.report import per_k_tables, tail_table, whatif_table
     from .evaluation.run import evaluate_checkpoints
     from .evaluation.tail import as_json as tail_json
@@ -801,9 +821,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
         return _evaluate_data(args)
     config = EvalConfig(**_overrides(args, EvalConfig))
     tracking = None if args.no_mlflow else (args.tracking_uri, args.run_id)
-    run = evaluate_checkpoints(args.checkpoint, _parse_baselines(args.baseline), config, args.problem, args.out_dir,
-                               tracking, "compvae-geo " + shlex.join(args.argv), args.whatif, args.tail,
-                               per_k=not args.no_per_k)
+    with listening(_ProgressBars()):
+        run = evaluate_checkpoints(args.checkpoint, _parse_baselines(args.baseline), config, args.problem,
+                                   args.out_dir, tracking, "compvae-geo " + shlex.join(args.argv), args.whatif,
+                                   args.tail, per_k=not args.no_per_k)
     tables = list(per_k_tables(as_json(run.evaluation)).values()) if run.evaluation else []
     if run.whatif is not None:
         tables.append(("what-if recomposition: energy distance to the true what-if wholes ('true': the noise floor); "

@@ -25,7 +25,7 @@ REFUSALS = {
     "an --out of another kind": (["generate", "--checkpoint", "{compvae}", "--parts", "0,1", "--out", "w.txt"],
                                  "--out must end in .csv, .parquet, .pt, .npy, got w.txt"),
     "a what-if --out of another kind": (["whatif", "--checkpoint", "{compvae}", "--problem", "sine", "--parts", "0",
-                                         "--out", "w.json"], "--out must end in .csv, .pt, .npy"),
+                                         "--out", "w.json"], "--out must end in .csv, .parquet, .pt, .npy"),
     "an --observed file without a whole": (["whatif", "--checkpoint", "{compvae}", "--observed", "{no_whole}"],
                                            "must hold a dict with 'part' and 'whole' tensors"),
     "what-if on a count CVAE": (["whatif", "--checkpoint", "{cvae}", "--problem", "sine", "--parts", "0,1"],

@@ -24,6 +24,7 @@ from .metrics import (
 )
 from .planner import PlannerStatistics, average, planner_statistics, relative_errors
 from .profiles import profile_of
+from .progress import stage
 
 # (parts [K], part_attr [K, F] or None, whole_attr [C] or None, num_samples) -> wholes [num_samples, *obs_shape]
 Sampler = Callable[[Tensor, "Tensor | None", "Tensor | None", int], Tensor]
@@ -76,6 +77,7 @@ def sample_distances(
     num_permutations: int = 200,
     seed: int = 0,
     whole_attr: Tensor | None = None,
+    progress_name: str = "distances per K",
 ) -> dict[int, dict[str, Distances]]:
     """Distances of every sampler's wholes to the true ones, per K, averaged over random multisets.
 
@@ -89,18 +91,19 @@ def sample_distances(
     The multisets and their true wholes come from one stream seeded by ``seed``; each multiset
     also draws a seed that reseeds the global RNG (the models' latent draws, the second true
     sample) and a fresh permutation-test generator before every sampler. So a sampler's numbers
-    depend only on ``seed`` and the sampler, never on which other samplers are compared.
+    depend only on ``seed`` and the sampler, never on which other samplers are compared. Each multiset is a step of
+    the progress stage ``progress_name`` (:mod:`~compvae_geo.evaluation.progress`).
     """
     data = torch.Generator().manual_seed(seed)
     samplers = {TRUE: lambda part, part_attr, attr, n: problem.sample_wholes(part, n, part_attr, attr), **samplers}
     profile = profile_of(problem)
     part_counts = part_counts or profile.part_counts
     out = {}
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[]), stage(progress_name, len(part_counts) * multisets_per_k) as step:
         for k in part_counts:
             rows: dict[str, list[tuple[float, ...]]] = {name: [] for name in samplers}
             plans: dict[str, list[tuple[PlannerStatistics, dict[str, float]]]] = {name: [] for name in samplers}
-            for _ in range(multisets_per_k):
+            for multiset in range(multisets_per_k):
                 part = torch.randint(0, problem.num_categories, (k,), generator=data)
                 part_attr = problem.sample_part_attr(part, data)
                 true = problem.sample_wholes(part, num_samples, part_attr, whole_attr, generator=data)
@@ -121,6 +124,7 @@ def sample_distances(
                         plans[name].append((plan, relative_errors(plan, true_plan)))
                     rows[name].append(_distances(problem, part, part_attr, wholes, (true, true_scaled), scale,
                                                  true_bandwidth, num_permutations, permutations))
+                step(f"K={k}, multiset {multiset + 1}/{multisets_per_k}")
             out[k] = {name: _average(values, plans[name]) for name, values in rows.items()}
     return out
 
@@ -168,7 +172,7 @@ def _average(rows: list[tuple[float, ...]], plans: list[tuple[PlannerStatistics,
 
 def evaluate(
     models: dict[str, SavableModel], problem: PartsProblem, config: EvalConfig | None = None,
-    whole_attr: Tensor | None = None, heldout_elbo: bool = True,
+    whole_attr: Tensor | None = None, heldout_elbo: bool = True, progress_name: str = "distances per K",
 ) -> list[KEvaluation]:
     """The per-K evaluation of learned models and the naive simulator against the true generator.
 
@@ -183,7 +187,7 @@ def evaluate(
     samplers = {name: model_sampler(model.eval(), profile.noisy_wholes) for name, model in models.items()}
     samplers[NAIVE] = naive_sampler(problem, torch.Generator().manual_seed(config.seed + 1))
     distances = sample_distances(problem, samplers, part_counts, config.num_samples, config.multisets_per_k,
-                                 config.permutations, config.seed, whole_attr)
+                                 config.permutations, config.seed, whole_attr, progress_name)
     elbos = {name: heldout_elbo_bits(model, problem, part_counts, config.num_samples, config.seed)
              for name, model in models.items()} if heldout_elbo else {}
     return [KEvaluation(k, distances[k], {name: per_k[k] for name, per_k in elbos.items()}) for k in part_counts]

@@ -173,7 +173,8 @@ def _evaluate_per_k(
 ) -> list[KEvaluation]:
     """The per-K evaluation, under the profile's named conditions too, and the z probe, written into ``document``."""
     evaluation = evaluate(models, problem, config)
-    conditioned = {name: evaluate(models, problem, config, whole_attr, heldout_elbo=False)
+    conditioned = {name: evaluate(models, problem, config, whole_attr, heldout_elbo=False,
+                                  progress_name=f"distances per K given {name}")
                    for name, whole_attr in profile_of(problem).named_conditions(problem).items()}
     probes = {name: z_probe(model, problem, seed=config.seed) for name, model in compvaes.items()}
     document["settings"]["part_counts"] = [row.k for row in evaluation]

@@ -22,6 +22,7 @@ from ..structural.tail import CHUNK_SAMPLES, generate_tail, statistic_function
 from .config import EvalConfig
 from .metrics import energy_distance, median_distance, mmd2_unbiased, pooled_bandwidth, standardisation
 from .profiles import profile_of
+from .progress import stage
 
 TAIL_QUANTILES = (0.99, 0.999)
 STATISTIC_QUANTILES = (0.1, 0.5, 0.9)  # of the statistic within the tail, reported per source
@@ -78,13 +79,15 @@ def evaluate_tail(
     config = config or EvalConfig()
     data = torch.Generator().manual_seed(config.seed)
     cells = []
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[]), stage("peak days", len(config.tail_part_counts) * len(quantiles)) as step:
         torch.manual_seed(config.seed)
         for n in config.tail_part_counts:
             part = torch.randint(0, problem.num_categories, (n,), generator=data)
             part_attr = problem.sample_part_attr(part, data)
-            cells += [_tail_cell(model, problem, part, part_attr, q, config.tail_samples, config.tail_sampler_samples,
-                                 data, settings) for q in quantiles]
+            for q in quantiles:
+                cells.append(_tail_cell(model, problem, part, part_attr, q, config.tail_samples,
+                                        config.tail_sampler_samples, data, settings))
+                step(f"n={n}, q={q}")
     return cells
 
 

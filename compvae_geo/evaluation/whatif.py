@@ -22,6 +22,7 @@ from ..structural import recompose
 from .config import DIRECT_EDIT, FROM_SCRATCH, TRUE, EvalConfig
 from .metrics import energy_distance, median_distance, mmd2_unbiased, pooled_bandwidth, standardisation
 from .profiles import profile_of
+from .progress import stage
 
 EDIT_KINDS = ("add 1", "add half", "remove 1", "remove half", "swap half")  # half: max(1, n // 2) parts
 
@@ -108,7 +109,7 @@ def whatif_cells(
 
     samplers = {TRUE: truth, **samplers}
     cells = []
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[]), stage("what-if", len(part_counts) * len(edits)) as step:
         for n in part_counts:
             for kind in edits:
                 rows: dict[str, list[tuple[float, float]]] = {name: [] for name in samplers}
@@ -135,6 +136,7 @@ def whatif_cells(
                                            float(energy_distance(scaled, true_scaled))))
                 cells.append(WhatIfCell(n, kind, {name: WhatIfDistances(*torch.tensor(values).mean(0).tolist())
                                                   for name, values in rows.items() if values}))
+                step(f"n={n}, {kind}")
     return cells
 
 
