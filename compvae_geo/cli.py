@@ -513,7 +513,7 @@ def run_generate(args: argparse.Namespace) -> int:
     import torch
 
     from .checkpoint import read_model_payload
-    from .evaluation.figures import samples_figure
+    from .evaluation.figures import WholeLook, samples_figure
     from .models import model_from_payload
     from .problems import make_problem, model_terms
     from .serving.generation import GenerationSettings, draw_wholes, measured_with_noise
@@ -554,7 +554,7 @@ def run_generate(args: argparse.Namespace) -> int:
         if settings.tail_quantile:
             title += f", {settings.tail_statistic} above its {settings.tail_quantile} quantile"
         figure = samples_figure(draws[0].wholes, title + (" (grey: true)" if reference is not None else ""),
-                                model.config.observation, reference)
+                                WholeLook.of(model.config.observation, terms), reference)
         figure.savefig(args.out.with_suffix(".png"), dpi=120)
         written.append(str(args.out.with_suffix(".png")))
     print(f"wrote {len(requests)} wholes x {args.num_samples} draws ({terms.unit or 'the data units'}): "
@@ -707,7 +707,7 @@ def run_whatif(args: argparse.Namespace) -> int:
 
     from .checkpoint import read_model_payload
     from .datasets import check_edit
-    from .evaluation.figures import whatif_figure
+    from .evaluation.figures import WholeLook, whatif_figure
     from .models import CompVAE, model_from_payload
     from .problems import make_problem, model_terms
     from .serving.requests import read_requests
@@ -752,7 +752,8 @@ def run_whatif(args: argparse.Namespace) -> int:
         plot = args.out.with_suffix(".png")
         edits = [f"{label} {list(value)}" for label, value in (("without", args.remove), ("with", args.add)) if value]
         title = f"the observed whole {' and '.join(edits) or 'unchanged'}"
-        whatif_figure(data.whole[0], recomposed, title, model.config.observation, truth).savefig(plot, dpi=120)
+        look = WholeLook.of(model.config.observation, terms)
+        whatif_figure(data.whole[0], recomposed, title, look, truth).savefig(plot, dpi=120)
         written.append(str(plot))
     print(f"wrote {args.num_samples} what-if wholes ({terms.unit or 'the data units'}): {', '.join(written)}")
     return 0

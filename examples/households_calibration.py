@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 
 from compvae_geo.datasets import ARCHETYPES, HouseholdParts
 from compvae_geo.datasets.household_parts import DAYS_PER_YEAR, HOURS_PER_DAY
-from compvae_geo.evaluation.figures import style_coincidence_axes
+from compvae_geo.evaluation.planner_figures import style_coincidence_axes
 
 COINCIDENCE_SIZES = (1, 2, 4, 8, 16, 32, 64, 128)
 COINCIDENCE_EXPONENT = 0.75

@@ -19,8 +19,9 @@ from ..problems import make_problem, model_problem
 from ..tracking import Tracker, TrackingUnavailable
 from ..training.launch import training_command
 from .config import NAIVE, TRUE, EvalConfig
-from .figures import coincidence_figure, model_figures
+from .figures import model_figures
 from .per_k import KEvaluation, as_json, as_metrics, evaluate
+from .planner_figures import coincidence_figure, load_duration_figure, peaks_figure
 from .probe import z_probe
 from .problem_terms import in_terms_of
 from .profiles import profile_of
@@ -199,10 +200,15 @@ def _simulator_sections(whatif_cells: list[WhatIfCell] | None, tail_cells: list[
 
 def _figures(model: SavableModel, problem: PartsProblem, config: EvalConfig, payload: dict[str, Any],
              evaluation: list[KEvaluation]) -> dict[str, Figure]:
-    """The first model's figures (with its training's loss curves), and the coincidence factors of load curves."""
+    """The first model's figures (with its training's loss curves), and for load curves the planner's.
+
+    Those are the coincidence factors, the daily-peak quantiles and the load-duration curves against n.
+    """
     figures = model_figures(model, problem, config.seed, payload.get("training", {}).get("history"))
-    if profile_of(problem).planner_hours_per_step is not None:
-        figures["coincidence.png"] = coincidence_figure(evaluation)
+    if profile_of(problem).planner_hours_per_step is not None and evaluation:
+        unit = problem.encoding.unit
+        figures.update({"coincidence.png": coincidence_figure(evaluation), "peaks.png": peaks_figure(evaluation, unit),
+                        "load_duration.png": load_duration_figure(evaluation, unit)})
     return figures
 
 

@@ -4,9 +4,9 @@ import torch
 
 from compvae_geo import CompVAE
 from compvae_geo.evaluation import NAIVE, TRUE, EvalConfig, evaluate
-from compvae_geo.evaluation.figures import coincidence_figure
 from compvae_geo.evaluation.per_k import as_json, as_metrics
 from compvae_geo.evaluation.planner import PEAK_QUANTILES, average, planner_statistics, relative_errors
+from compvae_geo.evaluation.planner_figures import coincidence_figure
 from compvae_geo.evaluation.probe import z_probe
 from compvae_geo.evaluation.profiles import profile_of
 from compvae_geo.evaluation.report import headline_markdown, results_markdown
@@ -60,3 +60,42 @@ def test_households_evaluation_reports_planner_numbers_conditions_and_the_z_prob
     headline = headline_markdown(document)  # the evaluated model against the naive simulator and the truth
     assert "coincidence-factor error compvae" in headline and "MMD² naive" in headline and "MMD² true" in headline
     assert "count_cvae" not in headline
+
+
+def test_the_planner_figures_draw_every_source_per_n_in_the_problems_unit():
+    from compvae_geo.evaluation.per_k import Distances, KEvaluation
+    from compvae_geo.evaluation.planner_figures import load_duration_figure, peaks_figure
+
+    def source(level):
+        days = level * (1 + torch.rand(50, 96))
+        return Distances(0.0, 1.0, 0.0, planner=planner_statistics(days, 0.25))
+
+    evaluation = [KEvaluation(k, {"model": source(k), "true": source(1.1 * k)}) for k in (1, 2, 4, 8, 16)]
+    peaks = peaks_figure(evaluation, "kW")
+    assert len(peaks.axes) == len(PEAK_QUANTILES) and peaks.axes[0].get_ylabel() == "per household (kW)"
+    for column, ax in enumerate(peaks.axes):  # per household: the feeder's quantile over n, at each n
+        line = ax.lines[0]
+        assert list(line.get_xdata()) == [1, 2, 4, 8, 16]
+        expected = [row.distances["model"].planner.peak_quantiles[column] / row.k for row in evaluation]
+        assert line.get_ydata() == pytest.approx(expected)
+    duration = load_duration_figure(evaluation, "kW")
+    drawn = [ax for ax in duration.axes if ax.lines]
+    assert len(drawn) == 5 and all(len(ax.lines) == 2 for ax in drawn)
+    assert drawn[2].get_title() == "n = 4" and drawn[2].get_ylabel() == "load exceeded (kW)"
+    assert list(drawn[2].lines[1].get_ydata()) == evaluation[2].distances["true"].planner.load_duration
+
+
+def test_a_households_models_figures_read_in_hours_kw_and_category_names():
+    from compvae_geo.evaluation.figures import model_figures
+
+    problem = make_problem("households")
+    torch.manual_seed(0)
+    figures = model_figures(CompVAE(model_config_for(problem, **TINY)), problem, seed=0)
+    names = set(problem.encoding.vocabulary)
+    incremental = figures["incremental.png"].axes
+    titles = [ax.get_title() for ax in incremental if ax.get_title()]
+    assert titles and all(title.removeprefix("+ ") in names for title in titles)
+    assert incremental[0].get_ylabel() == "part alone (kW)" and incremental[-1].get_xlabel() == "hour"
+    assert incremental[0].lines[0].get_xdata()[-1] == pytest.approx(95 * 0.25)  # quarter-hours as hours
+    recomposition = figures["recomposition.png"].axes[0]
+    assert recomposition.get_ylabel().split(": ")[1].removesuffix(" (kW)") in names

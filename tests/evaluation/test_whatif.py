@@ -100,11 +100,13 @@ def test_evaluate_tail_measures_the_sampler_against_rejection_and_the_truth():
 
 
 def test_the_whatif_figure_draws_curves_and_images():
-    from compvae_geo.evaluation.figures import WHATIF_SHOWN, whatif_figure
+    from compvae_geo.evaluation.figures import WHATIF_SHOWN, WholeLook, whatif_figure
 
-    curves = whatif_figure(torch.zeros(40), torch.randn(7, 40), "a title", "curve", truth=torch.randn(3, 40))
+    curves = whatif_figure(torch.zeros(40), torch.randn(7, 40), "a title", WholeLook("curve"),
+                           truth=torch.randn(3, 40))
     [ax] = curves.axes
     assert len(ax.lines) == 7 + 3 + 1 and ax.get_title().startswith("a title")
-    images = whatif_figure(torch.rand(3, 8, 8), torch.rand(7, 3, 8, 8), "images", "image", truth=torch.rand(2, 3, 8, 8))
+    images = whatif_figure(torch.rand(3, 8, 8), torch.rand(7, 3, 8, 8), "images", WholeLook("image"),
+                           truth=torch.rand(2, 3, 8, 8))
     shown = [ax for ax in images.axes if ax.images]
     assert len(images.axes) == 2 * (WHATIF_SHOWN + 1) and len(shown) == 2 + WHATIF_SHOWN + 2
