@@ -117,6 +117,8 @@ class Tracker:
             check_sqlite_store(database)
         self.failure: str | None = None
         self.logged_until = -1  # metrics of steps up to this one are not logged (a resumed training sets it)
+        # what every metric is linked to besides the run (an evaluation: its model's id, the dataset it was measured on)
+        self.metric_links: dict[str, str | None] = {}
         try:
             with _probe_settings(self.tracking_uri), _store_lock(database):  # one process at a time sets up a store
                 self.client = MlflowClient(tracking_uri=self.tracking_uri)
@@ -189,17 +191,19 @@ class Tracker:
         from mlflow.entities import Metric
 
         timestamp = int(time.time() * 1000)
-        items = [Metric(key, float(value), timestamp, step) for key, value in metrics.items()]
+        items = [Metric(key, float(value), timestamp, step, **self.metric_links) for key, value in metrics.items()]
         for start in range(0, len(items), MAX_METRICS_PER_BATCH):
             self._call("log_metrics", self.client.log_batch, self.run_id,
                        metrics=items[start:start + MAX_METRICS_PER_BATCH])
 
     def log_dataset(self, name: str, tags: dict[str, str], digest: str | None = None,
-                    columns: dict[str, str] | None = None, profile: dict[str, int] | None = None) -> None:
-        """Records what the run trains on as its MLflow dataset input.
+                    columns: dict[str, str] | None = None, profile: dict[str, int] | None = None,
+                    context: str = "training") -> tuple[str, str]:
+        """Records what the run trains on (``context="evaluation"``: is measured on) as an MLflow dataset input.
 
         A generator (``tags`` describe it), or files: their ``digest``, the ``columns`` of the wholes table (name ->
-        MLflow type, the schema) and the row counts of ``profile``.
+        MLflow type, the schema) and the row counts of ``profile``. Returns the dataset's name and digest (what a
+        metric names to be linked to it).
         """
         from mlflow.data.code_dataset_source import CodeDatasetSource
         from mlflow.data.meta_dataset import MetaDataset
@@ -213,7 +217,20 @@ class Tracker:
         schema = None if columns is None else Schema([ColSpec(kind, column) for column, kind in columns.items()])
         dataset = ProfiledDataset(CodeDatasetSource(tags), name=name, digest=digest, schema=schema)._to_mlflow_entity()
         self._call("log_inputs", self.client.log_inputs, self.run_id,
-                   [DatasetInput(dataset, [InputTag("mlflow.data.context", "training")])])
+                   [DatasetInput(dataset, [InputTag("mlflow.data.context", context)])])
+        return dataset.name, dataset.digest
+
+    def logged_model_of(self, run_id: str) -> str | None:
+        """The id of the newest MLflow Model logged by run ``run_id`` (MLflow 3 ``LoggedModel``), None for none."""
+        try:
+            run = self.client.get_run(run_id)
+            newest_first = [{"field_name": "creation_timestamp", "ascending": False}]
+            models = self.client.search_logged_models([run.info.experiment_id], f"source_run_id = '{run_id}'",
+                                                      order_by=newest_first)
+        except Exception as error:  # noqa: BLE001  (a store without logged models: the metrics stay the run's)
+            logger.warning("could not look up the MLflow Model of run %s: %s", run_id, error)
+            return None
+        return models[0].model_id if models else None
 
     def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
         """Uploads the file ``path`` to the run's artifacts (under ``artifact_path``)."""

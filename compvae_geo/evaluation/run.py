@@ -50,21 +50,30 @@ class EvaluationRun:
 
 
 def evaluation_tracker(payload: dict[str, Any], problem_name: str, tracking_uri: str | None,
-                       run_id: str | None) -> Tracker:
+                       run_id: str | None, seed: int = 0) -> Tracker:
     """The MLflow run of an evaluation: its own, ended by the evaluation, never the training run itself.
 
     A child of ``run_id``, else of the checkpoint's training run if the store has it (the MLflow UI nests it under
-    that run), else a new run in the experiment ``<problem>-evaluation``.
+    that run), else a new run in the experiment ``<problem>-evaluation``. Its dataset input is the problem's generator
+    (seeded by ``seed``), and its metrics are linked to that dataset and to the MLflow Model the parent run logged,
+    if any (the model's page then shows them).
     """
     parent = run_id or payload.get("training", {}).get("run_id")
+    tracker = None
     if parent is not None:
         try:
-            return Tracker(problem_name, tracking_uri, run_name="evaluation", parent_run_id=parent)
+            tracker = Tracker(problem_name, tracking_uri, run_name="evaluation", parent_run_id=parent)
         except TrackingUnavailable:
             if run_id is not None:
                 raise
             logging.warning("training run %s is not in the tracking store; logging to a new evaluation run", parent)
-    return Tracker(f"{problem_name}-evaluation", tracking_uri, run_name="evaluation")
+            parent = None
+    tracker = tracker or Tracker(f"{problem_name}-evaluation", tracking_uri, run_name="evaluation")
+    name, digest = tracker.log_dataset(f"{problem_name} generator", {"problem": problem_name, "seed": str(seed)},
+                                       context="evaluation")
+    model_id = None if parent is None else tracker.logged_model_of(parent)
+    tracker.metric_links = {"model_id": model_id, "dataset_name": name, "dataset_digest": digest}
+    return tracker
 
 
 def evaluate_checkpoints(
@@ -105,7 +114,7 @@ def evaluate_checkpoints(
     compvaes = {name: model for name, model in models.items() if isinstance(model, CompVAE)}
     if (whatif or tail) and not compvaes:
         raise ValueError("the what-if and tail evaluations need a CompVAE (a model with recompose and generate_tail)")
-    tracker = None if tracking is None else evaluation_tracker(payload, problem_name, *tracking)
+    tracker = None if tracking is None else evaluation_tracker(payload, problem_name, *tracking, seed=config.seed)
     try:
         return _evaluate(payload, models, problem, config, tracker,
                          out_dir or checkpoint.parent / ("evaluation" if per_k else "simulator"),

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from dataclasses import asdict
 from importlib.metadata import PackageNotFoundError, version
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 
     from compvae_geo.datasets import DataEncoding
 
+EXPERIMENT_ID_VARIABLE = "MLFLOW_EXPERIMENT_ID"  # what MLflow's fluent API reads as the current experiment
 MODEL_NAME = "model"  # the logged model's name within its run
 MODEL_CODE = Path(__file__).with_name("model_code.py")
 REQUIREMENTS = ("torch", "torch-geometric", "numpy", "pandas", "mlflow", "compvae_geo")  # pinned to what is installed
@@ -37,6 +39,7 @@ def log_model(checkpoint: str | Path, tracking_uri: str | None = None, run_id: s
     pinned requirements; registered as ``registered_name`` (a new version) when given. Returns MLflow's
     ``ModelInfo`` (``model_uri``, ``model_id``, ``registered_model_version``).
     """
+    import mlflow
     import mlflow.pyfunc
     from mlflow.models import Model
 
@@ -46,7 +49,9 @@ def log_model(checkpoint: str | Path, tracking_uri: str | None = None, run_id: s
     pyfunc.use_payload(payload)
     example = input_example(pyfunc.terms, payload)
     params = asdict(GenerationSettings(observation_noise=pyfunc.observation_noise))  # the defaults a caller gets
-    with _tracking_uri(resolve_tracking_uri(tracking_uri)):
+    uri = resolve_tracking_uri(tracking_uri)
+    experiment_id = None if run_id is None else mlflow.MlflowClient(uri).get_run(run_id).info.experiment_id
+    with _tracking_uri(uri, experiment_id):
         return Model.log(
             artifact_path=None, name=MODEL_NAME, flavor=mlflow.pyfunc, run_id=run_id,
             registered_model_name=registered_name, python_model=str(MODEL_CODE),
@@ -110,13 +115,25 @@ def _metadata(terms: DataEncoding) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def _tracking_uri(uri: str) -> Iterator[None]:
-    """MLflow's global tracking URI set to ``uri`` for a while (``Model.log`` reads it), then restored."""
+def _tracking_uri(uri: str, experiment_id: str | None = None) -> Iterator[None]:
+    """MLflow's global tracking URI (and experiment) set for a while (``Model.log`` reads them), then restored.
+
+    The experiment is that of the run the model is logged in, so that the model is listed beside the run in the
+    experiment's Models tab (``Model.log`` puts it in the current experiment).
+    """
     import mlflow
 
     before = mlflow.get_tracking_uri() if mlflow.is_tracking_uri_set() else None
+    experiment_before = os.environ.get(EXPERIMENT_ID_VARIABLE)
     mlflow.set_tracking_uri(uri)
+    if experiment_id is not None:
+        os.environ[EXPERIMENT_ID_VARIABLE] = experiment_id
     try:
         yield
     finally:
         mlflow.set_tracking_uri(before) if before is not None else mlflow.set_tracking_uri("")
+        if experiment_id is not None:
+            if experiment_before is None:
+                os.environ.pop(EXPERIMENT_ID_VARIABLE, None)
+            else:
+                os.environ[EXPERIMENT_ID_VARIABLE] = experiment_before

@@ -151,3 +151,24 @@ def test_mlflow_models_serve_answers_a_json_request_with_curves_and_a_bad_one_wi
     finally:
         os.killpg(server.pid, 15)
         server.wait(timeout=30)
+
+
+def test_an_evaluations_metrics_are_linked_to_the_logged_model_and_the_generator_dataset(run):
+    root, store = run
+    client = mlflow.MlflowClient(tracking_uri=store)
+    (training,) = [r for r in client.search_runs([client.get_experiment_by_name("households").experiment_id])
+                   if "mlflow.parentRunId" not in r.data.tags]
+    assert main(["evaluate", "--checkpoint", str(root / "run" / "checkpoint.pt"), "--part-counts", "2",
+                 "--num-samples", "8", "--multisets", "1", "--permutations", "5", "--tracking-uri", store,
+                 "--out-dir", str(root / "evaluation")]) == 0
+    models = client.search_logged_models(experiment_ids=[training.info.experiment_id],
+                                         filter_string=f"source_run_id = '{training.info.run_id}'",
+                                         order_by=[{"field_name": "creation_timestamp", "ascending": False}])
+    linked = {metric.key: metric for metric in models[0].metrics}
+    metric = linked["eval/compvae/mmd2"]
+    assert metric.step == 2 and metric.dataset_name == "households generator" and metric.dataset_digest
+    (evaluation,) = client.search_runs([training.info.experiment_id],
+                                       f"tags.mlflow.parentRunId = '{training.info.run_id}'")
+    assert metric.run_id == evaluation.info.run_id
+    assert [i.dataset.name for i in evaluation.inputs.dataset_inputs] == ["households generator"]
+    assert evaluation.inputs.dataset_inputs[0].tags[0].value == "evaluation"
