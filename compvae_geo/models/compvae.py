@@ -381,7 +381,7 @@ class CompVAE(SavableModel):
 
         return GenerationNoise(randn(c.z_dim), randn(parts.numel(), c.w_dim),
                                randn(groups, c.w_dim) if c.prior_group_factor else None,
-                               randn(*c.obs_shape) if observation_noise else None)
+                               randn(*self.observation.noise_shape(c.obs_shape)) if observation_noise else None)
 
     def wholes_from_noise(
         self, parts: Tensor, noise: GenerationNoise, part_attr: Tensor | None = None,

@@ -30,5 +30,10 @@ class GaussianObservation(nn.Module):
         loc, raw_scale = self.decoder(latent, rendered)
         return normal(loc, floored_scale(raw_scale, self.scale_floor).expand_as(loc))
 
+    @staticmethod
+    def noise_shape(obs_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The shape of the standard-normal noise of one whole (:mod:`~compvae_geo.models.observation_noise`)."""
+        return tuple(obs_shape)
+
     def extra_repr(self) -> str:  # noqa: D102
         return f"scale_floor={self.scale_floor}"

@@ -9,8 +9,8 @@ from torch import Tensor
 from torch.distributions import Binomial, Distribution, constraints
 
 LOG_TWO_PI = math.log(2 * math.pi)
-BISECTION_STEPS = 64  # halvings of the bracket in :meth:`BinomialJumpNormal.icdf` (float64: exact to rounding)
-BRACKET_STDS = 12.0  # the bracket of :meth:`~BinomialJumpNormal.icdf` reaches this many stds past every component
+NOISES = 2  # standard-normal noises per element in the structural view: the number of jumps', the level's
+UNIFORM_MARGIN = 1e-12  # keeps a uniform drawn within a binomial step off 0 and 1 (finite normal quantiles)
 
 
 class BinomialJumpNormal(Distribution):
@@ -85,25 +85,8 @@ class BinomialJumpNormal(Distribution):
 
     def cdf(self, value: Tensor) -> Tensor:
         """The cumulative distribution function, in float64."""
-        return _mixture_cdf(value.double(), *self._double_components())
-
-    def icdf(self, value: Tensor) -> Tensor:
-        """The quantile function, by bisection in float64 (the cdf is increasing and has no closed-form inverse)."""
-        components = self._double_components()
-        _, loc, std = components
-        low = (loc - BRACKET_STDS * std).amin(-1)
-        high = (loc + BRACKET_STDS * std).amax(-1)
-        target = value.double()
-        for _ in range(BISECTION_STEPS):
-            middle = (low + high) / 2
-            below = _mixture_cdf(middle, *components) < target
-            low, high = torch.where(below, middle, low), torch.where(below, high, middle)
-        return ((low + high) / 2).to(self.loc.dtype)
-
-    def _double_components(self) -> tuple[Tensor, Tensor, Tensor]:
-        """Log weights, means and stds of the components, in float64."""
         log_weight, loc, variance = (t.double() for t in self._components())
-        return log_weight, loc, variance.sqrt()
+        return (log_weight.exp() * torch.special.ndtr((value.double().unsqueeze(-1) - loc) / variance.sqrt())).sum(-1)
 
     @torch.no_grad()
     def sample(self, sample_shape: torch.Size = torch.Size()) -> Tensor:  # noqa: D102
@@ -114,6 +97,34 @@ class BinomialJumpNormal(Distribution):
         return count * self.loc + jumps * self.jump_loc + std * torch.randn_like(std)
 
 
-def _mixture_cdf(value: Tensor, log_weight: Tensor, loc: Tensor, std: Tensor) -> Tensor:
-    """The cdf at ``value`` of the Gaussian mixture on the last axis of the components."""
-    return (log_weight.exp() * torch.special.ndtr((value.unsqueeze(-1) - loc) / std)).sum(-1)
+    # ----- the law as a map of standard-normal noise (the structural view of the model) -----
+
+    def from_noise(self, noise: Tensor) -> Tensor:
+        r"""The value that standard-normal ``noise`` ``[*batch_shape, 2]`` gives.
+
+        The number of jumps is the binomial quantile at :math:`\Phi(\eta_0)`, then the level
+        :math:`K\mu + j a + \sqrt{K\sigma^2 + j s^2}\, \eta_1`: fresh noise gives draws of the law.
+        """
+        log_weight, loc, variance = self._components()
+        below = log_weight.double().exp().cumsum(-1)  # the binomial cdf at j = 0..max K
+        jumps = (below < torch.special.ndtr(noise[..., 0].double()).unsqueeze(-1)).sum(-1, keepdim=True)
+        jumps = jumps.clamp(max=loc.size(-1) - 1)  # rounding at the top
+        return (loc.gather(-1, jumps) + variance.gather(-1, jumps).sqrt() * noise[..., 1:]).squeeze(-1)
+
+    @torch.no_grad()
+    def abduct(self, value: Tensor) -> Tensor:
+        """Standard-normal noise ``[*batch_shape, 2]`` drawn from its posterior given ``value``.
+
+        The number of jumps from its posterior given the value, the first noise uniformly within that number's
+        binomial step, the second the level's residual: :meth:`from_noise` gives ``value`` back, and the noise
+        abducted from draws of the law is standard normal.
+        """
+        log_weight, loc, variance = self._components()
+        log_normal = -0.5 * ((value.unsqueeze(-1) - loc) ** 2 / variance + variance.log() + LOG_TWO_PI)
+        jumps = torch.distributions.Categorical(logits=log_weight + log_normal).sample().unsqueeze(-1)
+        cdf = log_weight.double().exp().cumsum(-1)
+        high = cdf.gather(-1, jumps)
+        low = torch.where(jumps > 0, cdf.gather(-1, (jumps - 1).clamp(min=0)), torch.zeros_like(high))
+        uniform = (low + (high - low) * torch.rand_like(low)).clamp(UNIFORM_MARGIN, 1 - UNIFORM_MARGIN)
+        level = (value.unsqueeze(-1) - loc.gather(-1, jumps)) / variance.gather(-1, jumps).sqrt()
+        return torch.cat([torch.special.ndtri(uniform).to(value.dtype), level], -1)

@@ -22,7 +22,7 @@ class GenerationNoise:
     z: Tensor  # [S, z_dim]: the noise of z (z = mu_z + sigma_z * this)
     own: Tensor  # [S, K, w_dim]: each part's own noise in the part prior
     shared: Tensor | None  # [S, G, w_dim]: each category's shared factor (group-factor prior; G categories), or None
-    x: Tensor | None  # [S, *obs_shape]: the observation noise, or None for the means
+    x: Tensor | None  # [S, *observation.noise_shape(obs_shape)]: the observation noise, or None for the means
 
     def as_list(self) -> list[Tensor]:
         """The tensors that are set, in a fixed order (what a noise-space sampler moves)."""

@@ -9,7 +9,7 @@ from torch.distributions import Normal
 from torch_geometric.nn import MLP
 
 from .gaussian import floored_scale, normal
-from .jump_normal import BinomialJumpNormal
+from .jump_normal import NOISES, BinomialJumpNormal
 
 JUMP_OUTPUTS = 3  # per element: the logit of a jump's probability, its raw size and its raw spread
 
@@ -51,6 +51,11 @@ class PerPartObservation(nn.Module):
         whole_count = count.view(-1, *([1] * (loc.dim() - 1)))
         return normal(whole_count * loc, whole_count.sqrt() * scale)
 
+    @staticmethod
+    def noise_shape(obs_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The shape of the standard-normal noise of one whole (:mod:`~compvae_geo.models.observation_noise`)."""
+        return tuple(obs_shape)
+
     def extra_repr(self) -> str:  # noqa: D102
         return f"scale_floor={self.scale_floor}, vector={self.vector}"
 
@@ -90,6 +95,11 @@ class PerPartJumpObservation(PerPartObservation):
                                   floored_scale(raw_scale, self.scale_floor), jump_logit,
                                   torch.nn.functional.softplus(raw_jump_loc),
                                   floored_scale(raw_jump_scale, self.scale_floor))
+
+    @staticmethod
+    def noise_shape(obs_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """Two standard-normal noises per element: the number of jumps' and the level's."""
+        return (*obs_shape, NOISES)
 
     def extra_repr(self) -> str:  # noqa: D102
         return f"{super().extra_repr()}, obs_shape={self.obs_shape}"
