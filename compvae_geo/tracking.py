@@ -271,7 +271,9 @@ def source_tags() -> dict[str, str]:
     import subprocess
     import sys
 
-    tags = {"mlflow.source.type": "LOCAL", "mlflow.source.name": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])}
+    # the program and its command (``compvae-geo train``): the UI shows the source's last path component, so a whole
+    # command line with paths in it would show as its tail; the command itself is in the run's description
+    tags = {"mlflow.source.type": "LOCAL", "mlflow.source.name": " ".join([Path(sys.argv[0]).name, *sys.argv[1:2]])}
     with contextlib.suppress(Exception):
         tags["mlflow.user"] = getpass.getuser()
     with contextlib.suppress(Exception):  # the commit of this package's checkout, where it is one
