@@ -21,7 +21,7 @@ from typing import Any
 from .evaluation.config import EvalConfig
 from .models.config import DATA_DEFINED_MODEL_FIELDS, CompVAEConfig
 from .problems import PROBLEM_NAMES
-from .tracking import DEFAULT_TRACKING_URI, TrackingUnavailable, resolve_tracking_uri
+from .tracking import DEFAULT_TRACKING_URI, MODEL_URI_SCHEMES, TrackingUnavailable, resolve_tracking_uri
 from .training.config import MODEL_NAMES, TrainConfig
 from .training.presets import PRESETS, preset_values
 
@@ -46,6 +46,14 @@ def _parse_ints(text: str) -> tuple[int, ...]:
         return tuple(int(item) for item in items)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected integers separated by commas, got {text!r}") from None
+
+
+CHECKPOINT_HELP = "a checkpoint file, or an MLflow URI: models:/NAME/VERSION, runs:/RUN_ID[/PATH]"
+
+
+def _checkpoint(text: str) -> Path | str:
+    """A ``--checkpoint``: a file path, or an MLflow URI kept as text (fetched once the tracking store is known)."""
+    return text if text.startswith(MODEL_URI_SCHEMES) else Path(text)
 
 
 def _parse_parts(text: str) -> tuple[int | str, ...]:
@@ -158,7 +166,7 @@ def _add_train_arguments(train: argparse.ArgumentParser) -> None:
 
 def _add_generate_arguments(generate: argparse.ArgumentParser) -> None:
     """``compvae-geo generate``: wholes of given parts (or their peak days), under given conditions."""
-    generate.add_argument("--checkpoint", type=Path, required=True)
+    generate.add_argument("--checkpoint", type=_checkpoint, required=True, metavar="CHECKPOINT", help=CHECKPOINT_HELP)
     parts = generate.add_mutually_exclusive_group(required=True)
     parts.add_argument("--parts", type=_parse_parts, default=None, metavar="L1,L2,...",
                        help="the categories of one whole's parts: labels (single,family,family) or ids (0,3,3,7)")
@@ -194,7 +202,7 @@ def _add_generate_arguments(generate: argparse.ArgumentParser) -> None:
 
 def _add_whatif_arguments(whatif: argparse.ArgumentParser) -> None:
     """``compvae-geo whatif``: an observed whole recomposed."""
-    whatif.add_argument("--checkpoint", type=Path, required=True)
+    whatif.add_argument("--checkpoint", type=_checkpoint, required=True, metavar="CHECKPOINT", help=CHECKPOINT_HELP)
     source = whatif.add_mutually_exclusive_group(required=True)
     source.add_argument("--observed", type=Path, default=None, metavar="FILE",
                         help="the observed whole: a .pt file holding a dict of tensors 'part' [K], 'whole' "
@@ -228,7 +236,8 @@ def _add_whatif_arguments(whatif: argparse.ArgumentParser) -> None:
 
 def _add_evaluate_arguments(evaluate: argparse.ArgumentParser) -> None:
     """``compvae-geo evaluate``: checkpoints against the true generator."""
-    evaluate.add_argument("--checkpoint", type=Path, required=True, help="the model to evaluate")
+    evaluate.add_argument("--checkpoint", type=_checkpoint, required=True, metavar="CHECKPOINT",
+                          help="the model to evaluate: " + CHECKPOINT_HELP)
     evaluate.add_argument("--baseline", action="append", default=[], metavar="NAME=CHECKPOINT",
                           help="another trained model to compare, e.g. count_cvae=runs/cvae/checkpoint.pt (repeatable)")
     evaluate.add_argument("--problem", choices=PROBLEM_NAMES, default=None,
@@ -327,6 +336,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.argv = argv  # to record how a result was made
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     try:
+        if isinstance(getattr(args, "checkpoint", None), str):  # an MLflow URI: fetched from the store
+            from .serving.model_uri import local_checkpoint
+
+            args.checkpoint = local_checkpoint(args.checkpoint, getattr(args, "tracking_uri", None))
         commands = {"train": run_train, "generate": run_generate, "whatif": run_whatif, "evaluate": run_evaluate,
                     "report": run_report, "export": run_export, "log-model": run_log_model}
         return commands[args.command](args)

@@ -16,6 +16,7 @@ DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"  # MLflow's default local store, in
 HTTP_PROBE_RETRIES = "0"  # MLflow's default retry policy takes minutes to give up on a dead server
 HTTP_TIMEOUT_SECONDS = "10"
 SQLITE_PREFIX = "sqlite:///"
+MODEL_URI_SCHEMES = ("models:/", "runs:/")  # MLflow URIs a --checkpoint may be instead of a file path
 MAX_PARAMS_PER_BATCH = 100  # MLflow's limit for one log_batch call
 MAX_METRICS_PER_BATCH = 1000
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
     from compvae_geo.datasets import DataEncoding
 
+TRACKING_URI_VARIABLE = "MLFLOW_TRACKING_URI"  # which MLflow's set_tracking_uri also sets
 EXPERIMENT_ID_VARIABLE = "MLFLOW_EXPERIMENT_ID"  # what MLflow's fluent API reads as the current experiment
 MODEL_NAME = "model"  # the logged model's name within its run
 MODEL_CODE = Path(__file__).with_name("model_code.py")
@@ -51,7 +52,7 @@ def log_model(checkpoint: str | Path, tracking_uri: str | None = None, run_id: s
     params = asdict(GenerationSettings(observation_noise=pyfunc.observation_noise))  # the defaults a caller gets
     uri = resolve_tracking_uri(tracking_uri)
     experiment_id = None if run_id is None else mlflow.MlflowClient(uri).get_run(run_id).info.experiment_id
-    with _tracking_uri(uri, experiment_id):
+    with using_tracking_uri(uri, experiment_id):
         return Model.log(
             artifact_path=None, name=MODEL_NAME, flavor=mlflow.pyfunc, run_id=run_id,
             registered_model_name=registered_name, python_model=str(MODEL_CODE),
@@ -115,7 +116,7 @@ def _metadata(terms: DataEncoding) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def _tracking_uri(uri: str, experiment_id: str | None = None) -> Iterator[None]:
+def using_tracking_uri(uri: str, experiment_id: str | None = None) -> Iterator[None]:
     """MLflow's global tracking URI (and experiment) set for a while (``Model.log`` reads them), then restored.
 
     The experiment is that of the run the model is logged in, so that the model is listed beside the run in the
@@ -123,17 +124,16 @@ def _tracking_uri(uri: str, experiment_id: str | None = None) -> Iterator[None]:
     """
     import mlflow
 
-    before = mlflow.get_tracking_uri() if mlflow.is_tracking_uri_set() else None
-    experiment_before = os.environ.get(EXPERIMENT_ID_VARIABLE)
-    mlflow.set_tracking_uri(uri)
+    before = {name: os.environ.get(name) for name in (TRACKING_URI_VARIABLE, EXPERIMENT_ID_VARIABLE)}
+    mlflow.set_tracking_uri(uri)  # (which also sets $MLFLOW_TRACKING_URI)
     if experiment_id is not None:
         os.environ[EXPERIMENT_ID_VARIABLE] = experiment_id
     try:
         yield
     finally:
-        mlflow.set_tracking_uri(before) if before is not None else mlflow.set_tracking_uri("")
-        if experiment_id is not None:
-            if experiment_before is None:
-                os.environ.pop(EXPERIMENT_ID_VARIABLE, None)
+        mlflow.set_tracking_uri(before[TRACKING_URI_VARIABLE] or "")
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
             else:
-                os.environ[EXPERIMENT_ID_VARIABLE] = experiment_before
+                os.environ[name] = value

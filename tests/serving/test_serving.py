@@ -172,3 +172,22 @@ def test_an_evaluations_metrics_are_linked_to_the_logged_model_and_the_generator
     assert metric.run_id == evaluation.info.run_id
     assert [i.dataset.name for i in evaluation.inputs.dataset_inputs] == ["households generator"]
     assert evaluation.inputs.dataset_inputs[0].tags[0].value == "evaluation"
+
+
+def test_checkpoint_flags_take_a_registered_model_or_a_run_uri(run, tmp_path, monkeypatch, capsys):
+    root, store = run
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
+    client = mlflow.MlflowClient(tracking_uri=store)
+    (training,) = [r for r in client.search_runs([client.get_experiment_by_name("households").experiment_id])
+                   if "mlflow.parentRunId" not in r.data.tags]
+    local = tmp_path / "local.csv"
+    common = ["--parts", "single,family", "--num-samples", "2", "--seed", "3", "--no-plot"]
+    assert main(["generate", "--checkpoint", str(root / "run" / "checkpoint.pt"), *common, "--out", str(local)]) == 0
+    for uri in ("models:/feeders/1", f"runs:/{training.info.run_id}"):
+        out = tmp_path / f"{uri.split(':')[0]}.csv"
+        assert main(["generate", "--checkpoint", uri, *common, "--out", str(out)]) == 0
+        pd.testing.assert_frame_equal(pd.read_csv(out), pd.read_csv(local))
+    capsys.readouterr()
+    assert main(["generate", "--checkpoint", "models:/no-such-model/1", *common, "--out", str(tmp_path / "x.csv")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("compvae-geo: error: cannot fetch models:/no-such-model/1") and err.count("\n") == 1
