@@ -731,7 +731,7 @@ def run_whatif(args: argparse.Namespace) -> int:
     model, terms = model_from_payload(payload, str(args.checkpoint)).eval(), model_terms(payload)
     if not isinstance(model, CompVAE):
         raise ValueError(f"{args.checkpoint} holds a {model.model_name}, which cannot recompose; use a CompVAE")
-    add = None if args.add is None else torch.tensor(terms.part_ids(_labels(args.add, terms)), dtype=torch.long)
+    add = None if args.add is None else torch.as_tensor(terms.part_ids(_labels(args.add, terms)), dtype=torch.long)
     add_attr = None if args.add_part_attr is None else torch.tensor(args.add_part_attr, dtype=torch.float32)
     truth, problem, generator = None, None, None
     if args.problem is not None:
