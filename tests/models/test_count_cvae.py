@@ -108,3 +108,30 @@ def test_count_cvae_reads_descriptor_sums_per_category_and_the_conditions():
     data = Batch(part=part, part_attr=attr, batch=batch, whole=torch.randn(2, 20), whole_attr=whole_attr)
     assert torch.isfinite(model.loss(data).elbo).all()
     assert model.generate(part[:3], 4, attr[:3], whole_attr=whole_attr[0]).shape == (4, 20)
+
+
+def test_count_cvae_loss_is_the_kl_and_the_negative_log_likelihood_at_the_posterior_draw_with_conditions():
+    from compvae_geo.datasets import HouseholdParts
+    from compvae_geo.problems import model_config_for
+
+    problem = HouseholdParts()
+    torch.manual_seed(0)
+    model = CountCVAE(model_config_for(problem, w_dim=4, z_dim=3, hidden_dim=16, x_feature_dim=8, part_embed_dim=4,
+                                       num_update_layers=1))
+    data = problem.sample_batch(3, 4, generator=torch.Generator().manual_seed(1))
+    torch.manual_seed(2)
+    terms = model.loss(data)
+    # by hand, from the modules: q(z | x, c) with its draw, p(z | c), p(x | z, c)
+    counts = model.category_counts(data.part, data.batch, 3, data.part_attr, data.whole_attr)
+    loc, raw = model.z_posterior(torch.cat([model.x_encoder(data.whole), counts], -1)).chunk(2, -1)
+    posterior = Normal(loc, model.config.posterior_scale_floor + torch.nn.functional.softplus(raw))
+    torch.manual_seed(2)
+    z = posterior.rsample()
+    kl = torch.distributions.kl_divergence(posterior, model.z_prior_dist(counts)).sum(-1)  # closed form
+    torch.testing.assert_close(terms.z, kl)
+    x = model.decode(counts, z)
+    torch.testing.assert_close(terms.x, -x.log_prob(data.whole).sum(-1))
+    unknown = data.clone()
+    unknown.whole_attr = torch.full_like(data.whole_attr, float("nan"))
+    torch.manual_seed(2)
+    assert not torch.allclose(model.loss(unknown).elbo, terms.elbo)  # the conditions reach the loss

@@ -45,3 +45,21 @@ def test_generation_noise_has_a_shared_factor_only_with_the_group_prior_and_the_
     assert grouped.x.shape == (5, *households_model(**options).observation.noise_shape((96,)))
     alone = households_model(prior_group_factor=False, **options).generation_noise(parts, 5)
     assert alone.shared is None and alone.x is None
+
+
+def test_prior_latents_are_the_part_latents_drawn_under_the_descriptors_and_conditions():
+    problem = HouseholdParts()
+    model = households_model()
+    parts = torch.tensor([0, 3, 5])
+    attr = problem.sample_part_attr(parts, torch.Generator().manual_seed(0))
+    cold, warm = problem.conditions("weekday", -5.0), problem.conditions("sunday", 25.0)
+    draws = {}
+    for name, (part_attr, whole_attr) in {"cold": (attr, cold), "warm": (attr, warm),
+                                          "other descriptors": (attr.flip(0), cold)}.items():
+        torch.manual_seed(1)
+        draws[name] = model.prior_latents(parts, 4, part_attr, whole_attr)
+        torch.manual_seed(1)
+        torch.testing.assert_close(draws[name], model.draw_prior(parts, 4, part_attr, whole_attr)[0])
+    assert draws["cold"].shape == (4, 3, model.config.w_dim) and model.prior_latents(parts, part_attr=attr).size(0) == 1
+    assert not torch.allclose(draws["cold"], draws["warm"]) and not torch.allclose(draws["cold"],
+                                                                                    draws["other descriptors"])
