@@ -168,6 +168,7 @@ class Trainer:
         trainer.model.load_state_dict(payload["state_dict"])
         trainer.optimizer.load_state_dict(state["optimizer"])
         trainer.step, trainer.skipped_steps = state["step"], state["skipped_steps"]
+        trainer.saved_step = trainer.step  # the checkpoint it resumes from is its last one until it writes another
         trainer.restores = state.get("restores", 0)  # absent from checkpoints written before it existed
         trainer.history = list(state["history"])
         best = state.get("best")  # absent before early stopping existed

@@ -546,3 +546,19 @@ def test_generate_tail_quantile_and_evaluate_tail(trained_run, tmp_path, capsys)
     document = json.loads((out_dir / "evaluation.json").read_text())
     assert [(cell["n"], cell["quantile"]) for cell in document["tail"]] == [(2, 0.99), (2, 0.999)]
     assert "the peak days" in capsys.readouterr().out
+
+
+def test_a_checkpoint_keeps_the_early_stopping_state_the_preset_and_the_saved_step(tmp_path):
+    from compvae_geo.training import RunSpec, Trainer
+
+    config = TrainConfig(iterations=6, batch_size=8, log_every=2, eval_every=2, eval_wholes=4,
+                         eval_part_counts=(2,), k_max=3, patience=5)
+    trainer = Trainer(RunSpec.build(config, tmp_path / "a.pt", TINY_MODEL, preset="cpu"))
+    trainer.run()
+    trainer.evaluations_since_best, trainer.restores = 2, 1  # (as a run that went on without improving would have)
+    path = trainer.save_checkpoint()
+    assert trainer.saved_step == 6 and trainer.best is not None and trainer.best[0] in (2, 4, 6)
+    resumed = Trainer.resume(path)
+    assert resumed.best == trainer.best and isinstance(resumed.best[0], int) and isinstance(resumed.best[1], float)
+    assert resumed.evaluations_since_best == 2 and resumed.restores == 1 and resumed.spec.preset == "cpu"
+    assert resumed.step == resumed.saved_step == 6
