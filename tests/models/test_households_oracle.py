@@ -1,13 +1,15 @@
 """The full ELBO of the households preset's options against a dense re-implementation of the same math.
 
 z first (p(z | {l_i}, c) from a mean of part embeddings and 1 / (K + 1), then p(w_i | l_i, z)), the group-factor part
-prior, rendered part sums, part descriptors and known conditions (some rows unknown): every term written out on
-zero-padded wholes, with the covariances of the posterior and the prior as explicit matrices.
+prior, rendered part sums, part descriptors and known conditions (some rows unknown), and the observation model either
+Gaussian or the preset's per-household jumps: every term written out on zero-padded wholes, with the covariances of the
+posterior and the prior as explicit matrices and the jump law as torch's mixture over the number of jumps, step by step.
 """
+import pytest
 import torch
 import torch.nn.functional as F
 from helpers import dense_update_stack, to_padded
-from torch.distributions import MultivariateNormal, Normal
+from torch.distributions import Categorical, MixtureSameFamily, MultivariateNormal, Normal
 
 from compvae_geo import CompVAE, LatentNoise
 from compvae_geo.datasets import HouseholdParts, batch_from_tensors
@@ -72,14 +74,39 @@ def dense_loss(model: CompVAE, data, noise: LatentNoise, counts: list[int]):
                 kl = kl + torch.distributions.kl_divergence(MultivariateNormal(loc[b, :count, d], a @ a.T),
                                                             MultivariateNormal(prior_loc[:, d], covariance))
         loss_w.append(kl)
-    x_loc, x_raw = model.observation.decoder(torch.cat([z, vector, conditions], -1), rendered)
-    loss_x = -Normal(x_loc, soft(x_raw, c.observation_scale_floor).expand_as(x_loc)).log_prob(data.whole).sum(-1)
-    return torch.stack(loss_w), loss_z, loss_x
+    latent = torch.cat([z, vector, conditions], -1)
+    if not c.per_part_decoder:
+        x_loc, x_raw = model.observation.decoder(latent, rendered)
+        loss_x = -Normal(x_loc, soft(x_raw, c.observation_scale_floor).expand_as(x_loc)).log_prob(data.whole).sum(-1)
+        return torch.stack(loss_w), loss_z, loss_x
+    loss_x = [dense_jump_loss_x(model, latent[b], rendered[b], data.whole[b], max(count, 1))  # K = 0 reads as 1
+              for b, count in enumerate(counts)]
+    return torch.stack(loss_w), loss_z, torch.stack(loss_x)
 
 
-def test_the_households_options_give_the_dense_elbo():
+def dense_jump_loss_x(model: CompVAE, latent, rendered, whole, count: int):
+    """-log p(x) of one whole of ``count`` jumping households: a mixture over the number of jumps, step by step."""
+    c = model.config
+    z, vector, conditions = latent.split([c.z_dim, c.whole_latent_dim, c.condition_dim])
+    per_part = torch.cat([z, vector / count, conditions, torch.tensor([1 / count])])[None]
+    x_loc, x_raw = (t[0] for t in model.observation.decoder(per_part, rendered[None] / count))
+    logit, raw_size, raw_spread = model.observation.jump_net(per_part).view(3, -1)
+    scale, size = soft(x_raw, c.observation_scale_floor), F.softplus(raw_size)
+    spread = soft(raw_spread, c.observation_scale_floor)
+    total = torch.tensor(0.0)
+    for t in range(whole.numel()):
+        jumps = torch.arange(count + 1.0)
+        weights = torch.distributions.Binomial(count, logits=logit[t]).log_prob(jumps)
+        levels = Normal(count * x_loc[t] + jumps * size[t], (count * scale[t] ** 2 + jumps * spread[t] ** 2).sqrt())
+        total = total - MixtureSameFamily(Categorical(logits=weights), levels).log_prob(whole[t])
+    return total
+
+
+@pytest.mark.parametrize("observation", [{}, dict(per_part_decoder=True, observation_jumps=True)],
+                         ids=["gaussian", "per-part jumps (the preset)"])
+def test_the_households_options_give_the_dense_elbo(observation):
     torch.manual_seed(0)
-    model = CompVAE(model_config_for(PROBLEM, **OPTIONS))
+    model = CompVAE(model_config_for(PROBLEM, **OPTIONS, **observation))
     counts = [3, 1, 0, 4]
     part = torch.tensor([4, 0, 4, 6, 2, 4, 2, 1])  # repeated categories within wholes: shared factors at work
     generator = torch.Generator().manual_seed(3)
