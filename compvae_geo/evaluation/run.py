@@ -50,26 +50,32 @@ class EvaluationRun:
 
 
 def evaluation_tracker(payload: dict[str, Any], problem_name: str, tracking_uri: str | None,
-                       run_id: str | None, seed: int = 0) -> Tracker:
+                       run_id: str | None, config: EvalConfig | None = None, command: str | None = None) -> Tracker:
     """The MLflow run of an evaluation: its own, ended by the evaluation, never the training run itself.
 
     A child of ``run_id``, else of the checkpoint's training run if the store has it (the MLflow UI nests it under
-    that run), else a new run in the experiment ``<problem>-evaluation``. Its dataset input is the problem's generator
-    (seeded by ``seed``), and its metrics are linked to that dataset and to the MLflow Model the parent run logged,
-    if any (the model's page then shows them).
+    that run), else a new run in the experiment ``<problem>-evaluation``. Its parameters are the evaluation's settings
+    (``config``) and its description the ``command``; its dataset input is the problem's generator (seeded by the
+    settings' seed), and its metrics are linked to that dataset and to the MLflow Model the parent run logged, if any
+    (the model's page then shows them).
     """
+    config = config or EvalConfig()
+    description = f"`{command}`" if command else None
     parent = run_id or payload.get("training", {}).get("run_id")
     tracker = None
     if parent is not None:
         try:
-            tracker = Tracker(problem_name, tracking_uri, run_name="evaluation", parent_run_id=parent)
+            tracker = Tracker(problem_name, tracking_uri, run_name="evaluation", parent_run_id=parent,
+                              description=description)
         except TrackingUnavailable:
             if run_id is not None:
                 raise
             logging.warning("training run %s is not in the tracking store; logging to a new evaluation run", parent)
             parent = None
-    tracker = tracker or Tracker(f"{problem_name}-evaluation", tracking_uri, run_name="evaluation")
-    name, digest = tracker.log_dataset(f"{problem_name} generator", {"problem": problem_name, "seed": str(seed)},
+    tracker = tracker or Tracker(f"{problem_name}-evaluation", tracking_uri, run_name="evaluation",
+                                 description=description)
+    tracker.log_params(config.to_dict())
+    name, digest = tracker.log_dataset(f"{problem_name} generator", {"problem": problem_name, "seed": str(config.seed)},
                                        context="evaluation")
     model_id = None if parent is None else tracker.logged_model_of(parent)
     tracker.metric_links = {"model_id": model_id, "dataset_name": name, "dataset_digest": digest}
@@ -114,7 +120,7 @@ def evaluate_checkpoints(
     compvaes = {name: model for name, model in models.items() if isinstance(model, CompVAE)}
     if (whatif or tail) and not compvaes:
         raise ValueError("the what-if and tail evaluations need a CompVAE (a model with recompose and generate_tail)")
-    tracker = None if tracking is None else evaluation_tracker(payload, problem_name, *tracking, seed=config.seed)
+    tracker = None if tracking is None else evaluation_tracker(payload, problem_name, *tracking, config, command)
     try:
         return _evaluate(payload, models, problem, config, tracker,
                          out_dir or checkpoint.parent / ("evaluation" if per_k else "simulator"),

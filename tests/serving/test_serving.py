@@ -172,6 +172,8 @@ def test_an_evaluations_metrics_are_linked_to_the_logged_model_and_the_generator
     assert metric.run_id == evaluation.info.run_id
     assert [i.dataset.name for i in evaluation.inputs.dataset_inputs] == ["households generator"]
     assert evaluation.inputs.dataset_inputs[0].tags[0].value == "evaluation"
+    assert evaluation.data.params["num_samples"] == "8" and evaluation.data.params["multisets_per_k"] == "1"
+    assert "compvae-geo evaluate --checkpoint" in evaluation.data.tags["mlflow.note.content"]
 
 
 def test_checkpoint_flags_take_a_registered_model_or_a_run_uri(run, tmp_path, monkeypatch, capsys):
