@@ -859,8 +859,9 @@ def _evaluate_data(args: argparse.Namespace) -> int:
 
     if args.whatif or args.tail or args.no_per_k:
         raise ValueError("--whatif, --tail and --no-per-k need a problem's true generator; --data has none")
+    tracking = None if args.no_mlflow else (args.tracking_uri, args.run_id)
     document, path = evaluate_data(args.checkpoint, _parse_baselines(args.baseline), args.data, args.split,
-                                   args.min_wholes, args.out_dir, "compvae-geo " + shlex.join(args.argv))
+                                   args.min_wholes, args.out_dir, "compvae-geo " + shlex.join(args.argv), tracking)
     print(f"held-out ELBO, bits per whole, on the {args.split} split beside the training split\n"
           f"{elbo_table(document).text()}")
     cells = document["multisets"]

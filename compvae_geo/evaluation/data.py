@@ -109,6 +109,7 @@ def as_json(cells: list[MultisetCell]) -> list[dict]:
 def evaluate_data(
     checkpoint: Path, baselines: dict[str, Path], data: Path, split: str = "test", min_wholes: int = 50,
     out_dir: Path | None = None, command: str | None = None,
+    tracking: tuple[str | None, str | None] | None = None,
 ) -> tuple[dict[str, Any], Path]:
     """Evaluates ``checkpoint`` (and the ``baselines``) on the files of ``data``: writes and returns the document.
 
@@ -116,7 +117,9 @@ def evaluate_data(
     key and seed): ``data`` may be the training files, or others of the same layout, such as new days of the same
     multisets (which then fall in the splits they fell in for training, given the same set of multisets). Every
     model must have been trained on files with the same encoding. The document goes to ``out_dir`` (default
-    ``<checkpoint dir>/evaluation-<split>``).
+    ``<checkpoint dir>/evaluation-<split>``); with ``tracking`` (``(tracking_uri, run_id)``) it is also logged in an
+    MLflow run of its own (:func:`~compvae_geo.evaluation.run.evaluation_tracker`), with its metrics
+    (:func:`data_metrics`) linked to the files' split and to the checkpoint's MLflow Model.
     """
     payload = read_model_payload(checkpoint)
     if "training" not in payload or not payload["training"]["config"].get("data"):
@@ -144,7 +147,46 @@ def evaluate_data(
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "evaluation.json"
     path.write_text(json.dumps(document, indent=2))
+    if tracking is not None:
+        _log_data_evaluation(payload, document, path, tracking, command)
     return document, path
+
+
+def data_metrics(document: dict[str, Any]) -> dict[str, float]:
+    """An ``evaluate --data`` document as MLflow metrics.
+
+    ``data/<model>/elbo_bits_<split>`` (and the training split's, and their gap), and per source the mean over the
+    evaluated multisets of ``mmd2`` and ``energy``.
+    """
+    split, metrics = document["split"], {}
+    for name, values in document["elbo_bits"].items():
+        metrics.update({f"data/{name}/elbo_bits_{part}": value for part, value in values.items()})
+        metrics[f"data/{name}/elbo_gap_bits"] = values[split] - values["train"]
+    cells = document["multisets"]
+    for source in (cells[0]["mmd2"] if cells else {}):
+        for key in ("mmd2", "energy"):
+            metrics[f"data/{source}/{key}"] = sum(cell[key][source] for cell in cells) / len(cells)
+    return metrics
+
+
+def _log_data_evaluation(payload: dict[str, Any], document: dict[str, Any], path: Path,
+                         tracking: tuple[str | None, str | None], command: str | None) -> None:
+    """The evaluation in its own MLflow run: settings, metrics linked to the split of the files, the document."""
+    from .run import MeasuredOn, evaluation_tracker
+
+    split = document["split"]
+    measured_on = MeasuredOn(f"{Path(document['data']).name} files ({split} split)",
+                             {"directory": str(Path(document["data"]).resolve()), "split": split},
+                             document["digest"])
+    params = {"data": document["data"], "split": split, "min_wholes": document["min_wholes"]}
+    tracker = evaluation_tracker(payload, f"{Path(document['data']).name}", *tracking, params, measured_on, command)
+    try:
+        tracker.log_metrics(data_metrics(document), step=0)
+        tracker.log_artifact(path, "evaluation")
+    except BaseException:
+        tracker.end("FAILED")
+        raise
+    tracker.end()
 
 
 def elbo_table(document: dict[str, Any]) -> Table:

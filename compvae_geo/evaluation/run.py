@@ -49,34 +49,40 @@ class EvaluationRun:
     tail: list[TailCell] | None = None
 
 
-def evaluation_tracker(payload: dict[str, Any], problem_name: str, tracking_uri: str | None,
-                       run_id: str | None, config: EvalConfig | None = None, command: str | None = None) -> Tracker:
+@dataclass(frozen=True)
+class MeasuredOn:
+    """What an evaluation measured a model on, as its run's MLflow dataset input (its metrics are linked to it)."""
+
+    name: str
+    tags: dict[str, str]
+    digest: str | None = None
+
+
+def evaluation_tracker(payload: dict[str, Any], subject: str, tracking_uri: str | None, run_id: str | None,
+                       params: dict[str, Any], measured_on: MeasuredOn, command: str | None = None) -> Tracker:
     """The MLflow run of an evaluation: its own, ended by the evaluation, never the training run itself.
 
     A child of ``run_id``, else of the checkpoint's training run if the store has it (the MLflow UI nests it under
-    that run), else a new run in the experiment ``<problem>-evaluation``. Its parameters are the evaluation's settings
-    (``config``) and its description the ``command``; its dataset input is the problem's generator (seeded by the
-    settings' seed), and its metrics are linked to that dataset and to the MLflow Model the parent run logged, if any
-    (the model's page then shows them).
+    that run), else a new run in the experiment ``<subject>-evaluation``. Its parameters are the evaluation's settings
+    (``params``) and its description the ``command``; its dataset input is ``measured_on``, and its metrics are linked
+    to that dataset and to the MLflow Model the parent run logged, if any (the model's page then shows them).
     """
-    config = config or EvalConfig()
     description = f"`{command}`" if command else None
     parent = run_id or payload.get("training", {}).get("run_id")
     tracker = None
     if parent is not None:
         try:
-            tracker = Tracker(problem_name, tracking_uri, run_name="evaluation", parent_run_id=parent,
+            tracker = Tracker(subject, tracking_uri, run_name="evaluation", parent_run_id=parent,
                               description=description)
         except TrackingUnavailable:
             if run_id is not None:
                 raise
             logging.warning("training run %s is not in the tracking store; logging to a new evaluation run", parent)
             parent = None
-    tracker = tracker or Tracker(f"{problem_name}-evaluation", tracking_uri, run_name="evaluation",
+    tracker = tracker or Tracker(f"{subject}-evaluation", tracking_uri, run_name="evaluation",
                                  description=description)
-    tracker.log_params(config.to_dict())
-    name, digest = tracker.log_dataset(f"{problem_name} generator", {"problem": problem_name, "seed": str(config.seed)},
-                                       context="evaluation")
+    tracker.log_params(params)
+    name, digest = tracker.log_dataset(measured_on.name, measured_on.tags, measured_on.digest, context="evaluation")
     model_id = None if parent is None else tracker.logged_model_of(parent)
     tracker.metric_links = {"model_id": model_id, "dataset_name": name, "dataset_digest": digest}
     return tracker
@@ -120,7 +126,9 @@ def evaluate_checkpoints(
     compvaes = {name: model for name, model in models.items() if isinstance(model, CompVAE)}
     if (whatif or tail) and not compvaes:
         raise ValueError("the what-if and tail evaluations need a CompVAE (a model with recompose and generate_tail)")
-    tracker = None if tracking is None else evaluation_tracker(payload, problem_name, *tracking, config, command)
+    generator = MeasuredOn(f"{problem_name} generator", {"problem": problem_name, "seed": str(config.seed)})
+    tracker = None if tracking is None else evaluation_tracker(payload, problem_name, *tracking, config.to_dict(),
+                                                               generator, command)
     try:
         return _evaluate(payload, models, problem, config, tracker,
                          out_dir or checkpoint.parent / ("evaluation" if per_k else "simulator"),

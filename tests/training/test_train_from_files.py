@@ -98,8 +98,18 @@ def test_evaluate_on_the_files_reports_the_elbo_gap_and_each_multiset_against_th
     assert main(["train", "--data", str(files), "--split-by", "whole", "--out-dir", str(out), "--tracking-uri", store,
                  *TRAIN]) == 0
     assert main(["evaluate", "--checkpoint", str(out / "checkpoint.pt"), "--data", str(files), "--min-wholes", "2",
-                 "--baseline", f"again={out / 'checkpoint.pt'}"]) == 0
+                 "--baseline", f"again={out / 'checkpoint.pt'}", "--tracking-uri", store]) == 0
     document = json.loads((out / "evaluation-test" / "evaluation.json").read_text())
+    client = MlflowClient(tracking_uri=store)  # its own run under the training run, linked to the files' test split
+    (training,) = client.search_runs([e.experiment_id for e in client.search_experiments()],
+                                     "tags.mlflow.runName != 'evaluation'")
+    (evaluation,) = client.search_runs([training.info.experiment_id],
+                                       f"tags.mlflow.parentRunId = '{training.info.run_id}'")
+    assert evaluation.info.status == "FINISHED" and evaluation.data.params["split"] == "test"
+    expected = document["elbo_bits"]["compvae"]["test"]
+    assert evaluation.data.metrics["data/compvae/elbo_bits_test"] == pytest.approx(expected)
+    (measured_on,) = evaluation.inputs.dataset_inputs
+    assert measured_on.dataset.name == f"{files.name} files (test split)" and measured_on.dataset.digest
     assert document["split"] == "test" and set(document["elbo_bits"]) == {"compvae", "again"}
     assert document["elbo_bits"]["compvae"] == document["elbo_bits"]["again"]  # the same model, the same noise
     assert all(math.isfinite(value) for values in document["elbo_bits"].values() for value in values.values())
