@@ -86,7 +86,8 @@ def measure(args: argparse.Namespace, n: int) -> dict[str, Any]:
         out = train / f"files-{split}"
         if not (out / "evaluation.json").exists():
             run(["evaluate", "--checkpoint", str(train / "checkpoint.pt"), "--baseline", f"best={train / 'best.pt'}",
-                 "--data", str(files), "--split", split, "--min-wholes", str(args.min_wholes), "--out-dir", str(out)])
+                 "--data", str(files), "--split", split, "--min-wholes", str(args.min_wholes), "--out-dir", str(out),
+                 "--no-mlflow"])
         documents[name] = json.loads((out / "evaluation.json").read_text())
     return documents
 

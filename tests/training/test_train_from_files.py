@@ -164,7 +164,7 @@ def test_a_model_of_exported_files_is_evaluated_against_the_simulator_that_wrote
         assert all(math.isfinite(value) for value in row["elbo_bits"]["compvae"].values())
     later = export_new_days(HouseholdParts(), files, tmp_path / "later", seed=5)  # the seen feeders on new days
     assert main(["evaluate", "--checkpoint", str(out / "checkpoint.pt"), "--data", str(later), "--split", "train",
-                 "--min-wholes", "2"]) == 0
+                 "--min-wholes", "2", "--no-mlflow"]) == 0
     document = json.loads((out / "evaluation-train" / "evaluation.json").read_text())
     trained_on = split_dataset(WholesDataset(files), 0.1, 0.1, "multiset", 0)  # the training's defaults
     assert document["split_sizes"] == {name: index.numel() for name, index in trained_on.items()}
