@@ -78,10 +78,13 @@ class BinomialJumpNormal(Distribution):
         variance = k * self.scale.unsqueeze(-1) ** 2 + j * self.jump_scale.unsqueeze(-1) ** 2
         return log_weight, loc, variance
 
+    def _log_joint(self, value: Tensor, components: tuple[Tensor, Tensor, Tensor]) -> Tensor:
+        """The log-density of (value, j jumps) for every j, on the components' last axis."""
+        log_weight, loc, variance = components
+        return log_weight - 0.5 * ((value.unsqueeze(-1) - loc) ** 2 / variance + variance.log() + LOG_TWO_PI)
+
     def log_prob(self, value: Tensor) -> Tensor:  # noqa: D102
-        log_weight, loc, variance = self._components()
-        log_normal = -0.5 * ((value.unsqueeze(-1) - loc) ** 2 / variance + variance.log() + LOG_TWO_PI)
-        return torch.logsumexp(log_weight + log_normal, -1)
+        return torch.logsumexp(self._log_joint(value, self._components()), -1)
 
     def cdf(self, value: Tensor) -> Tensor:
         """The cumulative distribution function, in float64."""
@@ -106,7 +109,7 @@ class BinomialJumpNormal(Distribution):
         :math:`K\mu + j a + \sqrt{K\sigma^2 + j s^2}\, \eta_1`: fresh noise gives draws of the law.
         """
         log_weight, loc, variance = self._components()
-        below = log_weight.double().exp().cumsum(-1)  # the binomial cdf at j = 0..max K
+        below = _binomial_cdf(log_weight)
         jumps = (below < torch.special.ndtr(noise[..., 0].double()).unsqueeze(-1)).sum(-1, keepdim=True)
         jumps = jumps.clamp(max=loc.size(-1) - 1)  # rounding at the top
         return (loc.gather(-1, jumps) + variance.gather(-1, jumps).sqrt() * noise[..., 1:]).squeeze(-1)
@@ -119,12 +122,17 @@ class BinomialJumpNormal(Distribution):
         binomial step, the second the level's residual: :meth:`from_noise` gives ``value`` back, and the noise
         abducted from draws of the law is standard normal.
         """
-        log_weight, loc, variance = self._components()
-        log_normal = -0.5 * ((value.unsqueeze(-1) - loc) ** 2 / variance + variance.log() + LOG_TWO_PI)
-        jumps = torch.distributions.Categorical(logits=log_weight + log_normal).sample().unsqueeze(-1)
-        cdf = log_weight.double().exp().cumsum(-1)
+        components = self._components()
+        log_weight, loc, variance = components
+        jumps = torch.distributions.Categorical(logits=self._log_joint(value, components)).sample().unsqueeze(-1)
+        cdf = _binomial_cdf(log_weight)
         high = cdf.gather(-1, jumps)
         low = torch.where(jumps > 0, cdf.gather(-1, (jumps - 1).clamp(min=0)), torch.zeros_like(high))
         uniform = (low + (high - low) * torch.rand_like(low)).clamp(UNIFORM_MARGIN, 1 - UNIFORM_MARGIN)
         level = (value.unsqueeze(-1) - loc.gather(-1, jumps)) / variance.gather(-1, jumps).sqrt()
         return torch.cat([torch.special.ndtri(uniform).to(value.dtype), level], -1)
+
+
+def _binomial_cdf(log_weight: Tensor) -> Tensor:
+    """The cdf of the number of jumps at j = 0..max K (float64), from the components' log weights."""
+    return log_weight.double().exp().cumsum(-1)
