@@ -72,6 +72,7 @@ def assert_loss_permutation_invariant_and_batched_like_one_by_one(model, data: B
 # A training run that takes a second: the command-line flags, and the model sizes as a dict
 TINY_MODEL = dict(w_dim=4, z_dim=3, hidden_dim=16, x_feature_dim=8, part_embed_dim=4, num_update_layers=1)
 RESUME = ["train", "--no-log-model", "--resume"]  # a resumed run's command (a test logs no MLflow Model)
-TINY_TRAIN = ["--no-log-model", "--iterations", "6", "--batch-size", "8", "--log-every", "2", "--eval-every", "4",
-              "--eval-wholes", "4", "--eval-part-counts", "1,3", "--k-max", "3"]
+# a tiny run with no MLflow Model and no final figures (a test that checks them adds --figures or --log-model)
+TINY_TRAIN = ["--no-log-model", "--no-figures", "--iterations", "6", "--batch-size", "8", "--log-every", "2",
+              "--eval-every", "4", "--eval-wholes", "4", "--eval-part-counts", "1,3", "--k-max", "3"]
 TINY_MODEL_ARGS = [arg for key, value in TINY_MODEL.items() for arg in (f"--{key.replace('_', '-')}", str(value))]

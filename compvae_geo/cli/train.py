@@ -27,6 +27,8 @@ def add_train_arguments(train: argparse.ArgumentParser) -> None:
     train.add_argument("--tracking-uri", default=None,
                        help=f"MLflow store (default $MLFLOW_TRACKING_URI, else {DEFAULT_TRACKING_URI})")
     train.add_argument("--experiment", default=None, help="MLflow experiment (default: the problem name)")
+    train.add_argument("--figures", action=argparse.BooleanOptionalAction, default=True,
+                       help="draw the model's figures beside the checkpoint at the end (default: yes; a few seconds)")
     train.add_argument("--log-model", action=argparse.BooleanOptionalAction, default=True,
                        help="log the trained model (best.pt where kept, else the checkpoint) as an MLflow Model in "
                             "the run at the end (default: yes)")
@@ -147,7 +149,7 @@ def _train(trainer: Any, out_dir: Path, args: argparse.Namespace) -> int:
               f"non-finite loss or gradient (more than --max-skipped-share {config.max_skipped_share}); the "
               f"checkpoint {result.checkpoint} holds the last finite weights. Try a lower --lr.", file=sys.stderr)
         return DIVERGED_EXIT_CODE
-    write_artifacts(trainer, out_dir)
+    write_artifacts(trainer, out_dir, args.figures)
     if args.log_model and trainer.tracker.available:
         _log_trained_model(trainer, args.register_model)
     trainer.tracker.end("FINISHED")

@@ -9,14 +9,16 @@ from ..training.trainer import Trainer
 from .figures import loss_curves_figure, model_figures
 
 
-def write_artifacts(trainer: Trainer, out_dir: Path) -> None:
-    """``config.json`` (what ``train --config`` reads back) and the model's figures beside the checkpoint.
+def write_artifacts(trainer: Trainer, out_dir: Path, draw_figures: bool = True) -> None:
+    """``config.json`` (what ``train --config`` reads back) and, with ``draw_figures``, the model's figures.
 
-    Each is also logged to MLflow.
+    Beside the checkpoint, each also logged to MLflow with the checkpoint.
     """
     config_path = out_dir / "config.json"
     config_path.write_text(json.dumps(resolved_config(trainer.spec), indent=2))
-    if trainer.spec.split_sizes is None:  # a generator: the paper's figures against it
+    if not draw_figures:
+        figures = {}
+    elif trainer.spec.split_sizes is None:  # a generator: the paper's figures against it
         figures = model_figures(trainer.model, trainer.problem, trainer.config.seed, trainer.history)
     else:  # recorded data: the loss curves (the evaluation against the files is evaluate's)
         figures = {"loss_curves.png": loss_curves_figure(trainer.history)} if trainer.history else {}

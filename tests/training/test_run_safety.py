@@ -145,7 +145,7 @@ def test_ctrl_c_during_the_final_figures_marks_the_run_killed(tmp_path, store, m
         raise KeyboardInterrupt
 
     monkeypatch.setattr(artifacts, "write_artifacts", press_ctrl_c)
-    assert main([*TRAIN, "--tracking-uri", store, "--out-dir", str(tmp_path / "out")]) == 130
+    assert main([*TRAIN, "--figures", "--tracking-uri", store, "--out-dir", str(tmp_path / "out")]) == 130
     assert [run.info.status for run in runs_of(store)] == ["KILLED"]
 
 

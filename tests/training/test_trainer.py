@@ -28,7 +28,8 @@ def store(tmp_path_factory):
 @pytest.fixture(scope="module")
 def trained_run(store, tmp_path_factory):
     out_dir = tmp_path_factory.mktemp("run")
-    code = main(["train", "--tracking-uri", store, "--out-dir", str(out_dir), *TINY_TRAIN, *TINY_MODEL_ARGS])
+    code = main(["train", "--tracking-uri", store, "--out-dir", str(out_dir), *TINY_TRAIN, "--figures",
+                 *TINY_MODEL_ARGS])
     assert code == 0
     return out_dir
 
@@ -210,6 +211,7 @@ def test_count_cvae_baseline_trains_through_the_same_command(store, tmp_path):
     assert main(["train", "--tracking-uri", store, "--out-dir", str(out_dir), "--model", "count_cvae",
                  *TINY_TRAIN, *TINY_MODEL_ARGS]) == 0
     assert isinstance(load_model(out_dir / "checkpoint.pt"), CountCVAE)
+    assert sorted(path.name for path in out_dir.iterdir()) == ["checkpoint.pt", "config.json"]  # --no-figures
 
 
 def test_evaluate_command_compares_baselines_logs_to_the_training_run_and_feeds_the_report(
@@ -336,7 +338,7 @@ def test_sites_problem_has_its_own_presets_and_trains_through_the_same_command(s
     assert preset("cpu", "sine")[1]["render_channels"] > 0 and "render_channels" not in preset("paper", "sine")[1]
     out_dir = tmp_path / "sites"
     assert main(["train", "--problem", "sites", "--tracking-uri", store, "--out-dir", str(out_dir),
-                 *TINY_TRAIN, *TINY_MODEL_ARGS, "--prior-context-layers", "1"]) == 0
+                 *TINY_TRAIN, "--figures", *TINY_MODEL_ARGS, "--prior-context-layers", "1"]) == 0
     model = CompVAE.load(out_dir / "checkpoint.pt")
     assert model.config.observation == "image" and model.config.part_attr_dim == 2
     assert model.part_renderer is not None and model.part_prior.context is not None
