@@ -36,17 +36,22 @@ def add_generate_arguments(generate: argparse.ArgumentParser) -> None:
                                "noise for households and data files, the mean for sines and sites)")
     generate.add_argument("--problem", choices=PROBLEM_NAMES, default=None,
                           help="also draw true wholes of this problem in the plot")
-    generate.add_argument("--out", type=Path, default=Path("generated.csv"),
-                          help="where the wholes go: .csv or .parquet (long: whole_id, sample, step, value), .pt or "
-                               ".npy (an array); a .json of what was asked beside it, and a .png plot")
-    generate.add_argument("--overwrite", action="store_true", help="replace an existing --out")
-    generate.add_argument("--plot", action=argparse.BooleanOptionalAction, default=True,
-                          help="plot the first whole's draws beside --out (default: yes)")
+    add_output_arguments(generate, "generated.csv", "the wholes", "the first whole's draws")
     generate.add_argument("--tail-quantile", type=float, default=None, metavar="Q",
                           help="only wholes whose --statistic exceeds its Q-quantile under the model (e.g. 0.99: the "
                                "1-in-100 peak days), sampled without rejection")
     generate.add_argument("--statistic", choices=("peak", "energy", "mean"), default="peak",
                           help="the statistic of --tail-quantile: the largest value, the sum or the mean")
+
+
+def add_output_arguments(parser: argparse.ArgumentParser, default: str, what: str, plotted: str) -> None:
+    """``--out`` (a long table or an array, with a ``.json`` of what was asked), ``--overwrite`` and ``--plot``."""
+    parser.add_argument("--out", type=Path, default=Path(default),
+                        help=f"where {what} go: .csv or .parquet (long: whole_id, sample, step, value), .pt or .npy "
+                             "(an array); a .json of what was asked beside it, and a .png plot")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    parser.add_argument("--plot", action=argparse.BooleanOptionalAction, default=True,
+                        help=f"plot {plotted} beside --out (default: yes)")
 
 
 def run_generate(args: argparse.Namespace) -> int:

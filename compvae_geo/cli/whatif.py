@@ -11,6 +11,7 @@ from ..problems import PROBLEM_NAMES
 from .common import CHECKPOINT_HELP, checkpoint_argument, parse_ints, parse_parts, parse_rows
 from .generate import (
     GENERATED_SUFFIXES,
+    add_output_arguments,
     check_out,
     labels_of,
     named_conditions,
@@ -47,12 +48,7 @@ def add_whatif_arguments(whatif: argparse.ArgumentParser) -> None:
                         help="descriptors of each added part, one row per part (with --problem: drawn if not given)")
     whatif.add_argument("--num-samples", type=int, default=64)
     whatif.add_argument("--seed", type=int, default=0)
-    whatif.add_argument("--out", type=Path, default=Path("whatif.csv"),
-                        help="where the what-if wholes go: .csv or .parquet (long: whole_id, sample, step, value), "
-                             ".pt or .npy (an array); a .json of what was asked beside it, and a .png plot")
-    whatif.add_argument("--overwrite", action="store_true", help="replace an existing --out")
-    whatif.add_argument("--plot", action=argparse.BooleanOptionalAction, default=True,
-                        help="plot the observed whole and its what-if wholes beside --out (default: yes)")
+    add_output_arguments(whatif, "whatif.csv", "the what-if wholes", "the observed whole and its what-if wholes")
 
 
 def _read_observed(path: Path) -> Any:
