@@ -256,14 +256,23 @@ def _probe_settings(tracking_uri: str) -> Iterator[None]:
         yield
         return
     probe = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": HTTP_PROBE_RETRIES, "MLFLOW_HTTP_REQUEST_TIMEOUT": HTTP_TIMEOUT_SECONDS}
-    before = {name: os.environ.get(name) for name in probe}
-    os.environ.update({name: value for name, value in probe.items() if before[name] is None})
+    with environment_restored(*probe):
+        os.environ.update({name: value for name, value in probe.items() if name not in os.environ})
+        yield
+
+
+@contextlib.contextmanager
+def environment_restored(*names: str) -> Iterator[None]:
+    """The environment variables ``names`` as they were before the block, whatever it set or removed."""
+    before = {name: os.environ.get(name) for name in names}
     try:
         yield
     finally:
         for name, value in before.items():
             if value is None:
                 os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def source_tags() -> dict[str, str]:

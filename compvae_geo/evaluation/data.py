@@ -172,7 +172,7 @@ def data_metrics(document: dict[str, Any]) -> dict[str, float]:
 def _log_data_evaluation(payload: dict[str, Any], document: dict[str, Any], path: Path,
                          tracking: tuple[str | None, str | None], command: str | None) -> None:
     """The evaluation in its own MLflow run: settings, metrics linked to the split of the files, the document."""
-    from .run import MeasuredOn, evaluation_tracker
+    from .run import MeasuredOn, ended_on_failure, evaluation_tracker, log_evaluation
 
     split = document["split"]
     measured_on = MeasuredOn(f"{Path(document['data']).name} files ({split} split)",
@@ -180,13 +180,8 @@ def _log_data_evaluation(payload: dict[str, Any], document: dict[str, Any], path
                              document["digest"])
     params = {"data": document["data"], "split": split, "min_wholes": document["min_wholes"]}
     tracker = evaluation_tracker(payload, f"{Path(document['data']).name}", *tracking, params, measured_on, command)
-    try:
-        tracker.log_metrics(data_metrics(document), step=0)
-        tracker.log_artifact(path, "evaluation")
-    except BaseException:
-        tracker.end("FAILED")
-        raise
-    tracker.end()
+    with ended_on_failure(tracker):
+        log_evaluation(tracker, [(data_metrics(document), 0)], [path])
 
 
 def elbo_table(document: dict[str, Any]) -> Table:

@@ -4,9 +4,11 @@ Each checkpoint read once, the evaluation written to ``evaluation.json`` with th
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -129,12 +131,19 @@ def evaluate_checkpoints(
     generator = MeasuredOn(f"{problem_name} generator", {"problem": problem_name, "seed": str(config.seed)})
     tracker = None if tracking is None else evaluation_tracker(payload, problem_name, *tracking, config.to_dict(),
                                                                generator, command)
-    try:
+    with ended_on_failure(tracker):
         return _evaluate(payload, models, problem, config, tracker,
                          out_dir or checkpoint.parent / ("evaluation" if per_k else "simulator"),
                          document={"problem": problem_name, "command": command, "settings": config.to_dict(),
                                    "models": paths, "training_commands": trained_by},
                          whatif=whatif, tail=tail, per_k=per_k)
+
+
+@contextlib.contextmanager
+def ended_on_failure(tracker: Tracker | None) -> Iterator[None]:
+    """An evaluation's run ends KILLED (Ctrl-C) or FAILED when the evaluation inside the block does (None: no run)."""
+    try:
+        yield
     except BaseException as error:  # the evaluation's run ends, whatever ended the evaluation
         if tracker is not None:
             tracker.end("KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED")
@@ -161,7 +170,7 @@ def _evaluate(payload: dict[str, Any], models: dict[str, SavableModel], problem:
     json_path.write_text(json.dumps(document, indent=2))
     if tracker is not None:
         metrics = as_metrics(evaluation) + whatif_metrics(whatif_cells or []) + tail_metrics(tail_cells or [])
-        _log(tracker, metrics, [json_path, *(out_dir / name for name in figures)])
+        log_evaluation(tracker, metrics, [json_path, *(out_dir / name for name in figures)])
     return EvaluationRun(evaluation, json_path, len(figures), seconds, tracker, whatif_cells, tail_cells)
 
 
@@ -235,7 +244,7 @@ def _figures(model: SavableModel, problem: PartsProblem, config: EvalConfig, pay
     return figures
 
 
-def _log(tracker: Tracker, metrics: list[tuple[dict[str, float], int]], artifacts: list[Path]) -> None:
+def log_evaluation(tracker: Tracker, metrics: list[tuple[dict[str, float], int]], artifacts: list[Path]) -> None:
     """The metrics (each at its step) and the artifacts of an evaluation in its MLflow run, which then ends."""
     for values, k in metrics:
         tracker.log_metrics(values, step=k)

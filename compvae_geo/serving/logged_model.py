@@ -13,7 +13,7 @@ import torch
 
 from ..checkpoint import read_model_payload
 from ..problems import make_problem, model_problem
-from ..tracking import resolve_tracking_uri
+from ..tracking import environment_restored, resolve_tracking_uri
 from .generation import GenerationSettings
 from .pyfunc_model import CHECKPOINT_ARTIFACT, CompVAEPyfunc
 
@@ -124,16 +124,12 @@ def using_tracking_uri(uri: str, experiment_id: str | None = None) -> Iterator[N
     """
     import mlflow
 
-    before = {name: os.environ.get(name) for name in (TRACKING_URI_VARIABLE, EXPERIMENT_ID_VARIABLE)}
-    mlflow.set_tracking_uri(uri)  # (which also sets $MLFLOW_TRACKING_URI)
-    if experiment_id is not None:
-        os.environ[EXPERIMENT_ID_VARIABLE] = experiment_id
-    try:
-        yield
-    finally:
-        mlflow.set_tracking_uri(before[TRACKING_URI_VARIABLE] or "")
-        for name, value in before.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    uri_before = os.environ.get(TRACKING_URI_VARIABLE)
+    with environment_restored(TRACKING_URI_VARIABLE, EXPERIMENT_ID_VARIABLE):
+        mlflow.set_tracking_uri(uri)  # (which also sets $MLFLOW_TRACKING_URI)
+        if experiment_id is not None:
+            os.environ[EXPERIMENT_ID_VARIABLE] = experiment_id
+        try:
+            yield
+        finally:
+            mlflow.set_tracking_uri(uri_before or "")
