@@ -40,7 +40,7 @@ class PerPartObservation(nn.Module):
         count = latent[:, self.vector.stop - 1:self.vector.stop].clamp(min=1.0)
         v = self.vector
         part_latent = torch.cat([latent[:, :v.start], latent[:, v] / count, latent[:, v.stop:], count.reciprocal()], -1)
-        part_rendered = None if rendered is None else rendered / count.view(-1, *([1] * (rendered.dim() - 1)))
+        part_rendered = None if rendered is None else rendered / _per_whole(count, rendered)
         return count, part_latent, part_rendered
 
     def forward(self, latent: Tensor, rendered: Tensor | None = None) -> Normal:
@@ -48,7 +48,7 @@ class PerPartObservation(nn.Module):
         count, part_latent, part_rendered = self.per_part(latent, rendered)
         loc, raw_scale = self.decoder(part_latent, part_rendered)
         scale = floored_scale(raw_scale, self.scale_floor).expand_as(loc)
-        whole_count = count.view(-1, *([1] * (loc.dim() - 1)))
+        whole_count = _per_whole(count, loc)
         return normal(whole_count * loc, whole_count.sqrt() * scale)
 
     @staticmethod
@@ -91,7 +91,7 @@ class PerPartJumpObservation(PerPartObservation):
         loc, raw_scale = self.decoder(part_latent, part_rendered)
         jumps = self.jump_net(part_latent).view(latent.size(0), JUMP_OUTPUTS, *self.obs_shape)
         jump_logit, raw_jump_loc, raw_jump_scale = jumps.unbind(1)
-        return BinomialJumpNormal(count.view(-1, *([1] * (loc.dim() - 1))), loc,
+        return BinomialJumpNormal(_per_whole(count, loc), loc,
                                   floored_scale(raw_scale, self.scale_floor), jump_logit,
                                   torch.nn.functional.softplus(raw_jump_loc),
                                   floored_scale(raw_jump_scale, self.scale_floor))
@@ -103,3 +103,8 @@ class PerPartJumpObservation(PerPartObservation):
 
     def extra_repr(self) -> str:  # noqa: D102
         return f"{super().extra_repr()}, obs_shape={self.obs_shape}"
+
+
+def _per_whole(count: Tensor, like: Tensor) -> Tensor:
+    """K ``[B, 1]`` shaped to broadcast over the elements of each whole of ``like`` ``[B, ...]``."""
+    return count.view(-1, *([1] * (like.dim() - 1)))
