@@ -24,6 +24,7 @@ from .part_embedding import PartEmbedding
 from .part_prior import PartPrior
 from .per_part_observation import PerPartJumpObservation, PerPartObservation
 from .savable import SavableModel
+from .whole_view import WholeAsObserved, WholePerPart
 from .z_prior import MultisetZPrior, WholeSumZPrior
 
 GENERATE_CHUNK_PARTS = 1024  # parts rendered and summed at a time by generate (bounds its memory at large K)
@@ -72,7 +73,9 @@ class CompVAE(SavableModel):
     generative order (:class:`WholeSumZPrior`, the paper's, or :class:`MultisetZPrior`, ``CompVAEConfig.z_first``),
     and the observation model on the codec's decoder (:class:`GaussianObservation`, or :class:`PerPartObservation`
     where the decoder speaks for one part, ``CompVAEConfig.per_part_decoder``, and :class:`PerPartJumpObservation`
-    where each part also jumps at random, ``CompVAEConfig.observation_jumps``).
+    where each part also jumps at random, ``CompVAEConfig.observation_jumps``), and what the x-encoder reads of a
+    whole (:class:`WholeAsObserved`, or :class:`WholePerPart` for a model that does not see the number of parts,
+    ``CompVAEConfig.sees_count``).
 
     Args:
         config (CompVAEConfig): sizes and constants. (default: the 1D sine problem)
@@ -87,17 +90,18 @@ class CompVAE(SavableModel):
         # parts first and z from their sum
         z_prior_class = MultisetZPrior if c.z_first else WholeSumZPrior
         codec = get_codec(c.observation)
-        decoder_dim = c.z_dim + c.whole_latent_dim + c.condition_dim + int(c.per_part_decoder)
+        decoder_dim = c.z_dim + c.whole_latent_dim + c.condition_dim + int(c.per_part_decoder and c.sees_count)
         self.x_encoder, x_decoder = codec.build(c.obs_shape, c.x_feature_dim, decoder_dim, c.hidden_dim,
                                                 c.render_channels, c.render_hidden_dim)
         vector = slice(c.z_dim, c.z_dim + c.whole_latent_dim)
         if c.observation_jumps:
             self.observation = PerPartJumpObservation(x_decoder, c.observation_scale_floor, vector, c.obs_shape,
-                                                      decoder_dim, c.hidden_dim)
+                                                      decoder_dim, c.hidden_dim, c.sees_count)
         elif c.per_part_decoder:
-            self.observation = PerPartObservation(x_decoder, c.observation_scale_floor, vector)
+            self.observation = PerPartObservation(x_decoder, c.observation_scale_floor, vector, c.sees_count)
         else:
             self.observation = GaussianObservation(x_decoder, c.observation_scale_floor)
+        self.whole_view = WholeAsObserved() if c.sees_count else WholePerPart()  # what the x-encoder reads
         self.z_posterior = MLP([c.x_feature_dim + c.condition_dim, c.hidden_dim, 2 * c.z_dim], norm=None)
         self.node_embedding = PartEmbedding(c.num_categories, c.part_attr_dim, c.part_embed_dim)
         self.node_gate = nn.Linear(c.part_embed_dim, c.x_feature_dim) if c.gated_node_features else None
@@ -243,7 +247,7 @@ class CompVAE(SavableModel):
         c = self.config
         if noise is None:
             noise = LatentNoise.sample(c, wholes.num_wholes, wholes.part.numel(), wholes.whole.device)
-        features = self.x_encoder(wholes.whole)
+        features = self.x_encoder(self.whole_view(wholes))
         conditions = condition_features(wholes.whole_attr, wholes.num_wholes, c, features)
         z_loc, z_scale = split_loc_scale(self.z_posterior(torch.cat([features, conditions], -1)),
                                          c.posterior_scale_floor)

@@ -23,7 +23,8 @@ class PartPrior(nn.Module):
     - ``prior_sees_count``: each part also reads :math:`1/K`, K the number of parts of its whole;
     - ``prior_group_factor``: the parts of a whole that share a category (:math:`m_i` of them)
       also share a factor per coordinate, a
-      :class:`~compvae_geo.layers.PartGroupDiagonalFactorNormal`, and each part reads :math:`1/m_i`;
+      :class:`~compvae_geo.layers.PartGroupDiagonalFactorNormal`, and each part reads :math:`1/m_i` (unless
+      ``sees_count`` is False);
     - ``prior_context_layers``: each part's embedding passes through a residual
       :class:`~compvae_geo.layers.PartUpdateStack` over the parts of its whole,
       :math:`p(w_i \mid l_i, \{l_j\})` (permutation-equivariant, :math:`O(|V|)`);
@@ -42,7 +43,8 @@ class PartPrior(nn.Module):
         c = self.config = config
         self.embedding = PartEmbedding(c.num_categories, c.part_attr_dim, c.part_embed_dim)
         self.count = nn.Linear(1, c.part_embed_dim, bias=False) if c.prior_sees_count else None
-        self.group_size = nn.Linear(1, c.part_embed_dim, bias=False) if c.prior_group_factor else None
+        self.group_size = nn.Linear(1, c.part_embed_dim, bias=False) if c.prior_group_factor and c.sees_count \
+            else None
         self.z = nn.Linear(c.z_dim, c.part_embed_dim) if reads_z else None
         # per coordinate: a mean and a std, and with prior_group_factor the loading of the shared factor
         outputs = (3 if c.prior_group_factor else 2) * c.w_dim
@@ -78,7 +80,8 @@ class PartPrior(nn.Module):
         part, part_attr, batch, num_wholes = multisets.part, multisets.part_attr, multisets.batch, multisets.num_wholes
         if self.z is not None and z is None:
             raise ValueError("this part prior reads z (z first): pass the z of each whole")
-        group, size = groups_of_equal_parts(part, batch) if self.group_size is not None else (None, None)
+        group, size = groups_of_equal_parts(part, batch) if self.config.prior_group_factor else (None, None)
+        size = size if self.group_size is not None else None  # m_i, where the prior reads it
         if self.per_kind:
             kind = part if size is None else size * self.config.num_categories + part
             kinds, of_part = torch.unique(kind, return_inverse=True)
@@ -95,7 +98,7 @@ class PartPrior(nn.Module):
             if self.context is not None:
                 embedding = self.context(embedding, batch, num_wholes)
             params = self.head(embedding)
-        if self.group_size is None:
+        if not self.config.prior_group_factor:
             loc, scale = split_loc_scale(params, self.config.prior_scale_floor)
             return PartNormal(loc, scale, batch, num_wholes, validate_args=False)
         params, loading = params.split([2 * self.config.w_dim, self.config.w_dim], dim=-1)

@@ -22,24 +22,27 @@ class PerPartObservation(nn.Module):
     theirs, as for a sum of K parts with independent residuals. What the decoder reads then stays in the range of
     training whatever K, so that a whole of more parts than any training whole scales with them (the whole is still
     not the sum of its parts: :math:`\mu` reads every part through the means and 1/K). K comes from the count
-    channel of :math:`\tilde{w}` (``count_channel``), at least 1.
+    channel of :math:`\tilde{w}` (``count_channel``), at least 1. With ``reads_count=False`` the decoder does not read
+    1/K: the whole of r copies of a multiset's part latents is then exactly r times its whole in mean and variance.
 
     Args:
         decoder (nn.Module): ``decoder(latent, rendered)`` gives the mean and a raw std (a codec's x-decoder), built
-            for one more input than the latent has (the 1/K).
+            for one more input than the latent has (the 1/K) where it reads K.
         scale_floor (float): smooth lower bound of each part's std.
         vector (slice): where the vector part of :math:`\tilde{w}` lies in the latent; its last column is K.
+        reads_count (bool): the decoder also reads 1/K. (default: ``True``)
     """
 
-    def __init__(self, decoder: nn.Module, scale_floor: float, vector: slice) -> None:
+    def __init__(self, decoder: nn.Module, scale_floor: float, vector: slice, reads_count: bool = True) -> None:
         super().__init__()
-        self.decoder, self.scale_floor, self.vector = decoder, scale_floor, vector
+        self.decoder, self.scale_floor, self.vector, self.reads_count = decoder, scale_floor, vector, reads_count
 
     def per_part(self, latent: Tensor, rendered: Tensor | None) -> tuple[Tensor, Tensor, Tensor | None]:
-        """K ``[B, 1]``, the latent per part ``[B, D + 1]`` and the rendered sum per part (or None)."""
+        """K ``[B, 1]``, the latent per part ``[B, D (+ 1 with 1/K)]`` and the rendered sum per part (or None)."""
         count = latent[:, self.vector.stop - 1:self.vector.stop].clamp(min=1.0)
         v = self.vector
-        part_latent = torch.cat([latent[:, :v.start], latent[:, v] / count, latent[:, v.stop:], count.reciprocal()], -1)
+        inputs = [latent[:, :v.start], latent[:, v] / count, latent[:, v.stop:]]
+        part_latent = torch.cat([*inputs, count.reciprocal()] if self.reads_count else inputs, -1)
         part_rendered = None if rendered is None else rendered / _per_whole(count, rendered)
         return count, part_latent, part_rendered
 
@@ -57,7 +60,7 @@ class PerPartObservation(nn.Module):
         return tuple(obs_shape)
 
     def extra_repr(self) -> str:  # noqa: D102
-        return f"scale_floor={self.scale_floor}, vector={self.vector}"
+        return f"scale_floor={self.scale_floor}, vector={self.vector}, reads_count={self.reads_count}"
 
 
 class PerPartJumpObservation(PerPartObservation):
@@ -77,11 +80,12 @@ class PerPartJumpObservation(PerPartObservation):
         obs_shape (tuple[int, ...]): the shape of one whole.
         latent_dim (int): the size of the latent per part (what the decoder reads).
         hidden_dim (int): the width of the jump network's hidden layer.
+        reads_count (bool): as for :class:`PerPartObservation`.
     """
 
     def __init__(self, decoder: nn.Module, scale_floor: float, vector: slice, obs_shape: tuple[int, ...],
-                 latent_dim: int, hidden_dim: int) -> None:
-        super().__init__(decoder, scale_floor, vector)
+                 latent_dim: int, hidden_dim: int, reads_count: bool = True) -> None:
+        super().__init__(decoder, scale_floor, vector, reads_count)
         self.obs_shape = tuple(obs_shape)
         self.jump_net = MLP([latent_dim, hidden_dim, JUMP_OUTPUTS * math.prod(obs_shape)], norm=None)
 

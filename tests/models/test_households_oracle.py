@@ -2,8 +2,9 @@
 
 z first (p(z | {l_i}, c) from a mean of part embeddings and 1 / (K + 1), then p(w_i | l_i, z)), the group-factor part
 prior, rendered part sums, part descriptors and known conditions (some rows unknown), and the observation model either
-Gaussian or the preset's per-household jumps: every term written out on zero-padded wholes, with the covariances of the
-posterior and the prior as explicit matrices and the jump law as torch's mixture over the number of jumps, step by step.
+Gaussian or per-household jumps, reading the number of households K or blind to it as the preset is (the encoder reads
+x / K, no 1/(K+1), 1/m_i or 1/K): every term written out on zero-padded wholes, with the covariances of the posterior
+and the prior as explicit matrices and the jump law as torch's mixture over the number of jumps, step by step.
 """
 import pytest
 import torch
@@ -28,7 +29,8 @@ def dense_loss(model: CompVAE, data, noise: LatentNoise, counts: list[int]):
     c = model.config
     known = ~torch.isnan(data.whole_attr).any(-1, keepdim=True)
     conditions = torch.cat([torch.where(known, data.whole_attr, 0.0), known.float()], -1)
-    features = model.x_encoder(data.whole)
+    k = torch.tensor(counts, dtype=torch.float).unsqueeze(-1)
+    features = model.x_encoder(data.whole if c.sees_count else data.whole / k.clamp(min=1))  # blind to K: x per part
     z_loc, z_raw = model.z_posterior(torch.cat([features, conditions], -1)).chunk(2, -1)
     z_scale = soft(z_raw, c.posterior_scale_floor)
     z = z_loc + z_scale * noise.z
@@ -49,14 +51,14 @@ def dense_loss(model: CompVAE, data, noise: LatentNoise, counts: list[int]):
                                            -1))[0] for i in range(k)), torch.zeros(c.render_channels, *c.obs_shape))
         for b, k in enumerate(counts)])
     vector = torch.cat([(w * mask[..., None]).sum(1), mask.sum(1, keepdim=True).float()], -1)
-    # p(z | {l_i}, c): the mean embedding of the multiset and 1 / (K + 1)
+    # p(z | {l_i}, c): the mean embedding of the multiset and 1 / (K + 1) (blind to K: the mean alone)
     embedded, _ = to_padded(model.z_prior.embedding(data.part, data.part_attr), counts)
-    k = mask.sum(1, keepdim=True).float()
-    summary = torch.cat([(embedded * mask[..., None]).sum(1) / k.clamp(min=1), 1 / (k + 1)], -1)
+    summary = (embedded * mask[..., None]).sum(1) / k.clamp(min=1)
+    summary = torch.cat([summary, 1 / (k + 1)], -1) if c.sees_count else summary
     prior_z_loc, prior_z_raw = model.z_prior.net(torch.cat([summary, conditions], -1)).chunk(2, -1)
     loss_z = (Normal(z_loc, z_scale).log_prob(z) - Normal(prior_z_loc, soft(prior_z_raw, c.prior_scale_floor))
               .log_prob(z)).sum(-1)
-    # p(w_i | l_i, m_i, z): each part reads 1/m_i (m_i parts of its category in its whole) and its whole's z
+    # p(w_i | l_i, m_i, z): each part reads 1/m_i (m_i parts of its category in its whole; not blind to K) and z
     prior = model.part_prior
     loss_w = []
     for b, count in enumerate(counts):
@@ -64,8 +66,9 @@ def dense_loss(model: CompVAE, data, noise: LatentNoise, counts: list[int]):
         if count:
             p = part[b, :count]
             same = (p[:, None] == p[None, :]).float()
-            embedding = prior.embedding(p, attr[b, :count]) + prior.group_size(1 / same.sum(1, keepdim=True)) \
-                + prior.z(z[b])
+            embedding = prior.embedding(p, attr[b, :count]) + prior.z(z[b])
+            if c.sees_count:
+                embedding = embedding + prior.group_size(1 / same.sum(1, keepdim=True))
             prior_loc, prior_raw, loading = prior.head(embedding).split(c.w_dim, -1)
             prior_scale = soft(prior_raw, c.prior_scale_floor)
             for d in range(c.w_dim):
@@ -88,7 +91,7 @@ def dense_jump_loss_x(model: CompVAE, latent, rendered, whole, count: int):
     """-log p(x) of one whole of ``count`` jumping households: a mixture over the number of jumps, step by step."""
     c = model.config
     z, vector, conditions = latent.split([c.z_dim, c.whole_latent_dim, c.condition_dim])
-    per_part = torch.cat([z, vector / count, conditions, torch.tensor([1 / count])])[None]
+    per_part = torch.cat([z, vector / count, conditions] + ([torch.tensor([1 / count])] if c.sees_count else []))[None]
     x_loc, x_raw = (t[0] for t in model.observation.decoder(per_part, rendered[None] / count))
     logit, raw_size, raw_spread = model.observation.jump_net(per_part).view(3, -1)
     scale, size = soft(x_raw, c.observation_scale_floor), F.softplus(raw_size)
@@ -102,8 +105,9 @@ def dense_jump_loss_x(model: CompVAE, latent, rendered, whole, count: int):
     return total
 
 
-@pytest.mark.parametrize("observation", [{}, dict(per_part_decoder=True, observation_jumps=True)],
-                         ids=["gaussian", "per-part jumps (the preset)"])
+@pytest.mark.parametrize("observation", [{}, dict(per_part_decoder=True, observation_jumps=True),
+                                         dict(per_part_decoder=True, observation_jumps=True, sees_count=False)],
+                         ids=["gaussian", "per-part jumps", "per-part jumps blind to K (the preset)"])
 def test_the_households_options_give_the_dense_elbo(observation):
     torch.manual_seed(0)
     model = CompVAE(model_config_for(PROBLEM, **OPTIONS, **observation))

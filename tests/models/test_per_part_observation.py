@@ -1,4 +1,5 @@
 """The observation model that composes: K times one part's mean and variance, the decoder reading per-part inputs."""
+import pytest
 import torch
 from helpers import TINY_MODEL, assert_loss_permutation_invariant_and_batched_like_one_by_one
 
@@ -103,3 +104,34 @@ def test_jumps_need_the_per_part_decoder():
 
     with pytest.raises(ValueError, match="needs per_part_decoder"):
         households_model(per_part_decoder=False, observation_jumps=True)
+
+
+@pytest.mark.parametrize("sees_count", [False, True], ids=["blind to K", "reading K"])
+def test_a_model_blind_to_k_makes_r_copies_of_a_multiset_r_times_its_whole(sees_count):
+    # blind to K (the households preset), the whole of r copies of every part (with the same noise) is r times the
+    # whole; a model reading 1/K, 1/(K+1) and 1/m_i makes another whole of the same mix (so the check can fail)
+    from compvae_geo.models.latents import GenerationNoise
+
+    problem = HouseholdParts()
+    model = households_model(observation_jumps=True, prior_group_factor=True, sees_count=sees_count)
+    generator = torch.Generator().manual_seed(5)
+    part = torch.tensor([0, 3, 3, 5])
+    part_attr = problem.sample_part_attr(part, generator)
+    whole_attr = problem.conditions("saturday", 4.0)
+    torch.manual_seed(6)
+    noise = model.generation_noise(part, 3)
+    copies = 5
+    tiled = GenerationNoise(noise.z, noise.own.repeat(1, copies, 1), noise.shared, None)
+    whole = model.wholes_from_noise(part, noise, part_attr, whole_attr)
+    of_copies = model.wholes_from_noise(part.repeat(copies), tiled, part_attr.repeat(copies, 1), whole_attr)
+    if sees_count:
+        assert not torch.allclose(of_copies, copies * whole, rtol=1e-2)
+    else:
+        torch.testing.assert_close(of_copies, copies * whole)
+
+
+def test_blind_to_k_needs_the_per_part_decoder_and_no_count_in_the_prior():
+    with pytest.raises(ValueError, match="needs per_part_decoder"):
+        households_model(per_part_decoder=False, sees_count=False)
+    with pytest.raises(ValueError, match="contradicts sees_count"):
+        households_model(prior_sees_count=True, sees_count=False)
