@@ -426,3 +426,9 @@ def test_z_first_draws_z_from_the_multiset_and_the_parts_given_z():
         model.decode(torch.zeros(1, model.config.whole_latent_dim + 2 * CONFIG.obs_shape[0]))
     assert model.generate(parts, 2, whole_attr=condition).shape == (2, *CONFIG.obs_shape)
     assert model.generate(torch.tensor([], dtype=torch.long), 2).shape == (2, *CONFIG.obs_shape)
+
+
+def test_the_papers_z_prior_refuses_to_run_without_w_tilde():
+    model = CompVAE(CONFIG)
+    with pytest.raises(ValueError, match=r"^p\(z \| w~, c\) needs w~: this model draws the parts' latents before z$"):
+        model.z_prior(None, torch.zeros(1, 0), None)

@@ -93,3 +93,11 @@ def test_a_sum_of_many_parts_tends_to_the_gaussian_of_its_moments():
 
     gaps = [gap(count) for count in (4.0, 64.0, 1024.0)]
     assert gaps[0] > gaps[1] > gaps[2] and gaps[2] < 0.02, gaps
+
+
+def test_the_cdf_of_a_batch_of_wholes_is_that_of_each_whole():
+    counts = torch.tensor([[1.0], [4.0]], dtype=torch.float64)  # one K per whole, broadcast over its elements
+    value = torch.tensor([[0.5, 3.0, 9.0], [2.0, 6.0, 20.0]], dtype=torch.float64)
+    whole = law(counts.expand(-1, 3))
+    for b in range(2):
+        torch.testing.assert_close(whole.cdf(value)[b], law(counts[b].expand(3)).cdf(value[b]))

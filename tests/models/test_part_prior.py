@@ -41,3 +41,17 @@ def test_a_prior_of_categories_alone_equals_its_network_run_on_every_part(group_
     want = torch.autograd.grad((loc * upstream).sum() + scale.sum(), list(prior.parameters()))
     for got_gradient, want_gradient in zip(got, want, strict=True):
         torch.testing.assert_close(got_gradient, want_gradient, rtol=1e-5, atol=1e-6)
+
+
+def test_a_prior_that_reads_z_refuses_to_run_without_it():
+    prior = PartPrior(CompVAEConfig(num_categories=3, w_dim=2, hidden_dim=4, part_embed_dim=3), reads_z=True)
+    with pytest.raises(ValueError, match=r"^this part prior reads z \(z first\): pass the z of each whole$"):
+        prior(Multisets.of(torch.tensor([0, 2]), batch=torch.tensor([0, 0]), num_wholes=1))
+
+
+def test_a_single_descriptor_moves_the_prior():
+    torch.manual_seed(0)
+    prior = PartPrior(CompVAEConfig(num_categories=3, w_dim=2, hidden_dim=4, part_embed_dim=3, part_attr_dim=1))
+    part, batch = torch.tensor([1, 1]), torch.tensor([0, 1])
+    dist = prior(Multisets.of(part, torch.tensor([[0.0], [2.0]]), batch, 2))
+    assert not torch.allclose(dist.loc[0], dist.loc[1])  # the same category, another descriptor

@@ -33,6 +33,9 @@ def test_the_whole_is_k_parts_of_what_the_decoder_reads_per_part():
         scale = c.observation_scale_floor + torch.nn.functional.softplus(raw)
         torch.testing.assert_close(x.mean[b:b + 1], k * loc)
         torch.testing.assert_close(x.stddev[b:b + 1], (k ** 0.5 * scale).expand_as(loc))
+    # reading K is the default of the module
+    alone = PerPartObservation(observation.decoder, c.observation_scale_floor, observation.vector)(latent, rendered)
+    torch.testing.assert_close(alone.mean, x.mean)
 
 
 def test_its_loss_is_permutation_invariant_and_batched_like_one_by_one():
