@@ -90,15 +90,15 @@ class CompVAE(SavableModel):
         # parts first and z from their sum
         z_prior_class = MultisetZPrior if c.z_first else WholeSumZPrior
         codec = get_codec(c.observation)
-        decoder_dim = c.z_dim + c.whole_latent_dim + c.condition_dim + int(c.per_part_decoder and c.sees_count)
+        decoder_dim = c.z_dim + c.whole_latent_dim + c.condition_dim + int(c.per_part_decoder and c.decoder_sees_count)
         self.x_encoder, x_decoder = codec.build(c.obs_shape, c.x_feature_dim, decoder_dim, c.hidden_dim,
                                                 c.render_channels, c.render_hidden_dim)
         vector = slice(c.z_dim, c.z_dim + c.whole_latent_dim)
         if c.observation_jumps:
             self.observation = PerPartJumpObservation(x_decoder, c.observation_scale_floor, vector, c.obs_shape,
-                                                      decoder_dim, c.hidden_dim, c.sees_count)
+                                                      decoder_dim, c.hidden_dim, c.decoder_sees_count)
         elif c.per_part_decoder:
-            self.observation = PerPartObservation(x_decoder, c.observation_scale_floor, vector, c.sees_count)
+            self.observation = PerPartObservation(x_decoder, c.observation_scale_floor, vector, c.decoder_sees_count)
         else:
             self.observation = GaussianObservation(x_decoder, c.observation_scale_floor)
         self.whole_view = WholeAsObserved() if c.sees_count else WholePerPart()  # what the x-encoder reads

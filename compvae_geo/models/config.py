@@ -49,12 +49,14 @@ class CompVAEConfig(PlainDataConfig):
     # with per_part_decoder: each part is a Gaussian that jumps at random at each step (a kettle, an EV charging) and
     # the whole is the exact law of a sum of K of them (PerPartJumpObservation; False: Gaussian parts)
     observation_jumps: bool = False
-    # the networks read the number of parts K: p(z | {l_i}, c) its 1/(K+1), the per-part decoder its 1/K, the group
-    # prior each group's 1/m_i, and the x-encoder the whole as it is. False (needs per_part_decoder): K only scales
-    # the per-part observation law and the encoder reads the whole per part x/K, so a model generates a whole of any
-    # K as it does the same proportions of parts, scaled (a network reading 1/K extrapolated it badly: the daily
-    # energy per household +17 % at 2-4x the training K, docs/experiments.md)
+    # the latent side reads the number of parts K: p(z | {l_i}, c) its 1/(K+1), the group prior each group's 1/m_i, and
+    # the x-encoder the whole as it is. False (needs per_part_decoder): z and the part latents of the same proportions
+    # of parts are drawn alike for any K, and the encoder reads the whole per part x/K (read as 1/(K+1) by z's prior, K
+    # drifted the daily energy per household by +17 % at 2-4x the training K, docs/experiments.md)
     sees_count: bool = True
+    # with per_part_decoder: the decoder (and the jump network) also reads 1/K. False: K only scales the per-part law,
+    # and (with sees_count False) the whole of r copies of a multiset is r times its whole
+    decoder_sees_count: bool = True
     gated_node_features: bool = True  # add pre(x) * G e(l_i) to the node state: lets part i read its own share of x
     node_noise_std: float = 1.0  # std of the noise added to e(l_i) so that equal parts can differ
     prior_scale_floor: float = 1e-2  # smooth lower bound of the stds of p(w|l) and p(z|w~) (paper 3.3)
@@ -96,9 +98,9 @@ class CompVAEConfig(PlainDataConfig):
             raise ValueError("per_part_decoder reads the number of parts from the count channel: needs count_channel")
         if self.observation_jumps and not self.per_part_decoder:
             raise ValueError("observation_jumps gives the law of a sum of parts: needs per_part_decoder")
-        if not self.sees_count and not self.per_part_decoder:
-            raise ValueError("a model that does not see the number of parts (sees_count False) scales its whole "
-                             "with it: needs per_part_decoder")
+        if not (self.sees_count and self.decoder_sees_count) and not self.per_part_decoder:
+            raise ValueError("a model that does not see the number of parts (sees_count or decoder_sees_count False) "
+                             "scales its whole with it: needs per_part_decoder")
         if not self.sees_count and self.prior_sees_count:
             raise ValueError("prior_sees_count reads 1/K: it contradicts sees_count False")
         if not self.obs_shape or min(self.obs_shape) < 1:

@@ -41,11 +41,14 @@ def test_obs_shape_is_non_empty_with_positive_sizes(shape):
     (dict(per_part_decoder=True, count_channel=False), "^per_part_decoder reads the number of parts from the count "
                                                        "channel: needs count_channel$"),
     (dict(observation_jumps=True), "^observation_jumps gives the law of a sum of parts: needs per_part_decoder$"),
-    (dict(sees_count=False), r"^a model that does not see the number of parts \(sees_count False\) scales its whole "
-                             "with it: needs per_part_decoder$"),
+    (dict(sees_count=False), r"^a model that does not see the number of parts \(sees_count or decoder_sees_count "
+                             "False\\) scales its whole with it: needs per_part_decoder$"),
+    (dict(decoder_sees_count=False), r"^a model that does not see the number of parts \(sees_count or "
+                                     "decoder_sees_count False\\) scales its whole with it: needs per_part_decoder$"),
     (dict(sees_count=False, per_part_decoder=True, prior_sees_count=True),
      "^prior_sees_count reads 1/K: it contradicts sees_count False$"),
 ], ids=["z first without z", "per part without count", "jumps without per part", "blind without per part",
+        "decoder blind without per part",
         "blind but the prior counts"])
 def test_options_that_contradict_each_other_are_refused(options, message):
     with pytest.raises(ValueError, match=message):

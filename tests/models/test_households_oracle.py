@@ -91,7 +91,8 @@ def dense_jump_loss_x(model: CompVAE, latent, rendered, whole, count: int):
     """-log p(x) of one whole of ``count`` jumping households: a mixture over the number of jumps, step by step."""
     c = model.config
     z, vector, conditions = latent.split([c.z_dim, c.whole_latent_dim, c.condition_dim])
-    per_part = torch.cat([z, vector / count, conditions] + ([torch.tensor([1 / count])] if c.sees_count else []))[None]
+    reads_count = [torch.tensor([1 / count])] if c.decoder_sees_count else []
+    per_part = torch.cat([z, vector / count, conditions, *reads_count])[None]
     x_loc, x_raw = (t[0] for t in model.observation.decoder(per_part, rendered[None] / count))
     logit, raw_size, raw_spread = model.observation.jump_net(per_part).view(3, -1)
     scale, size = soft(x_raw, c.observation_scale_floor), F.softplus(raw_size)
@@ -105,9 +106,11 @@ def dense_jump_loss_x(model: CompVAE, latent, rendered, whole, count: int):
     return total
 
 
-@pytest.mark.parametrize("observation", [{}, dict(per_part_decoder=True, observation_jumps=True),
-                                         dict(per_part_decoder=True, observation_jumps=True, sees_count=False)],
-                         ids=["gaussian", "per-part jumps", "per-part jumps blind to K (the preset)"])
+@pytest.mark.parametrize("observation", [
+    {}, dict(per_part_decoder=True, observation_jumps=True),
+    dict(per_part_decoder=True, observation_jumps=True, sees_count=False),
+    dict(per_part_decoder=True, observation_jumps=True, sees_count=False, decoder_sees_count=False)],
+    ids=["gaussian", "per-part jumps", "per-part jumps, latents blind to K", "per-part jumps blind to K"])
 def test_the_households_options_give_the_dense_elbo(observation):
     torch.manual_seed(0)
     model = CompVAE(model_config_for(PROBLEM, **OPTIONS, **observation))

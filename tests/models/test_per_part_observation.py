@@ -116,7 +116,8 @@ def test_a_model_blind_to_k_makes_r_copies_of_a_multiset_r_times_its_whole(sees_
     from compvae_geo.models.latents import GenerationNoise
 
     problem = HouseholdParts()
-    model = households_model(observation_jumps=True, prior_group_factor=True, sees_count=sees_count)
+    model = households_model(observation_jumps=True, prior_group_factor=True, sees_count=sees_count,
+                             decoder_sees_count=sees_count)
     generator = torch.Generator().manual_seed(5)
     part = torch.tensor([0, 3, 3, 5])
     part_attr = problem.sample_part_attr(part, generator)
@@ -134,7 +135,8 @@ def test_a_model_blind_to_k_makes_r_copies_of_a_multiset_r_times_its_whole(sees_
 
 
 def test_blind_to_k_needs_the_per_part_decoder_and_no_count_in_the_prior():
-    with pytest.raises(ValueError, match="needs per_part_decoder"):
-        households_model(per_part_decoder=False, sees_count=False)
+    for blind in ("sees_count", "decoder_sees_count"):
+        with pytest.raises(ValueError, match="needs per_part_decoder"):
+            households_model(per_part_decoder=False, **{blind: False})
     with pytest.raises(ValueError, match="contradicts sees_count"):
         households_model(prior_sees_count=True, sees_count=False)
