@@ -432,3 +432,13 @@ def test_the_papers_z_prior_refuses_to_run_without_w_tilde():
     model = CompVAE(CONFIG)
     with pytest.raises(ValueError, match=r"^p\(z \| w~, c\) needs w~: this model draws the parts' latents before z$"):
         model.z_prior(None, torch.zeros(1, 0), None)
+
+
+def test_sum_parts_and_decode_say_what_they_miss():
+    renders = CompVAE(replace(CONFIG, render_channels=2))
+    with pytest.raises(ValueError, match=r"^this model renders its parts \(render_channels > 0\): pass their "
+                                         r"categories \(and part_attr\) to sum_parts$"):
+        renders.sum_parts(torch.zeros(2, CONFIG.w_dim))
+    z_first = CompVAE(replace(CONFIG, z_first=True))
+    with pytest.raises(ValueError, match=r"^this model draws z first, from the multiset: pass z \(see draw_prior\)$"):
+        z_first.decode(torch.zeros(1, CONFIG.whole_latent_dim))

@@ -109,14 +109,15 @@ def test_jumps_need_the_per_part_decoder():
         households_model(per_part_decoder=False, observation_jumps=True)
 
 
+@pytest.mark.parametrize("jumps", [True, False], ids=["jumps", "gaussian parts"])
 @pytest.mark.parametrize("sees_count", [False, True], ids=["blind to K", "reading K"])
-def test_a_model_blind_to_k_makes_r_copies_of_a_multiset_r_times_its_whole(sees_count):
+def test_a_model_blind_to_k_makes_r_copies_of_a_multiset_r_times_its_whole(sees_count, jumps):
     # blind to K (the households preset), the whole of r copies of every part (with the same noise) is r times the
     # whole; a model reading 1/K, 1/(K+1) and 1/m_i makes another whole of the same mix (so the check can fail)
     from compvae_geo.models.latents import GenerationNoise
 
     problem = HouseholdParts()
-    model = households_model(observation_jumps=True, prior_group_factor=True, sees_count=sees_count,
+    model = households_model(observation_jumps=jumps, prior_group_factor=True, sees_count=sees_count,
                              decoder_sees_count=sees_count)
     generator = torch.Generator().manual_seed(5)
     part = torch.tensor([0, 3, 3, 5])
