@@ -98,7 +98,7 @@ def test_repr_and_reset_parameters():
     assert repr(layer) == "PartUpdateConv(4, 6, message_channels=5)"
     before = [p.clone() for p in layer.parameters()]
     layer.reset_parameters()
-    assert any(not torch.equal(a, b) for a, b in zip(before, layer.parameters()))
+    assert all(not torch.equal(a, b) for a, b in zip(before, layer.parameters(), strict=True))  # f's and g's
 
 
 @pytest.mark.parametrize("k", [0, 1, 2, 16, 100])
@@ -121,12 +121,14 @@ def test_stack_applies_its_layers_in_turn_residual_where_the_size_is_kept():
     assert len(stack) == 2 and all(isinstance(layer, PartUpdateConv) for layer in stack)
 
 
-@pytest.mark.parametrize("custom", [False, True], ids=["default f and g", "custom f and g"])
+@pytest.mark.parametrize("custom", [(), ("f", "g"), ("f",), ("g",)],
+                         ids=["default f and g", "custom f and g", "custom f", "custom g"])
 def test_a_context_per_whole_reads_like_its_rows_copied_to_every_part(custom):
     torch.manual_seed(9)
     layer = PartUpdateConv(7, 8, message_channels=5)
     if custom:  # the same modules, not folded
-        layer = PartUpdateConv(7, 8, message_channels=5, f=layer.f, g=layer.g)
+        layer = PartUpdateConv(7, 8, message_channels=5, **{name: getattr(layer, name) for name in custom})
+    assert layer.folded == (not custom)
     batch = batch_vector(COUNTS)
     context = torch.randn(len(COUNTS), 3, requires_grad=True)
     x = torch.randn(sum(COUNTS), 4, requires_grad=True)
@@ -156,3 +158,13 @@ def test_a_context_with_a_row_count_other_than_the_wholes_is_an_error():
     layer = PartUpdateConv(5, 4)
     with pytest.raises(ValueError, match="one row per whole"):
         layer(torch.randn(6, 3), batch_vector([2, 4]), context=torch.randn(3, 2))
+
+
+def test_trailing_empty_wholes_keep_their_context_rows():
+    torch.manual_seed(11)
+    counts = [2, 3, 0]
+    batch, context, x = batch_vector(counts), torch.randn(3, 2), torch.randn(5, 4)
+    layer, stack = PartUpdateConv(6, 5), PartUpdateStack([6, 6])
+    for module in (layer, stack):
+        torch.testing.assert_close(module(x, batch, num_wholes=3, context=context),
+                                   module(x, batch, num_wholes=2, context=context[:2]))

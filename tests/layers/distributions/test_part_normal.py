@@ -18,3 +18,11 @@ def test_log_prob_and_entropy_sum_independent_normals_per_whole():
     torch.testing.assert_close(p.log_prob(value), expected)
     h = reference.entropy().sum(-1)
     torch.testing.assert_close(p.entropy(), torch.stack([h[:2].sum(), torch.tensor(0.0), h[2:].sum()]))
+
+
+def test_samples_have_the_mean_and_std_of_each_coordinate():
+    torch.manual_seed(1)
+    loc, scale = torch.tensor([[1.0, -2.0], [0.5, 3.0]]), torch.tensor([[0.5, 2.0], [1.0, 0.1]])
+    draws = PartNormal(loc, scale, batch_vector([2]), 1).rsample((40_000,))
+    torch.testing.assert_close(draws.mean(0), loc, atol=0.05, rtol=0)
+    torch.testing.assert_close(draws.std(0), scale, atol=0, rtol=0.03)
