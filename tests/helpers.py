@@ -76,3 +76,12 @@ RESUME = ["train", "--no-log-model", "--resume"]  # a resumed run's command (a t
 TINY_TRAIN = ["--no-log-model", "--no-figures", "--iterations", "6", "--batch-size", "8", "--log-every", "2",
               "--eval-every", "4", "--eval-wholes", "4", "--eval-part-counts", "1,3", "--k-max", "3"]
 TINY_MODEL_ARGS = [arg for key, value in TINY_MODEL.items() for arg in (f"--{key.replace('_', '-')}", str(value))]
+
+
+def tiny_trainer(tmp_path, **changes):
+    """A trainer of the tiny model on 3-part sine wholes, its checkpoint in ``tmp_path`` (``changes``: TrainConfig)."""
+    from compvae_geo.training import RunSpec, TrainConfig, Trainer
+
+    config = TrainConfig(**{**dict(device="cpu", batch_size=16, k_start=3, k_max=3, kl_warmup_steps=4, seed=0,
+                                   eval_wholes=64, eval_part_counts=(1, 3), checkpoint_minutes=1e6), **changes})
+    return Trainer(RunSpec.build(config, tmp_path / "c.pt", TINY_MODEL))

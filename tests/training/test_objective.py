@@ -5,16 +5,9 @@ Both fail for a flipped loss, a KL weight applied to the wrong terms, or a step 
 import copy
 
 import torch
-from helpers import TINY_MODEL
+from helpers import tiny_trainer
 
 from compvae_geo import LatentNoise
-from compvae_geo.training import RunSpec, TrainConfig, Trainer
-
-
-def tiny_trainer(tmp_path, **changes) -> Trainer:
-    config = TrainConfig(**{**dict(device="cpu", batch_size=16, k_start=3, k_max=3, kl_warmup_steps=4, seed=0,
-                                   eval_wholes=64, eval_part_counts=(1, 3), checkpoint_minutes=1e6), **changes})
-    return Trainer(RunSpec.build(config, tmp_path / "c.pt", TINY_MODEL))
 
 
 def test_a_step_applies_adam_to_the_gradient_of_the_kl_weighted_objective(tmp_path):
