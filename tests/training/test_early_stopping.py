@@ -44,3 +44,19 @@ def test_after_too_many_skipped_steps_the_weights_and_optimizer_go_back_to_the_l
         assert all(torch.equal(state[k], good[k]) for k in good)
         for kept, now in zip(moments, (s["exp_avg"] for s in trainer.optimizer.state.values()), strict=True):
             assert torch.equal(kept, now)
+
+
+def test_a_checkpoint_written_before_the_safety_nets_existed_resumes_with_none_used(tmp_path):
+    from compvae_geo.training import Trainer
+
+    trainer = tiny_trainer(tmp_path)
+    trainer.train_step()
+    path = trainer.save_checkpoint()
+    payload = torch.load(path, weights_only=False)
+    for field in ("restores", "best", "evaluations_since_best", "rank_rngs"):  # fields later checkpoints added
+        payload["training"].pop(field, None)
+    resumed = Trainer.resume(path, payload=payload)
+    assert (resumed.restores, resumed.best, resumed.evaluations_since_best) == (0, None, 0)
+    assert resumed.step == 1
+    resumed.train_step()  # and it goes on
+    assert resumed.step == 2
