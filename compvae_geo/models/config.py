@@ -49,11 +49,15 @@ class CompVAEConfig(PlainDataConfig):
     # with per_part_decoder: each part is a Gaussian that jumps at random at each step (a kettle, an EV charging) and
     # the whole is the exact law of a sum of K of them (PerPartJumpObservation; False: Gaussian parts)
     observation_jumps: bool = False
-    # the latent side reads the number of parts K: p(z | {l_i}, c) its 1/(K+1), the group prior each group's 1/m_i, and
-    # the x-encoder the whole as it is. False (needs per_part_decoder): z and the part latents of the same proportions
-    # of parts are drawn alike for any K, and the encoder reads the whole per part x/K (read as 1/(K+1) by z's prior, K
-    # drifted the daily energy per household by +17 % at 2-4x the training K, docs/experiments.md)
+    # the latent side reads the number of parts K: p(z | {l_i}, c) its 1/(K+1) (unless z_prior_sees_count says), the
+    # group prior each group's 1/m_i, and the x-encoder the whole as it is. False (needs per_part_decoder): z and the
+    # part latents of the same proportions of parts are drawn alike for any K, and the encoder reads the whole per part
+    # x/K (read as 1/(K+1) by z's prior, K drifted the daily energy per household by +17 % at 2-4x the training K,
+    # docs/experiments.md)
     sees_count: bool = True
+    # p(z | {l_i}, c) reads 1/(K+1) (None: as sees_count). True with sees_count False: the group prior and the encoder
+    # stay blind to K while z's prior tells a lone part's day from a feeder's (their posteriors of z differ)
+    z_prior_sees_count: bool | None = None
     # with per_part_decoder: the decoder (and the jump network) also reads 1/K. False: K only scales the per-part law,
     # and (with sees_count False) the whole of r copies of a multiset is r times its whole
     decoder_sees_count: bool = True
@@ -82,6 +86,8 @@ class CompVAEConfig(PlainDataConfig):
 
     def __post_init__(self) -> None:
         self.obs_shape = tuple(int(size) for size in self.obs_shape)
+        if self.z_prior_sees_count is None:
+            self.z_prior_sees_count = self.sees_count
         self.check_finite()
         for name in ("num_categories", "w_dim", "hidden_dim", "x_feature_dim", "part_embed_dim"):
             if getattr(self, name) < 1:

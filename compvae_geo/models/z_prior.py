@@ -57,30 +57,30 @@ class MultisetZPrior(nn.Module):
 
     The summary of a whole is the mean of its parts' embeddings :math:`e'(l_i)` and :math:`1 / (K + 1)`; both stay
     bounded, so the prior stays in range for K beyond training (a sum grew with K, and z drawn from it went astray
-    at 2-4x the training K: docs/experiments.md). Without ``sees_count`` the mean alone: z of the same proportions
-    of parts is the same for any K.
+    at 2-4x the training K: docs/experiments.md). Without ``z_prior_sees_count`` the mean alone: z of the same
+    proportions of parts is the same for any K.
 
     Args:
         net (nn.Module): maps ``[B, input_dim(config) + condition_dim]`` to the mean and raw std ``[B, 2 z_dim]``.
         config (CompVAEConfig): uses ``num_categories``, ``part_attr_dim``, ``part_embed_dim`` (the size of the
-            embedding :math:`e'(l)`, its own, not the part prior's), ``sees_count`` and ``prior_scale_floor``.
+            embedding :math:`e'(l)`, its own, not the part prior's), ``z_prior_sees_count`` and ``prior_scale_floor``.
     """
 
     draws_first = True  # z comes first, and the part prior reads it
 
     def __init__(self, net: nn.Module, config: CompVAEConfig) -> None:
         super().__init__()
-        self.net, self.scale_floor, self.sees_count = net, config.prior_scale_floor, config.sees_count
+        self.net, self.scale_floor, self.sees_count = net, config.prior_scale_floor, config.z_prior_sees_count
         self.embedding = PartEmbedding(config.num_categories, config.part_attr_dim, config.part_embed_dim)
         self.part_sum = PartSum()
 
     @staticmethod
     def input_dim(config: CompVAEConfig) -> int:
         """What the network reads besides the conditions: the summary of the multiset."""
-        return config.part_embed_dim + int(config.sees_count)
+        return config.part_embed_dim + int(config.z_prior_sees_count)
 
     def summary(self, multisets: Multisets) -> Tensor:
-        """The mean of the parts' embeddings and :math:`1 / (K + 1)` (``sees_count``) of each whole, ``[B, *]``."""
+        """Each whole's mean part embedding and (``z_prior_sees_count``) :math:`1 / (K + 1)`, ``[B, *]``."""
         embedding = self.embedding(multisets.part, multisets.part_attr)
         counts = torch.bincount(multisets.batch, minlength=multisets.num_wholes).to(embedding.dtype).unsqueeze(-1)
         mean = self.part_sum(embedding, multisets.batch, dim_size=multisets.num_wholes) / counts.clamp(min=1)

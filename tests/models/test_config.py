@@ -53,3 +53,13 @@ def test_obs_shape_is_non_empty_with_positive_sizes(shape):
 def test_options_that_contradict_each_other_are_refused(options, message):
     with pytest.raises(ValueError, match=message):
         CompVAEConfig(**options)
+
+
+@pytest.mark.parametrize("sees_count", [True, False])
+def test_z_prior_reads_k_as_the_latent_side_does_unless_told(sees_count):
+    options = dict(sees_count=sees_count, per_part_decoder=True)
+    assert CompVAEConfig(**options).z_prior_sees_count is sees_count
+    assert CompVAEConfig(**options, z_prior_sees_count=not sees_count).z_prior_sees_count is (not sees_count)
+    # a config saved with the field resolved reads back the same
+    config = CompVAEConfig(**options)
+    assert CompVAEConfig.from_dict(config.to_dict()) == config

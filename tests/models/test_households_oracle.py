@@ -51,10 +51,10 @@ def dense_loss(model: CompVAE, data, noise: LatentNoise, counts: list[int]):
                                            -1))[0] for i in range(k)), torch.zeros(c.render_channels, *c.obs_shape))
         for b, k in enumerate(counts)])
     vector = torch.cat([(w * mask[..., None]).sum(1), mask.sum(1, keepdim=True).float()], -1)
-    # p(z | {l_i}, c): the mean embedding of the multiset and 1 / (K + 1) (blind to K: the mean alone)
+    # p(z | {l_i}, c): the mean embedding of the multiset and 1 / (K + 1) (z's prior blind to K: the mean alone)
     embedded, _ = to_padded(model.z_prior.embedding(data.part, data.part_attr), counts)
     summary = (embedded * mask[..., None]).sum(1) / k.clamp(min=1)
-    summary = torch.cat([summary, 1 / (k + 1)], -1) if c.sees_count else summary
+    summary = torch.cat([summary, 1 / (k + 1)], -1) if c.z_prior_sees_count else summary
     prior_z_loc, prior_z_raw = model.z_prior.net(torch.cat([summary, conditions], -1)).chunk(2, -1)
     loss_z = (Normal(z_loc, z_scale).log_prob(z) - Normal(prior_z_loc, soft(prior_z_raw, c.prior_scale_floor))
               .log_prob(z)).sum(-1)
@@ -109,8 +109,10 @@ def dense_jump_loss_x(model: CompVAE, latent, rendered, whole, count: int):
 @pytest.mark.parametrize("observation", [
     {}, dict(per_part_decoder=True, observation_jumps=True),
     dict(per_part_decoder=True, observation_jumps=True, sees_count=False),
+    dict(per_part_decoder=True, observation_jumps=True, sees_count=False, z_prior_sees_count=True),
     dict(per_part_decoder=True, observation_jumps=True, sees_count=False, decoder_sees_count=False)],
-    ids=["gaussian", "per-part jumps", "per-part jumps, latents blind to K", "per-part jumps blind to K"])
+    ids=["gaussian", "per-part jumps", "per-part jumps, latents blind to K", "latents blind to K but z's prior",
+         "per-part jumps blind to K"])
 def test_the_households_options_give_the_dense_elbo(observation):
     torch.manual_seed(0)
     model = CompVAE(model_config_for(PROBLEM, **OPTIONS, **observation))
