@@ -17,7 +17,9 @@ from torch_geometric.utils import scatter
 
 from .edit import Edit
 from .encoding import ConditionEncoding
+from .observation import Observation
 from .parts_problem import PartsProblem
+from .standard_profile import standard_load_profile
 
 HOURS_PER_DAY = 24
 DAYS_PER_YEAR = 365
@@ -398,15 +400,39 @@ class HouseholdParts(PartsProblem):
         simulation (:meth:`naive_wholes`, each household on its own day under the observation's conditions) of
         the added households, drawn with descriptors when the edit has none.
         """
-        annual = observation.part_attr[:, 0]
-        total = annual.sum()
-        share = annual[edit.keep].sum() / total if total > 0 else annual.new_ones(())
-        scaled = (share * observation.whole).expand(num_samples, -1)
+        scaled = _kept_share(observation, edit).expand(num_samples, -1)
         if not edit.add_part.numel():
             return scaled
         whole_attr = getattr(observation, "whole_attr", None)
-        added_attr = edit.add_part_attr
-        if added_attr is None:
-            added_attr = self.sample_part_attr(edit.add_part, generator)
-        added = self.naive_wholes(edit.add_part, num_samples, added_attr, whole_attr, generator)
+        added = self.naive_wholes(edit.add_part, num_samples, self._added_attr(edit, generator), whole_attr, generator)
         return scaled + added
+
+    def edit_by_standard_profile(
+        self, observation: Observation, edit: Edit, num_samples: int, generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """The planner's usual what-if, ``[num_samples, *obs_shape]``: added households from the standard load profile.
+
+        The observed load scaled as by :meth:`edit_directly`, plus each added household's annual consumption times
+        the BDEW household profile of the observed date and day type
+        (:class:`~compvae_geo.datasets.standard_profile.StandardLoadProfile`; a planner knows the date of the day it
+        measured): the same curve in every sample, whatever the household owns (heat pump, PV, EV).
+        """
+        scaled = _kept_share(observation.data(), edit).expand(num_samples, -1)
+        if not edit.add_part.numel():
+            return scaled
+        day = dict(zip(SHARED, observation.shared[0].tolist()))
+        curve = standard_load_profile(self.steps).day(day["day_of_year"], int(day["day_type"])).to(scaled)
+        annual = self._added_attr(edit, generator)[:, 0].sum()
+        return scaled + annual * curve
+
+    def _added_attr(self, edit: Edit, generator: torch.Generator | None) -> Tensor:
+        """The descriptors of an edit's added households: the edit's, else drawn."""
+        return self.sample_part_attr(edit.add_part, generator) if edit.add_part_attr is None else edit.add_part_attr
+
+
+def _kept_share(observation: Data, edit: Edit) -> Tensor:
+    """The observed load ``[1, steps]`` scaled by the kept households' share of the annual consumption."""
+    annual = observation.part_attr[:, 0]
+    total = annual.sum()
+    share = annual[edit.keep].sum() / total if total > 0 else annual.new_ones(())
+    return share * observation.whole

@@ -280,6 +280,16 @@ class PartsProblem(ABC):
         """
         return None
 
+    def edit_by_standard_profile(
+        self, observation: Observation, edit: Edit, num_samples: int, generator: torch.Generator | None = None,
+    ) -> Tensor | None:
+        """What a practitioner does with the field's standard profiles, ``[num_samples, *obs_shape]``.
+
+        None where the problem has none (the default); the households problem adds households from the BDEW
+        standard load profile.
+        """
+        return None
+
     def data_list(
         self, num_wholes: int, max_parts: int, min_parts: int = 1, seed: int = 0
     ) -> list[Data]:

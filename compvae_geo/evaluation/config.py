@@ -13,6 +13,8 @@ TRUE = "true"  # a second, independent true sample: the noise floor of every dis
 NAIVE = "naive"  # the Monte-Carlo simulator: each part through the non-linearity alone, summed
 FROM_SCRATCH = "from_scratch"  # what-if baseline: the model generating the edited multiset, given the conditions only
 DIRECT_EDIT = "direct_edit"  # what-if baseline: the observed whole edited without a model (problems that define it)
+# what-if baseline: the observed whole edited with the field's standard profiles (households: BDEW H25, demandlib)
+STANDARD_PROFILE = "standard_profile"
 PEAK_QUANTILES = (0.5, 0.9, 0.99)  # of the daily peak, in the planner statistics
 PEAK_ERROR_KEYS = tuple(f"peak_p{round(100 * q)}" for q in PEAK_QUANTILES)  # their errors against the truth
 

@@ -5,10 +5,12 @@ variation of its kept parts, removes the removed parts and draws the added ones 
 (:meth:`~compvae_geo.datasets.PartsProblem.sample_counterfactual`). Against it: the model's
 :func:`~compvae_geo.structural.recompose`, and what a user has without it: the model generating the edited
 multiset from scratch (it forgets the observed day, but knows its conditions), and where the problem has one, the
-direct edit of the observed whole (:meth:`~compvae_geo.datasets.PartsProblem.edit_directly`).
+direct edit of the observed whole (:meth:`~compvae_geo.datasets.PartsProblem.edit_directly`) and the edit with the
+field's standard profiles (:meth:`~compvae_geo.datasets.PartsProblem.edit_by_standard_profile`).
 """
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
@@ -19,7 +21,7 @@ from compvae_geo.datasets import Edit, Observation, PartsProblem
 
 from ..models import CompVAE
 from ..structural import recompose
-from .config import DIRECT_EDIT, FROM_SCRATCH, TRUE, EvalConfig
+from .config import DIRECT_EDIT, FROM_SCRATCH, STANDARD_PROFILE, TRUE, EvalConfig
 from .metrics import energy_distance, median_distance, mmd2_unbiased, pooled_bandwidth, standardisation
 from .profiles import profile_of
 from .progress import stage
@@ -144,7 +146,8 @@ def evaluate_whatif(models: dict[str, CompVAE], problem: PartsProblem, config: E
                     part_counts: tuple[int, ...] | None = None) -> list[WhatIfCell]:
     """The what-if evaluation of each CompVAE in ``models``, beside the baselines of the first one.
 
-    :data:`FROM_SCRATCH` (the first model's ``generate``) and, where the problem has it, :data:`DIRECT_EDIT`;
+    :data:`FROM_SCRATCH` (the first model's ``generate``) and, where the problem has them, :data:`DIRECT_EDIT` and
+    :data:`STANDARD_PROFILE` (the latter needs ``demandlib``, the ``planner`` extra: left out with a note without it);
     sizes from ``config`` (``num_samples`` what-if wholes, ``multisets_per_k`` observations per cell, ``seed``), at
     ``part_counts`` (default: the config's, else the problem's profile's).
     """
@@ -156,6 +159,11 @@ def evaluate_whatif(models: dict[str, CompVAE], problem: PartsProblem, config: E
     samplers[FROM_SCRATCH] = from_scratch_sampler(first, profile_of(problem).noisy_wholes)
     direct = torch.Generator().manual_seed(config.seed + 1)
     samplers[DIRECT_EDIT] = lambda observation, edit, n: problem.edit_directly(observation.data(), edit, n, direct)
+    if importlib.util.find_spec("demandlib") is not None:
+        samplers[STANDARD_PROFILE] = lambda observation, edit, n: problem.edit_by_standard_profile(
+            observation, edit, n, direct)
+    else:
+        print(f"what-if: no {STANDARD_PROFILE} baseline without demandlib (pip install 'compvae_geo[planner]')")
     return whatif_cells(problem, samplers, part_counts or config.part_counts or profile_of(problem).part_counts,
                         num_samples=config.num_samples, observations=config.multisets_per_k, seed=config.seed)
 

@@ -7,7 +7,7 @@ import torch
 from compvae_geo import CompVAE
 from compvae_geo.datasets import HouseholdParts, SineParts
 from compvae_geo.evaluation import EvalConfig
-from compvae_geo.evaluation.config import DIRECT_EDIT, FROM_SCRATCH, TRUE
+from compvae_geo.evaluation.config import DIRECT_EDIT, FROM_SCRATCH, STANDARD_PROFILE, TRUE
 from compvae_geo.evaluation.report import baseline_ratios, whatif_markdown
 from compvae_geo.evaluation.whatif import EDIT_KINDS, as_json, as_metrics, draw_edit, evaluate_whatif, whatif_cells
 from compvae_geo.problems import model_config_for
@@ -60,7 +60,8 @@ def test_evaluate_whatif_compares_recompose_with_the_baselines_the_problem_has(p
     torch.manual_seed(0)
     model = CompVAE(model_config_for(problem, **TINY))
     cells = evaluate_whatif({"compvae": model}, problem, EvalConfig(num_samples=8, multisets_per_k=1), (2,))
-    expected = {"compvae", FROM_SCRATCH, TRUE} | ({DIRECT_EDIT} if isinstance(problem, HouseholdParts) else set())
+    households = {DIRECT_EDIT, STANDARD_PROFILE} if isinstance(problem, HouseholdParts) else set()
+    expected = {"compvae", FROM_SCRATCH, TRUE} | households
     assert all(set(cell.distances) == expected for cell in cells) and len(cells) == len(EDIT_KINDS)
     document = {"whatif": as_json(cells)}
     ratios = baseline_ratios(document["whatif"][0])
