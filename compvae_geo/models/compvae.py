@@ -95,8 +95,9 @@ class CompVAE(SavableModel):
                                                 c.render_channels, c.render_hidden_dim)
         vector = slice(c.z_dim, c.z_dim + c.whole_latent_dim)
         if c.observation_jumps:
+            jump_render = (c.render_channels, c.render_hidden_dim) if c.jumps_read_render else (0, 0)
             self.observation = PerPartJumpObservation(x_decoder, c.observation_scale_floor, vector, c.obs_shape,
-                                                      decoder_dim, c.hidden_dim, c.decoder_sees_count)
+                                                      decoder_dim, c.hidden_dim, c.decoder_sees_count, *jump_render)
         elif c.per_part_decoder:
             self.observation = PerPartObservation(x_decoder, c.observation_scale_floor, vector, c.decoder_sees_count)
         else:

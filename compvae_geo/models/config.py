@@ -49,6 +49,9 @@ class CompVAEConfig(PlainDataConfig):
     # with per_part_decoder: each part is a Gaussian that jumps at random at each step (a kettle, an EV charging) and
     # the whole is the exact law of a sum of K of them (PerPartJumpObservation; False: Gaussian parts)
     observation_jumps: bool = False
+    # with observation_jumps and render_channels: the jump network also reads the rendered sum per part at each element
+    # (as the decoder's mean does), so that a part's latent can say when its jumps happen (False: the latent alone)
+    jumps_read_render: bool = False
     # the latent side reads the number of parts K: p(z | {l_i}, c) its 1/(K+1) (unless z_prior_sees_count says), the
     # group prior each group's 1/m_i, and the x-encoder the whole as it is. False (needs per_part_decoder): z and the
     # part latents of the same proportions of parts are drawn alike for any K, and the encoder reads the whole per part
@@ -104,6 +107,9 @@ class CompVAEConfig(PlainDataConfig):
             raise ValueError("per_part_decoder reads the number of parts from the count channel: needs count_channel")
         if self.observation_jumps and not self.per_part_decoder:
             raise ValueError("observation_jumps gives the law of a sum of parts: needs per_part_decoder")
+        if self.jumps_read_render and not (self.observation_jumps and self.render_channels):
+            raise ValueError("jumps_read_render reads the rendered parts into the jump law: needs observation_jumps "
+                             "and render_channels > 0")
         if not (self.sees_count and self.decoder_sees_count) and not self.per_part_decoder:
             raise ValueError("a model that does not see the number of parts (sees_count or decoder_sees_count False) "
                              "scales its whole with it: needs per_part_decoder")

@@ -8,6 +8,7 @@ from torch import Tensor, nn
 from torch.distributions import Normal
 from torch_geometric.nn import MLP
 
+from ..codecs.pointwise_head import PointwiseHead
 from .gaussian import floored_scale, normal
 from .jump_normal import NOISES, BinomialJumpNormal
 
@@ -72,6 +73,9 @@ class PerPartJumpObservation(PerPartObservation):
     (:math:`a_t \geq 0`) happens with probability :math:`\pi_t`, from a network on the same latent per part. A single
     part's spikes (a kettle, an EV charging) are then made by the likelihood instead of being spread as Gaussian noise
     at every step, and the whole's law is exact for every K: an exact log-likelihood, so the ELBO keeps its meaning.
+    With ``render_channels`` the jump network also reads the parts' rendered sum per part at each element, through a
+    :class:`~compvae_geo.codecs.pointwise_head.PointwiseHead` (as the decoder's mean does), so that a part's latent
+    can say when its jumps happen (an EV charging from 19 h).
 
     Args:
         decoder (nn.Module): as for :class:`PerPartObservation`.
@@ -81,20 +85,34 @@ class PerPartJumpObservation(PerPartObservation):
         latent_dim (int): the size of the latent per part (what the decoder reads).
         hidden_dim (int): the width of the jump network's hidden layer.
         reads_count (bool): as for :class:`PerPartObservation`.
+        render_channels (int): channels of the rendered sum the jump network reads (0: the latent alone).
+        render_hidden_dim (int): the width of its pointwise head's hidden layer (with ``render_channels``).
     """
 
     def __init__(self, decoder: nn.Module, scale_floor: float, vector: slice, obs_shape: tuple[int, ...],
-                 latent_dim: int, hidden_dim: int, reads_count: bool = True) -> None:
+                 latent_dim: int, hidden_dim: int, reads_count: bool = True, render_channels: int = 0,
+                 render_hidden_dim: int = 0) -> None:
         super().__init__(decoder, scale_floor, vector, reads_count)
         self.obs_shape = tuple(obs_shape)
-        self.jump_net = MLP([latent_dim, hidden_dim, JUMP_OUTPUTS * math.prod(obs_shape)], norm=None)
+        self.jump_channels = render_channels or JUMP_OUTPUTS
+        self.jump_net = MLP([latent_dim, hidden_dim, self.jump_channels * math.prod(obs_shape)], norm=None)
+        self.jump_head = PointwiseHead(render_channels, render_channels, render_hidden_dim, JUMP_OUTPUTS) \
+            if render_channels else None
+
+    def jump_parameters(self, part_latent: Tensor, part_rendered: Tensor | None) -> Tensor:
+        """The raw jump logit, size and spread ``[B, 3, *obs_shape]`` of one part."""
+        jumps = self.jump_net(part_latent).view(part_latent.size(0), self.jump_channels, *self.obs_shape)
+        if self.jump_head is None:
+            return jumps
+        if part_rendered is None:
+            raise ValueError("this jump network reads the rendered sum of the parts: give it")
+        return self.jump_head(jumps, part_rendered)
 
     def forward(self, latent: Tensor, rendered: Tensor | None = None) -> BinomialJumpNormal:
         """The distribution of x given ``latent`` ``[B, D]`` (and a rendered sum ``[B, channels, *grid]``)."""
         count, part_latent, part_rendered = self.per_part(latent, rendered)
         loc, raw_scale = self.decoder(part_latent, part_rendered)
-        jumps = self.jump_net(part_latent).view(latent.size(0), JUMP_OUTPUTS, *self.obs_shape)
-        jump_logit, raw_jump_loc, raw_jump_scale = jumps.unbind(1)
+        jump_logit, raw_jump_loc, raw_jump_scale = self.jump_parameters(part_latent, part_rendered).unbind(1)
         return BinomialJumpNormal(_per_whole(count, loc), loc,
                                   floored_scale(raw_scale, self.scale_floor), jump_logit,
                                   torch.nn.functional.softplus(raw_jump_loc),
@@ -106,7 +124,7 @@ class PerPartJumpObservation(PerPartObservation):
         return (*obs_shape, NOISES)
 
     def extra_repr(self) -> str:  # noqa: D102
-        return f"{super().extra_repr()}, obs_shape={self.obs_shape}"
+        return f"{super().extra_repr()}, obs_shape={self.obs_shape}, jump_channels={self.jump_channels}"
 
 
 def _per_whole(count: Tensor, like: Tensor) -> Tensor:

@@ -5,6 +5,8 @@ from compvae_geo.models.config import CompVAEConfig
 
 SIZES = ("num_categories", "w_dim", "hidden_dim", "x_feature_dim", "part_embed_dim", "render_hidden_dim")
 COUNTS = ("part_attr_dim", "whole_attr_dim", "num_update_layers", "z_dim", "render_channels", "prior_context_layers")
+JUMPS_READ_RENDER = r"^jumps_read_render reads the rendered parts into the jump law: needs observation_jumps and " \
+                    r"render_channels > 0$"
 FLOORS = ("prior_scale_floor", "observation_scale_floor", "posterior_scale_floor")
 
 
@@ -47,9 +49,13 @@ def test_obs_shape_is_non_empty_with_positive_sizes(shape):
                                      "decoder_sees_count False\\) scales its whole with it: needs per_part_decoder$"),
     (dict(sees_count=False, per_part_decoder=True, prior_sees_count=True),
      "^prior_sees_count reads 1/K: it contradicts sees_count False$"),
+    (dict(jumps_read_render=True, per_part_decoder=True, render_channels=4),
+     JUMPS_READ_RENDER),
+    (dict(jumps_read_render=True, per_part_decoder=True, observation_jumps=True),
+     JUMPS_READ_RENDER),
 ], ids=["z first without z", "per part without count", "jumps without per part", "blind without per part",
         "decoder blind without per part",
-        "blind but the prior counts"])
+        "blind but the prior counts", "jumps reading renders without jumps", "jumps reading renders without renders"])
 def test_options_that_contradict_each_other_are_refused(options, message):
     with pytest.raises(ValueError, match=message):
         CompVAEConfig(**options)

@@ -94,7 +94,12 @@ def dense_jump_loss_x(model: CompVAE, latent, rendered, whole, count: int):
     reads_count = [torch.tensor([1 / count])] if c.decoder_sees_count else []
     per_part = torch.cat([z, vector / count, conditions, *reads_count])[None]
     x_loc, x_raw = (t[0] for t in model.observation.decoder(per_part, rendered[None] / count))
-    logit, raw_size, raw_spread = model.observation.jump_net(per_part).view(3, -1)
+    observation = model.observation
+    jumps = observation.jump_net(per_part).view(observation.jump_channels, -1)
+    if observation.jump_head is not None:  # the jump law also reads each step's rendered sum per part
+        jumps = torch.stack([observation.jump_head.net(torch.cat([jumps[:, t], rendered[:, t] / count]))
+                             for t in range(whole.numel())], -1)
+    logit, raw_size, raw_spread = jumps
     scale, size = soft(x_raw, c.observation_scale_floor), F.softplus(raw_size)
     spread = soft(raw_spread, c.observation_scale_floor)
     total = torch.tensor(0.0)
@@ -110,9 +115,11 @@ def dense_jump_loss_x(model: CompVAE, latent, rendered, whole, count: int):
     {}, dict(per_part_decoder=True, observation_jumps=True),
     dict(per_part_decoder=True, observation_jumps=True, sees_count=False),
     dict(per_part_decoder=True, observation_jumps=True, sees_count=False, z_prior_sees_count=True),
-    dict(per_part_decoder=True, observation_jumps=True, sees_count=False, decoder_sees_count=False)],
+    dict(per_part_decoder=True, observation_jumps=True, sees_count=False, decoder_sees_count=False),
+    dict(per_part_decoder=True, observation_jumps=True, sees_count=False, z_prior_sees_count=True,
+         jumps_read_render=True)],
     ids=["gaussian", "per-part jumps", "per-part jumps, latents blind to K", "latents blind to K but z's prior",
-         "per-part jumps blind to K"])
+         "per-part jumps blind to K", "jumps reading the rendered parts"])
 def test_the_households_options_give_the_dense_elbo(observation):
     torch.manual_seed(0)
     model = CompVAE(model_config_for(PROBLEM, **OPTIONS, **observation))
