@@ -2,7 +2,8 @@
 
 The households CPU preset's Gaussian decoder against the decoder that speaks for one household
 (``per_part_decoder``) and the one whose households also jump at random (``observation_jumps``, the exact law of a
-sum of K jumping parts: K + 1 Gaussian components per quarter-hour), and the sine step of the sine preset, the
+sum of K jumping parts: K + 1 Gaussian components per quarter-hour; ``jumps_read_render``: their jump network also
+reads the rendered parts), and the sine step of the sine preset, the
 machine's benchmark figure.
 
     python benchmarks/bench_observation_models.py [--steps 20] [--rounds 3]
@@ -17,7 +18,8 @@ import argparse
 from preset_steps import report, step_times
 
 VARIANTS = {"gaussian": {}, "per part": dict(per_part_decoder=True),
-            "per part + jumps": dict(per_part_decoder=True, observation_jumps=True)}
+            "per part + jumps": dict(per_part_decoder=True, observation_jumps=True),
+            "jumps reading renders": dict(per_part_decoder=True, observation_jumps=True, jumps_read_render=True)}
 
 
 def main() -> None:
@@ -30,6 +32,7 @@ def main() -> None:
     times = step_times("households", VARIANTS, args.steps, args.rounds)
     print(report("households", times, "per part + jumps", "gaussian"))
     print(report("households", times, "per part", "gaussian"))
+    print(report("households", times, "jumps reading renders", "per part + jumps"))
 
 
 if __name__ == "__main__":
