@@ -63,6 +63,8 @@ def test_sunday_and_weekday_differ_and_the_evening_is_the_peak():
 def test_fewer_steps_average_the_quarter_hours_and_others_are_refused():
     hourly = StandardLoadProfile(24)
     torch.testing.assert_close(hourly.days, standard_load_profile().days.view(365, 24, 4).mean(-1))
+    daily = StandardLoadProfile(1)  # one value a day: the day's mean power
+    torch.testing.assert_close(daily.days[:, 0], standard_load_profile().days.mean(-1))
     for steps in (0, 7, 192):
         with pytest.raises(ValueError, match="steps must divide it"):
             StandardLoadProfile(steps)
