@@ -8,6 +8,7 @@ with the square of the load. Calibration and its sources: ``docs/households_prob
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -409,19 +410,25 @@ class HouseholdParts(PartsProblem):
 
     def edit_by_standard_profile(
         self, observation: Observation, edit: Edit, num_samples: int, generator: torch.Generator | None = None,
-    ) -> Tensor:
+    ) -> Tensor | None:
         """The planner's usual what-if, ``[num_samples, *obs_shape]``: added households from the standard load profile.
 
         The observed load scaled as by :meth:`edit_directly`, plus each added household's annual consumption times
         the BDEW household profile of the observed date and day type
         (:class:`~compvae_geo.datasets.standard_profile.StandardLoadProfile`; a planner knows the date of the day it
-        measured): the same curve in every sample, whatever the household owns (heat pump, PV, EV).
+        measured): the same curve in every sample, whatever the household owns (heat pump, PV, EV). None, with a
+        warning, without ``demandlib`` (the ``planner`` extra).
         """
-        scaled = _kept_share(observation.data(), edit).expand(num_samples, -1)
+        try:
+            profile = standard_load_profile(self.steps)
+        except ImportError as error:
+            warnings.warn(f"no standard-profile edit: {error}", stacklevel=2)
+            return None
+        scaled = _kept_share(observation, edit).expand(num_samples, -1)
         if not edit.add_part.numel():
             return scaled
         day = dict(zip(SHARED, observation.shared[0].tolist()))
-        curve = standard_load_profile(self.steps).day(day["day_of_year"], int(day["day_type"])).to(scaled)
+        curve = profile.day(day["day_of_year"], int(day["day_type"])).to(scaled)
         annual = self._added_attr(edit, generator)[:, 0].sum()
         return scaled + annual * curve
 
@@ -430,7 +437,7 @@ class HouseholdParts(PartsProblem):
         return self.sample_part_attr(edit.add_part, generator) if edit.add_part_attr is None else edit.add_part_attr
 
 
-def _kept_share(observation: Data, edit: Edit) -> Tensor:
+def _kept_share(observation: Data | Observation, edit: Edit) -> Tensor:
     """The observed load ``[1, steps]`` scaled by the kept households' share of the annual consumption."""
     annual = observation.part_attr[:, 0]
     total = annual.sum()

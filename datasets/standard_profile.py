@@ -16,6 +16,7 @@ from torch import Tensor
 
 PROFILE_ANNUAL_KWH = 1e6  # demandlib's profiles are in kW for 1 GWh a year
 PROFILE_STEPS = 96  # its quarter-hours per day
+PROFILE_DAYS = 365  # days of PROFILE_YEAR
 PROFILE_YEAR = 2023  # the calendar year whose days are used (not a leap year, no holidays)
 DAY_TYPE_OF_WEEKDAY = (0, 0, 0, 0, 0, 1, 2)  # Monday..Sunday as the positions of ("weekday", "saturday", "sunday")
 
@@ -57,12 +58,12 @@ def _profile_days() -> Tensor:
         from demandlib.bdew import H25
     except ImportError:
         raise ImportError("the standard load profile needs demandlib: pip install 'compvae_geo[planner]'") from None
-    index = pd.date_range(f"{PROFILE_YEAR}-01-01", periods=365 * PROFILE_STEPS, freq="15min")
+    index = pd.date_range(f"{PROFILE_YEAR}-01-01", periods=PROFILE_DAYS * PROFILE_STEPS, freq="15min")
     with warnings.catch_warnings():  # demandlib 0.2 uses pandas' deprecated in-place methods
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", FutureWarning)
         power = H25(index).to_numpy()
-    return torch.tensor(power).view(365, PROFILE_STEPS) / PROFILE_ANNUAL_KWH
+    return torch.tensor(power).view(PROFILE_DAYS, PROFILE_STEPS) / PROFILE_ANNUAL_KWH
 
 
 @lru_cache(maxsize=4)

@@ -10,7 +10,6 @@ field's standard profiles (:meth:`~compvae_geo.datasets.PartsProblem.edit_by_sta
 """
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
@@ -147,7 +146,7 @@ def evaluate_whatif(models: dict[str, CompVAE], problem: PartsProblem, config: E
     """The what-if evaluation of each CompVAE in ``models``, beside the baselines of the first one.
 
     :data:`FROM_SCRATCH` (the first model's ``generate``) and, where the problem has them, :data:`DIRECT_EDIT` and
-    :data:`STANDARD_PROFILE` (the latter needs ``demandlib``, the ``planner`` extra: left out with a note without it);
+    :data:`STANDARD_PROFILE` (households, with ``demandlib``: the ``planner`` extra);
     sizes from ``config`` (``num_samples`` what-if wholes, ``multisets_per_k`` observations per cell, ``seed``), at
     ``part_counts`` (default: the config's, else the problem's profile's).
     """
@@ -159,11 +158,8 @@ def evaluate_whatif(models: dict[str, CompVAE], problem: PartsProblem, config: E
     samplers[FROM_SCRATCH] = from_scratch_sampler(first, profile_of(problem).noisy_wholes)
     direct = torch.Generator().manual_seed(config.seed + 1)
     samplers[DIRECT_EDIT] = lambda observation, edit, n: problem.edit_directly(observation.data(), edit, n, direct)
-    if importlib.util.find_spec("demandlib") is not None:
-        samplers[STANDARD_PROFILE] = lambda observation, edit, n: problem.edit_by_standard_profile(
-            observation, edit, n, direct)
-    else:
-        print(f"what-if: no {STANDARD_PROFILE} baseline without demandlib (pip install 'compvae_geo[planner]')")
+    samplers[STANDARD_PROFILE] = lambda observation, edit, n: problem.edit_by_standard_profile(observation, edit, n,
+                                                                                             direct)
     return whatif_cells(problem, samplers, part_counts or config.part_counts or profile_of(problem).part_counts,
                         num_samples=config.num_samples, observations=config.multisets_per_k, seed=config.seed)
 

@@ -78,7 +78,14 @@ def test_without_demandlib_the_error_names_the_extra(monkeypatch):
     try:
         with pytest.raises(ImportError, match=r"pip install 'compvae_geo\[planner\]'"):
             StandardLoadProfile()
+        # the what-if baseline is then left out, with a warning naming the extra
+        standard_load_profile.cache_clear()
+        problem = HouseholdParts()
+        observation = problem.observe(torch.tensor([0, 3]), generator=torch.Generator().manual_seed(0))
+        with pytest.warns(UserWarning, match=r"no standard-profile edit: .*compvae_geo\[planner\]"):
+            assert problem.edit_by_standard_profile(observation, problem.check_edit(observation, remove=[0]), 2) is None
     finally:
+        standard_load_profile.cache_clear()
         _profile_days.cache_clear()
 
 
