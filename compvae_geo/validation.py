@@ -189,6 +189,18 @@ def check_wholes(data: Data, config: DataFields, dtype: torch.dtype = torch.floa
                   whole=whole)
 
 
+def check_wholes_have_parts(wholes: Wholes) -> None:
+    """Refuses wholes of no parts, for a model whose whole is the sum of its parts (``per_part_decoder``).
+
+    Such a model's whole of no parts is exactly 0, a point mass without a density: nothing to learn from or to infer.
+    """
+    empty = torch.bincount(wholes.batch, minlength=wholes.num_wholes) == 0
+    if empty.any():
+        raise ValueError(f"whole {int(empty.nonzero()[0])} of the batch has no parts: this model's whole is the sum of "
+                         "its parts (per_part_decoder), exactly 0 with none, and it neither learns from nor encodes "
+                         "such wholes")
+
+
 def check_multiset(
     part: Tensor, part_attr: Tensor | None, whole_attr: Tensor | None, config: DataFields,
     dtype: torch.dtype = torch.float32, copies: int = 1,

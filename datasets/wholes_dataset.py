@@ -139,6 +139,12 @@ class WholesDataset(InMemoryDataset):
         return (len(self.encoding.value_columns),)
 
     observation = "curve"  # the codec of these wholes (a row of values)
+    noisy_wholes = True  # recorded wholes: their noise is part of what they are
+
+    @property
+    def part_counts(self) -> Tensor:
+        """The number of parts of each whole ``[W]``."""
+        return self.slices["part"].diff()
 
     @property
     def digest(self) -> str:

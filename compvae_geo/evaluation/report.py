@@ -121,7 +121,8 @@ def _whatif_section(document: dict[str, Any]) -> list[str]:
             f"`{TRUE}`: a second true sample. Energy distance to the true what-if wholes (standardised per "
             "position by the problem's own wholes of the edited multiset where the problem says so), "
             f"mean over {settings['multisets_per_k']} observations of {settings['num_samples']} wholes each; "
-            "ratio: the model's over the better baseline's (inf: that baseline at the noise floor).", "",
+            "ratio: the model's over the better baseline's (inf: that baseline at the noise floor, 1 where both are).",
+            "",
             whatif_markdown(document)]
 
 
@@ -288,13 +289,18 @@ def headline_markdown(document: dict[str, Any]) -> str:
 def baseline_ratios(cell: dict) -> dict[str, float]:
     """Each recomposing model's energy distance over the better baseline's, in one what-if cell of an evaluation.
 
-    Infinite where the better baseline is at the noise floor (an unbiased energy distance of 0 or below).
+    Where the better baseline is at the noise floor (an unbiased energy distance of 0 or below): infinite, or 1 (a
+    tie) where the model is there too.
     """
     distances = cell["distances"]
-    baselines = [distances[name]["energy"] for name in BASELINES if name in distances]
-    best = min(baselines)
-    return {name: d["energy"] / best if best > 0 else float("inf") for name, d in distances.items()
-            if name not in (*BASELINES, TRUE)}
+    best = min(distances[name]["energy"] for name in BASELINES if name in distances)
+
+    def ratio(energy: float) -> float:
+        if best > 0:
+            return energy / best
+        return float("inf") if energy > 0 else 1.0
+
+    return {name: ratio(d["energy"]) for name, d in distances.items() if name not in (*BASELINES, TRUE)}
 
 
 def whatif_table(cells: list[dict]) -> Table:

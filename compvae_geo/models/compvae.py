@@ -12,7 +12,15 @@ from torch_geometric.nn import MLP
 from compvae_geo.layers import CorrelatedPartNormal, PartSum, PartUpdateStack
 
 from ..codecs import get_codec
-from ..validation import Multisets, Wholes, as_multisets, check_multiset, check_whole_attr, check_wholes
+from ..validation import (
+    Multisets,
+    Wholes,
+    as_multisets,
+    check_multiset,
+    check_whole_attr,
+    check_wholes,
+    check_wholes_have_parts,
+)
 from .conditions import condition_features
 from .config import CompVAEConfig
 from .gaussian import normal, split_loc_scale
@@ -246,6 +254,8 @@ class CompVAE(SavableModel):
     def posterior(self, wholes: Wholes, noise: LatentNoise | None = None) -> Posterior:
         """:meth:`encode` of a checked record."""
         c = self.config
+        if self.observation.sums_parts:
+            check_wholes_have_parts(wholes)
         if noise is None:
             noise = LatentNoise.sample(c, wholes.num_wholes, wholes.part.numel(), wholes.whole.device)
         features = self.x_encoder(self.whole_view(wholes))
@@ -324,12 +334,12 @@ class CompVAE(SavableModel):
         num_samples: int = 1,
         part_attr: Tensor | list[Tensor] | None = None,
         whole_attr: Tensor | None = None,
-        observation_noise: bool = False,
+        observation_noise: bool | None = None,
     ) -> Tensor | list[Tensor]:
         r"""Wholes generated from a multiset of parts.
 
-        :math:`w_i \sim p(w_i \mid l_i)` (the part prior), :math:`z \sim p(z \mid \tilde{w}, c)`, then the mean of
-        :math:`p(x \mid z, \tilde{w}, c)` (or a draw from it with ``observation_noise=True``); where z comes first
+        :math:`w_i \sim p(w_i \mid l_i)` (the part prior), :math:`z \sim p(z \mid \tilde{w}, c)`, then a draw from
+        :math:`p(x \mid z, \tilde{w}, c)` or its mean (``observation_noise``); where z comes first
         (:class:`MultisetZPrior`), z is drawn first and the parts given it (:meth:`draw_prior`).
 
         Args:
@@ -341,7 +351,9 @@ class CompVAE(SavableModel):
             whole_attr: the known conditions :math:`c` ``[whole_attr_dim]`` (or one row per sample) of the
                 wholes (households: ``HouseholdParts.conditions(...)``; a model trained on files also takes them by
                 column name, ``{"day_type": "weekday"}``), if the model has any; None: unknown, drawn with z.
-            observation_noise: add the observation model's noise.
+            observation_noise: draw from the observation model (True) or give its mean (False); None: as the wholes
+                the model learnt from are, ``config.noisy_wholes`` (households, recorded data: draws, whose peaks are
+                those the evaluation measures; sines, sites: the mean).
 
         Returns:
             ``[num_samples, *obs_shape]``, or a list of them for a list of multisets; a model trained on files
@@ -352,11 +364,12 @@ class CompVAE(SavableModel):
         """
         parts = as_multisets(self.part_ids(parts))
         whole_attr = self.encoded_conditions(whole_attr)
+        noisy = self.draws_noise(observation_noise)
         if isinstance(parts, list):
             attrs = part_attr if part_attr is not None else [None] * len(parts)
             if len(attrs) != len(parts):
                 raise ValueError(f"{len(parts)} multisets but {len(attrs)} part_attr tensors")
-            return [self.generate(p, num_samples, a, whole_attr, observation_noise)
+            return [self.generate(p, num_samples, a, whole_attr, noisy)
                     for p, a in zip(parts, attrs, strict=True)]
         multisets = check_multiset(parts, self.encoded_descriptors(part_attr), whole_attr, self.config, self.dtype,
                                    copies=num_samples)
@@ -370,7 +383,7 @@ class CompVAE(SavableModel):
         for start in range(0, num_samples, GENERATE_CHUNK_SAMPLES):
             rows = slice(start, start + GENERATE_CHUNK_SAMPLES)
             x = self._observe(latents.w_tilde[rows], latents.z[rows], conditions[rows])
-            wholes.append(x.sample() if observation_noise else x.mean)
+            wholes.append(x.sample() if noisy else x.mean)
         return self.in_file_units(torch.cat(wholes))
 
     # ----- the model as a structural one: wholes as a map of standard-normal noise ----------------

@@ -21,6 +21,8 @@ class GaussianObservation(nn.Module):
         scale_floor (float): smooth lower bound of the std (the paper's stability note).
     """
 
+    sums_parts = False  # a whole of no parts is whatever the decoder makes of w~ = 0
+
     def __init__(self, decoder: nn.Module, scale_floor: float) -> None:
         super().__init__()
         self.decoder, self.scale_floor = decoder, scale_floor

@@ -23,8 +23,10 @@ class PerPartObservation(nn.Module):
     theirs, as for a sum of K parts with independent residuals. What the decoder reads then stays in the range of
     training whatever K, so that a whole of more parts than any training whole scales with them (the whole is still
     not the sum of its parts: :math:`\mu` reads every part through the means and 1/K). K comes from the count
-    channel of :math:`\tilde{w}` (``count_channel``), at least 1. With ``reads_count=False`` the decoder does not read
-    1/K: the whole of r copies of a multiset's part latents is then exactly r times its whole in mean and variance.
+    channel of :math:`\tilde{w}` (``count_channel``). A whole of no parts is exactly 0 (a point mass: its mean, its
+    draws and the whole its noise gives are 0; it has no density, so it is neither trained on nor abducted from, see
+    :attr:`sums_parts`). With ``reads_count=False`` the decoder does not read 1/K: the whole of r copies of a
+    multiset's part latents is then exactly r times its whole in mean and variance.
 
     Args:
         decoder (nn.Module): ``decoder(latent, rendered)`` gives the mean and a raw std (a codec's x-decoder), built
@@ -34,17 +36,23 @@ class PerPartObservation(nn.Module):
         reads_count (bool): the decoder also reads 1/K. (default: ``True``)
     """
 
+    sums_parts = True  # the whole is a sum over its parts: none make the point mass at 0
+
     def __init__(self, decoder: nn.Module, scale_floor: float, vector: slice, reads_count: bool = True) -> None:
         super().__init__()
         self.decoder, self.scale_floor, self.vector, self.reads_count = decoder, scale_floor, vector, reads_count
 
     def per_part(self, latent: Tensor, rendered: Tensor | None) -> tuple[Tensor, Tensor, Tensor | None]:
-        """K ``[B, 1]``, the latent per part ``[B, D (+ 1 with 1/K)]`` and the rendered sum per part (or None)."""
-        count = latent[:, self.vector.stop - 1:self.vector.stop].clamp(min=1.0)
+        """K ``[B, 1]``, the latent per part ``[B, D (+ 1 with 1/K)]`` and the rendered sum per part (or None).
+
+        A whole of no parts is read as one part (its sums are 0), which it then has K = 0 times.
+        """
+        count = latent[:, self.vector.stop - 1:self.vector.stop]
+        read = count.clamp(min=1.0)
         v = self.vector
-        inputs = [latent[:, :v.start], latent[:, v] / count, latent[:, v.stop:]]
-        part_latent = torch.cat([*inputs, count.reciprocal()] if self.reads_count else inputs, -1)
-        part_rendered = None if rendered is None else rendered / _per_whole(count, rendered)
+        inputs = [latent[:, :v.start], latent[:, v] / read, latent[:, v.stop:]]
+        part_latent = torch.cat([*inputs, read.reciprocal()] if self.reads_count else inputs, -1)
+        part_rendered = None if rendered is None else rendered / _per_whole(read, rendered)
         return count, part_latent, part_rendered
 
     def forward(self, latent: Tensor, rendered: Tensor | None = None) -> Normal:

@@ -63,6 +63,13 @@ class RunSpec:
         wrong = sorted(key for key in DATA_DEFINED_MODEL_FIELDS if getattr(model, key) != getattr(fitted, key))
         if wrong:
             raise ValueError(f"the model's {', '.join(wrong)} do not fit the {train.data or train.problem} data")
+        if getattr(model, "per_part_decoder", False) and isinstance(source, DatasetSource):
+            counts = source.dataset.part_counts
+            if (counts == 0).any():
+                raise ValueError(f"{int((counts == 0).sum())} of the {counts.numel()} wholes of {train.data} have no "
+                                 "parts: a model whose whole is the sum of its parts (per_part_decoder) makes exactly "
+                                 "0 of none and cannot learn from them; leave them out of the files or train without "
+                                 "per_part_decoder")
         return cls(train, model, source, heldout, device or resolve_device(train.device), Path(checkpoint), preset,
                    encoding, sizes)
 

@@ -111,3 +111,24 @@ def test_the_whatif_figure_draws_curves_and_images():
                            truth=torch.rand(2, 3, 8, 8))
     shown = [ax for ax in images.axes if ax.images]
     assert len(images.axes) == 2 * (WHATIF_SHOWN + 1) and len(shown) == 2 + WHATIF_SHOWN + 2
+
+
+def test_the_ratio_to_the_better_baseline_is_a_tie_where_both_are_at_the_noise_floor():
+    def cell(model, scratch, direct):
+        return {"distances": {"compvae": {"energy": model}, FROM_SCRATCH: {"energy": scratch},
+                              DIRECT_EDIT: {"energy": direct}, TRUE: {"energy": 0.01}}}
+
+    assert baseline_ratios(cell(1.0, 4.0, 2.0)) == {"compvae": 0.5}
+    assert baseline_ratios(cell(1.0, 4.0, 0.0)) == {"compvae": float("inf")}
+    assert baseline_ratios(cell(0.0, 4.0, -0.1)) == {"compvae": 1.0}
+    assert baseline_ratios(cell(-0.2, 0.0, 3.0)) == {"compvae": 1.0}
+
+
+def test_removing_the_only_household_recomposes_the_empty_feeder_exactly():
+    problem = HouseholdParts()
+    torch.manual_seed(0)
+    model = CompVAE(model_config_for(problem, **TINY, render_channels=2, z_first=True, per_part_decoder=True,
+                                     observation_jumps=True)).eval()
+    cells = evaluate_whatif({"compvae": model}, problem, EvalConfig(num_samples=8, multisets_per_k=1), (1,))
+    for cell in (cell for cell in cells if cell.edit.startswith("remove")):
+        assert cell.distances["compvae"].energy == 0 and cell.distances[TRUE].energy == 0

@@ -141,3 +141,38 @@ def test_blind_to_k_needs_the_per_part_decoder_and_no_count_in_the_prior():
             households_model(per_part_decoder=False, **{blind: False})
     with pytest.raises(ValueError, match="contradicts sees_count"):
         households_model(prior_sees_count=True, sees_count=False)
+
+
+@pytest.mark.parametrize("jumps", [False, True], ids=["gaussian", "jumps"])
+def test_a_multiset_of_no_parts_is_exactly_zero_as_its_mean_its_draws_and_its_noise_map(jumps):
+    model = households_model(observation_jumps=jumps)
+    conditions = HouseholdParts().conditions("weekday", 5.0)
+    empty, no_attr = torch.tensor([], dtype=torch.long), torch.zeros(0, model.config.part_attr_dim)
+    for observation_noise in (False, True):
+        x = model.generate(empty, 3, no_attr, conditions, observation_noise=observation_noise)
+        assert torch.equal(x, torch.zeros(3, 96))
+    noise = model.generation_noise(empty, 3, observation_noise=True)
+    assert torch.equal(model.wholes_from_noise(empty, noise, no_attr, conditions), torch.zeros(3, 96))
+    # in a batch beside wholes of parts, the others keep their law: K times one part's
+    c = model.config
+    latent = torch.randn(2, c.z_dim + c.whole_latent_dim + c.condition_dim)
+    latent[:, c.z_dim + c.whole_latent_dim - 1] = torch.tensor([0.0, 3.0])
+    latent[0, c.z_dim:c.z_dim + c.whole_latent_dim] = 0.0  # no parts: w~ is 0
+    x = model.observation(latent, torch.randn(2, c.render_channels, 96) * torch.tensor([0.0, 1.0]).view(2, 1, 1))
+    assert torch.equal(x.mean[0], torch.zeros(96)) and x.mean[1].abs().min() > 0
+    assert torch.equal(x.sample()[0], torch.zeros(96))
+
+
+def test_wholes_of_no_parts_are_refused_for_learning_and_inference():
+    from compvae_geo.datasets import batch_from_tensors
+
+    model = households_model(observation_jumps=True)
+    problem = HouseholdParts()
+    part = torch.tensor([0, 3, 5])
+    generator = torch.Generator().manual_seed(0)
+    conditions = problem.conditions("weekday", 5.0).expand(3, -1)
+    attr = problem.sample_part_attr(part, generator)
+    data = batch_from_tensors(torch.tensor([2, 0, 1]), part, torch.rand(3, 96), attr, conditions)
+    for entry in (model.loss, model.encode):
+        with pytest.raises(ValueError, match="whole 1 of the batch has no parts"):
+            entry(data)

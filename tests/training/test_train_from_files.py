@@ -169,3 +169,18 @@ def test_a_model_of_exported_files_is_evaluated_against_the_simulator_that_wrote
     trained_on = split_dataset(WholesDataset(files), 0.1, 0.1, "multiset", 0)  # the training's defaults
     assert document["split_sizes"] == {name: index.numel() for name, index in trained_on.items()}
     assert document["multisets"] and all(set(cell["mmd2"]) == {"compvae"} for cell in document["multisets"])
+
+
+def test_a_per_part_model_refuses_files_with_a_whole_of_no_parts_before_training(files, tmp_path):
+    import shutil
+
+    copy = tmp_path / "with_an_empty_feeder"
+    shutil.copytree(files, copy)
+    parts = (copy / "parts.csv").read_text().splitlines()
+    first = parts[1].split(",")[0]  # the first whole: its households go, the whole stays
+    (copy / "parts.csv").write_text("\n".join(line for line in parts if line.split(",")[0] != first) + "\n")
+    config = TrainConfig(data=str(copy), device="cpu", split_by="whole")
+    per_part = {**TINY_MODEL, "render_channels": 2, "z_first": True, "per_part_decoder": True}
+    with pytest.raises(ValueError, match="1 of the 120 wholes of .* have no parts: a model whose whole is the sum"):
+        RunSpec.build(config, tmp_path / "c.pt", per_part)
+    assert RunSpec.build(config, tmp_path / "c.pt", TINY_MODEL).model.per_part_decoder is False  # others learn K = 0
