@@ -48,15 +48,16 @@ def problem_of_model(model_config: dict[str, Any]) -> str:
 
 
 def model_config_for(problem: PartsProblem, **overrides: Any) -> CompVAEConfig:
-    """A :class:`CompVAEConfig` whose data-defined fields come from ``problem``."""
-    return CompVAEConfig(
-        num_categories=problem.num_categories,
-        obs_shape=problem.obs_shape,
-        part_attr_dim=problem.part_attr_dim,
-        whole_attr_dim=problem.whole_attr_dim,
-        observation=problem.observation,
+    """A :class:`CompVAEConfig` whose data-defined fields (and ``noisy_wholes``) come from ``problem``."""
+    return CompVAEConfig(**{
+        "num_categories": problem.num_categories,
+        "obs_shape": problem.obs_shape,
+        "part_attr_dim": problem.part_attr_dim,
+        "whole_attr_dim": problem.whole_attr_dim,
+        "observation": problem.observation,
+        "noisy_wholes": problem.noisy_wholes,
         **overrides,
-    )
+    })
 
 
 def model_problem(payload: dict[str, Any]) -> str | None:

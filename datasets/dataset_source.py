@@ -102,6 +102,7 @@ class DatasetSource:
     whole_attr_dim = property(lambda self: self.dataset.whole_attr_dim)
     obs_shape = property(lambda self: self.dataset.obs_shape)
     observation = property(lambda self: self.dataset.observation)
+    noisy_wholes = property(lambda self: self.dataset.noisy_wholes)
 
     def sample_batch(self, batch_size: int, max_parts: int | None = None, min_parts: int = 0,
                      generator: torch.Generator | None = None, device: torch.device | str = "cpu") -> Batch:

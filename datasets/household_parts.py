@@ -135,6 +135,7 @@ class HouseholdParts(PartsProblem):
 
     unit = "kW"  # not fields: fixed by the problem
     step_hours = 0.25
+    noisy_wholes = True  # quarter-hour noise and appliance spikes are part of a day
 
     @property
     def obs_shape(self) -> tuple[int, ...]:

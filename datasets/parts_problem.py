@@ -36,6 +36,9 @@ class PartsProblem(ABC):
     observation: str  # name of the CompVAE x-encoder/decoder family for these wholes
     unit: str | None = None  # of the wholes' values, written by export (docs/data_format.md)
     step_hours: float | None = None  # the wholes are load curves with steps this long (hours), or None
+    # the wholes' fine-scale noise is part of what is simulated: a model generates, and is evaluated on, draws of
+    # p(x | ...), not its mean
+    noisy_wholes: bool = False
 
     @property
     def category_labels(self) -> tuple[str, ...]:

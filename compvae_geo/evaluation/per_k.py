@@ -184,7 +184,7 @@ def evaluate(
     config = config or EvalConfig()
     profile = profile_of(problem)
     part_counts = config.part_counts or profile.part_counts
-    samplers = {name: model_sampler(model.eval(), profile.noisy_wholes) for name, model in models.items()}
+    samplers = {name: model_sampler(model.eval(), problem.noisy_wholes) for name, model in models.items()}
     samplers[NAIVE] = naive_sampler(problem, torch.Generator().manual_seed(config.seed + 1))
     distances = sample_distances(problem, samplers, part_counts, config.num_samples, config.multisets_per_k,
                                  config.permutations, config.seed, whole_attr, progress_name)

@@ -14,8 +14,6 @@ class EvaluationProfile:
 
     part_counts: tuple[int, ...]  # the K worth evaluating: the training range and beyond
     standardised_distances: bool = False  # compare wholes standardised per position by the true sample
-    # the wholes' fine-scale noise is part of what is simulated: evaluate models on draws of p(x | z, w~), not its mean
-    noisy_wholes: bool = False
     planner_hours_per_step: float | None = None  # wholes are daily load curves with steps this long (hours)
     tail_statistic: str = "peak"  # the statistic whose tail the evaluation samples (a name of structural.STATISTICS)
     # named conditions the evaluation also measures the models under: the arguments of the problem's conditions()
@@ -33,7 +31,6 @@ PROFILES: dict[str, EvaluationProfile] = {  # by the class name of the problem
     "HouseholdParts": EvaluationProfile(
         part_counts=(1, 2, 4, 8, 16, 32, 64, 128),  # training reaches 32
         standardised_distances=True,  # a kW at n = 128 is not a kW at n = 1
-        noisy_wholes=True,  # quarter-hour noise and appliance spikes are part of a day
         planner_hours_per_step=0.25,
         conditions=(("cold weekday (-5 degC)", ("weekday", -5.0)), ("mild Sunday (15 degC)", ("sunday", 15.0))),
     ),

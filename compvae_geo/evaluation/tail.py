@@ -97,7 +97,7 @@ def _tail_cell(
 ) -> TailCell:
     profile = profile_of(problem)
     measure = statistic_function(profile.tail_statistic)
-    noisy = profile.noisy_wholes
+    noisy = problem.noisy_wholes
     plain = problem.sample_wholes(part, 1000, part_attr, generator=data)
     centre, scale = standardisation(plain) if profile.standardised_distances else (0.0, 1.0)
     bandwidth = median_distance((plain - centre) / scale)

@@ -155,7 +155,7 @@ def evaluate_whatif(models: dict[str, CompVAE], problem: PartsProblem, config: E
         raise ValueError("the what-if evaluation needs a CompVAE (a model with recompose)")
     samplers: dict[str, WhatIfSampler] = {name: recompose_sampler(model.eval()) for name, model in models.items()}
     first = next(iter(models.values()))
-    samplers[FROM_SCRATCH] = from_scratch_sampler(first, profile_of(problem).noisy_wholes)
+    samplers[FROM_SCRATCH] = from_scratch_sampler(first, problem.noisy_wholes)
     direct = torch.Generator().manual_seed(config.seed + 1)
     samplers[DIRECT_EDIT] = lambda observation, edit, n: problem.edit_directly(observation.data(), edit, n, direct)
     samplers[STANDARD_PROFILE] = lambda observation, edit, n: problem.edit_by_standard_profile(observation, edit, n,

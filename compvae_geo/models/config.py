@@ -20,6 +20,9 @@ class CompVAEConfig(PlainDataConfig):
     # p(z | w~, c) and p(x | z, w~, c) when given; when not, the model treats them as unknown (0: none)
     whole_attr_dim: int = 0
     observation: str = "curve"  # x-encoder/x-decoder family, a key of compvae_geo.codecs.CODECS
+    # the data's wholes carry fine-scale noise that is part of what they are (a household's quarter-hour spikes,
+    # recorded load): generate draws p(x | ...) by default instead of its mean (set from the data by model_config_for)
+    noisy_wholes: bool = False
     w_dim: int = 32  # size of each part latent w_i (and of their sum w~)
     z_dim: int = 16  # size of the global latent z (0: no z, x from w~ alone: the ablation of paper 3.1)
     prior_sees_count: bool = False  # p(w_i | l_i, K): the prior also reads 1/K, K the number of parts of the whole

@@ -88,11 +88,11 @@ class CountCVAE(SavableModel):
 
     @torch.no_grad()
     def generate(self, parts: Tensor | list[int], num_samples: int = 1, part_attr: Tensor | None = None,
-                 whole_attr: Tensor | None = None, observation_noise: bool = False) -> Tensor:
+                 whole_attr: Tensor | None = None, observation_noise: bool | None = None) -> Tensor:
         """``[num_samples, *obs_shape]`` wholes for the multiset ``parts`` (a tensor ``[K]`` or a list of ints).
 
-        z ~ p(z|c), then the mean of p(x|z,c) (or a draw with ``observation_noise``); ``whole_attr``
-        are the known conditions (None: unknown).
+        z ~ p(z|c), then a draw of p(x|z,c) or its mean (``observation_noise``; None: as the data's wholes are,
+        ``config.noisy_wholes``); ``whole_attr`` are the known conditions (None: unknown).
         """
         parts = as_multisets(self.part_ids(parts))
         whole_attr = self.encoded_conditions(whole_attr)
@@ -106,4 +106,4 @@ class CountCVAE(SavableModel):
         counts = self.category_counts(parts, *resolve_batch(None, parts.numel(), parts.device), part_attr, whole_attr)
         counts = counts.expand(num_samples, -1)
         x_dist = self.decode(counts, self.z_prior_dist(counts).sample())
-        return self.in_file_units(x_dist.sample() if observation_noise else x_dist.mean)
+        return self.in_file_units(x_dist.sample() if self.draws_noise(observation_noise) else x_dist.mean)

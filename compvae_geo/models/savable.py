@@ -95,6 +95,10 @@ class SavableModel(nn.Module):
             return self.encoding.encode_conditions({name: [value] for name, value in whole_attr.items()}, 1)[0]
         return whole_attr
 
+    def draws_noise(self, observation_noise: bool | None) -> bool:
+        """Whether generation draws the observation noise: as asked, or by default as the data's wholes carry it."""
+        return self.config.noisy_wholes if observation_noise is None else observation_noise
+
     def in_file_units(self, wholes: Tensor) -> Tensor:
         """Generated wholes in the units of the files a model of recorded data was trained on (else unchanged)."""
         return wholes if self.encoding is None else self.encoding.decode_values(wholes)

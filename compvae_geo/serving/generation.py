@@ -55,12 +55,11 @@ class Draw:
 def measured_with_noise(payload: dict[str, Any]) -> bool:
     """Whether the evaluation measures a checkpoint's model with its observation noise (what a caller gets by default).
 
-    A model of files: yes (observed wholes are noisy); of a simulator: as the simulator's evaluation profile says.
+    A model of files: yes (observed wholes are noisy); of a simulator: as the simulator says (``noisy_wholes``), also
+    for checkpoints written before their config said it.
     """
-    from ..evaluation.profiles import profile_of
-
     problem = model_problem(payload)
-    return True if problem is None else profile_of(make_problem(problem)).noisy_wholes
+    return True if problem is None else make_problem(problem).noisy_wholes
 
 
 @torch.no_grad()

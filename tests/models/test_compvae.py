@@ -164,6 +164,25 @@ def test_generate_shapes_empty_multiset_and_many_parts(model):
     assert not torch.equal(mean, noisy)
 
 
+@pytest.mark.parametrize("model_class", ["CompVAE", "CountCVAE"])
+def test_generate_draws_by_default_what_the_data_are_noisy_or_the_mean(model_class):
+    from compvae_geo import models
+    from compvae_geo.datasets import HouseholdParts
+    from compvae_geo.problems import model_config_for
+
+    def draw(model, **kwargs):
+        torch.manual_seed(0)
+        return model.generate(torch.tensor([1, 4]), 3, torch.tensor([[3.0, 0.0], [4.0, 5.0]]), **kwargs)
+
+    config = model_config_for(HouseholdParts(), w_dim=3, z_dim=2, hidden_dim=8, x_feature_dim=4, part_embed_dim=4)
+    assert config.noisy_wholes and not model_config_for(SineParts()).noisy_wholes
+    households = getattr(models, model_class)(config).eval()
+    assert torch.equal(draw(households), draw(households, observation_noise=True))
+    assert not torch.equal(draw(households), draw(households, observation_noise=False))
+    quiet = getattr(models, model_class)(replace(config, noisy_wholes=False)).eval()  # e.g. an older checkpoint
+    assert torch.equal(draw(quiet), draw(quiet, observation_noise=False))
+
+
 def test_recomposition_from_a_subset_of_inferred_parts(model):
     data = make_batch(counts=[4], seed=4)
     posterior = model.encode(data)
