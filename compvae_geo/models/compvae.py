@@ -24,13 +24,12 @@ from ..validation import (
 from .conditions import condition_features
 from .config import CompVAEConfig
 from .gaussian import normal, split_loc_scale
-from .gaussian_observation import GaussianObservation
 from .latents import FromNoise, GenerationNoise, Given, Latents, LatentSource, PriorDraws
 from .loss_terms import LossTerms
 from .observation_noise import noise_of_whole, whole_from_noise
+from .observations import build_observation, decoder_input_dim
 from .part_embedding import PartEmbedding
 from .part_prior import PartPrior
-from .per_part_observation import PerPartJumpObservation, PerPartObservation
 from .savable import SavableModel
 from .whole_view import WholeAsObserved, WholePerPart
 from .z_prior import MultisetZPrior, WholeSumZPrior
@@ -98,18 +97,11 @@ class CompVAE(SavableModel):
         # parts first and z from their sum
         z_prior_class = MultisetZPrior if c.z_first else WholeSumZPrior
         codec = get_codec(c.observation)
-        decoder_dim = c.z_dim + c.whole_latent_dim + c.condition_dim + int(c.per_part_decoder and c.decoder_sees_count)
+        decoder_dim = decoder_input_dim(c, c.z_dim + c.whole_latent_dim + c.condition_dim)
         self.x_encoder, x_decoder = codec.build(c.obs_shape, c.x_feature_dim, decoder_dim, c.hidden_dim,
                                                 c.render_channels, c.render_hidden_dim)
-        vector = slice(c.z_dim, c.z_dim + c.whole_latent_dim)
-        if c.observation_jumps:
-            jump_render = (c.render_channels, c.render_hidden_dim) if c.jumps_read_render else (0, 0)
-            self.observation = PerPartJumpObservation(x_decoder, c.observation_scale_floor, vector, c.obs_shape,
-                                                      decoder_dim, c.hidden_dim, c.decoder_sees_count, *jump_render)
-        elif c.per_part_decoder:
-            self.observation = PerPartObservation(x_decoder, c.observation_scale_floor, vector, c.decoder_sees_count)
-        else:
-            self.observation = GaussianObservation(x_decoder, c.observation_scale_floor)
+        # the vector part of w~ is what a per-part decoder reads per part; its last column is K (count_channel)
+        self.observation = build_observation(c, x_decoder, decoder_dim, slice(c.z_dim, c.z_dim + c.whole_latent_dim))
         self.whole_view = WholeAsObserved() if c.sees_count else WholePerPart()  # what the x-encoder reads
         self.z_posterior = MLP([c.x_feature_dim + c.condition_dim, c.hidden_dim, 2 * c.z_dim], norm=None)
         self.node_embedding = PartEmbedding(c.num_categories, c.part_attr_dim, c.part_embed_dim)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 from torch.distributions import Distribution, Normal, kl_divergence
 from torch_geometric.data import Data
 from torch_geometric.nn import MLP
@@ -11,12 +11,20 @@ from torch_geometric.utils import scatter
 from compvae_geo.layers import resolve_batch
 
 from ..codecs import get_codec
-from ..validation import as_float, as_multisets, check_num_samples, check_parts, check_whole_attr, check_wholes
+from ..validation import (
+    as_float,
+    as_multisets,
+    check_num_samples,
+    check_parts,
+    check_whole_attr,
+    check_wholes,
+    check_wholes_have_parts,
+)
 from .conditions import condition_features
 from .config import CompVAEConfig
 from .gaussian import normal, normal_from_params, split_loc_scale
-from .gaussian_observation import GaussianObservation
 from .loss_terms import LossTerms
+from .observations import build_observation, decoder_input_dim
 from .savable import SavableModel
 
 
@@ -31,6 +39,8 @@ class CountCVAE(SavableModel):
     conditions of a whole (``whole_attr``) join :math:`c`. Same interface as
     :class:`~compvae_geo.CompVAE` (``loss``, ``generate``, ``save``/``load``); ``L_w`` is 0.
     Its latent z has ``z_dim`` coordinates (give it ``w_dim + z_dim`` for a fair comparison).
+    The observation models are CompVAE's (``per_part_decoder``, ``observation_jumps``): a per-part decoder reads the
+    counts per part (the multiset's proportions, its mean descriptors) and 1/K, and the whole is K parts' law.
     """
 
     model_name = "count_cvae"
@@ -38,11 +48,17 @@ class CountCVAE(SavableModel):
     def __init__(self, config: CompVAEConfig | None = None) -> None:
         super().__init__(config or CompVAEConfig())
         c = self.config
-        self.count_dim = c.num_categories * (1 + c.part_attr_dim) + c.condition_dim
-        self.x_encoder, x_decoder = get_codec(c.observation).build(
-            c.obs_shape, c.x_feature_dim, c.z_dim + self.count_dim, c.hidden_dim
-        )
-        self.observation = GaussianObservation(x_decoder, c.observation_scale_floor)
+        if c.jumps_read_render:
+            raise ValueError("the count CVAE renders no parts for its jumps to read: jumps_read_render must be False")
+        parts_dim = c.num_categories * (1 + c.part_attr_dim)
+        self.count_dim = parts_dim + c.condition_dim
+        # a per-part decoder reads K too, after the counts, as the last column of what it reads per part
+        self.decoder_latent = WithPartCount(c.z_dim, c.num_categories, parts_dim) if c.per_part_decoder \
+            else nn.Identity()
+        decoder_dim = decoder_input_dim(c, c.z_dim + self.count_dim + int(c.per_part_decoder))
+        self.x_encoder, x_decoder = get_codec(c.observation).build(c.obs_shape, c.x_feature_dim, decoder_dim,
+                                                                   c.hidden_dim)
+        self.observation = build_observation(c, x_decoder, decoder_dim, slice(c.z_dim, c.z_dim + parts_dim + 1))
         self.z_posterior = MLP([c.x_feature_dim + self.count_dim, c.hidden_dim, 2 * c.z_dim], norm=None)
         self.z_prior = MLP([self.count_dim, c.hidden_dim, 2 * c.z_dim], norm=None)
 
@@ -67,11 +83,13 @@ class CountCVAE(SavableModel):
 
     def decode(self, counts: Tensor, z: Tensor) -> Distribution:
         r""":math:`p(x \mid z, c)` over ``[B, *obs_shape]``."""
-        return self.observation(torch.cat([z, counts], dim=-1))
+        return self.observation(self.decoder_latent(torch.cat([z, counts], dim=-1)))
 
     def loss(self, data: Data, noise: None = None) -> LossTerms[Tensor]:
         """L_w = 0, L_z = KL(q(z|x,c) || p(z|c)) (closed form), L_x: nats per whole."""
         wholes = check_wholes(data, self.config, self.dtype)
+        if self.observation.sums_parts:
+            check_wholes_have_parts(wholes)
         counts = self.category_counts(wholes.part, wholes.batch, wholes.num_wholes, wholes.part_attr,
                                       wholes.whole_attr)
         features = torch.cat([self.x_encoder(wholes.whole), counts], dim=-1)
@@ -107,3 +125,22 @@ class CountCVAE(SavableModel):
         counts = counts.expand(num_samples, -1)
         x_dist = self.decode(counts, self.z_prior_dist(counts).sample())
         return self.in_file_units(x_dist.sample() if self.draws_noise(observation_noise) else x_dist.mean)
+
+
+class WithPartCount(nn.Module):
+    """Inserts the number of parts K (the sum of the category counts) after the counts of ``[z, counts, conditions]``.
+
+    Args:
+        z_dim (int): the columns of z, first.
+        num_categories (int): the count columns of the categories, which sum to K.
+        parts_dim (int): all columns of the parts (their counts and their descriptors' sums per category).
+    """
+
+    def __init__(self, z_dim: int, num_categories: int, parts_dim: int) -> None:
+        super().__init__()
+        self.z_dim, self.num_categories, self.parts_dim = z_dim, num_categories, parts_dim
+
+    def forward(self, latent: Tensor) -> Tensor:  # noqa: D102
+        end = self.z_dim + self.parts_dim
+        count = latent[:, self.z_dim:self.z_dim + self.num_categories].sum(-1, keepdim=True)
+        return torch.cat([latent[:, :end], count, latent[:, end:]], -1)

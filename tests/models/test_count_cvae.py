@@ -135,3 +135,61 @@ def test_count_cvae_loss_is_the_kl_and_the_negative_log_likelihood_at_the_poster
     unknown.whole_attr = torch.full_like(data.whole_attr, float("nan"))
     torch.manual_seed(2)
     assert not torch.allclose(model.loss(unknown).elbo, terms.elbo)  # the conditions reach the loss
+
+
+def households_count_cvae(**options):
+    from compvae_geo.datasets import HouseholdParts
+    from compvae_geo.problems import model_config_for
+
+    torch.manual_seed(0)
+    return CountCVAE(model_config_for(HouseholdParts(), z_dim=3, hidden_dim=16, x_feature_dim=8,
+                                      per_part_decoder=True, **options))
+
+
+def test_the_count_cvae_with_jumping_parts_reads_its_multiset_per_part_and_has_the_law_of_k_of_them():
+    import torch.nn.functional as F
+    from torch.distributions import Binomial, Categorical, MixtureSameFamily
+
+    from compvae_geo.datasets import HouseholdParts
+
+    model = households_count_cvae(observation_jumps=True)
+    c = model.config
+    data = HouseholdParts().sample_batch(3, 4, generator=torch.Generator().manual_seed(1))
+    torch.manual_seed(2)
+    terms = model.loss(data)
+    counts = model.category_counts(data.part, data.batch, 3, data.part_attr, data.whole_attr)
+    loc, raw = model.z_posterior(torch.cat([model.x_encoder(data.whole), counts], -1)).chunk(2, -1)
+    torch.manual_seed(2)
+    z = Normal(loc, c.posterior_scale_floor + F.softplus(raw)).rsample()
+    parts_dim = c.num_categories * (1 + c.part_attr_dim)
+    soft = lambda raw, floor=c.observation_scale_floor: floor + F.softplus(raw)  # noqa: E731
+    for b in range(3):  # by hand: the decoder and the jump network read the counts per household, then K of them
+        k = counts[b, :c.num_categories].sum()
+        per_part = torch.cat([z[b], counts[b, :parts_dim] / k, torch.ones(1), counts[b, parts_dim:], 1 / k[None]])[None]
+        x_loc, x_raw = (t[0] for t in model.observation.decoder(per_part, None))
+        logit, raw_size, raw_spread = model.observation.jump_net(per_part).view(3, -1)
+        total = torch.tensor(0.0)
+        for t in range(data.whole.size(1)):
+            jumps = torch.arange(k + 1)
+            levels = Normal(k * x_loc[t] + jumps * F.softplus(raw_size[t]),
+                            (k * soft(x_raw[t]) ** 2 + jumps * soft(raw_spread[t]) ** 2).sqrt())
+            weights = Categorical(logits=Binomial(k, logits=logit[t]).log_prob(jumps))
+            total = total - MixtureSameFamily(weights, levels).log_prob(data.whole[b, t])
+        torch.testing.assert_close(terms.x[b], total, rtol=1e-4, atol=1e-3)
+
+
+def test_the_count_cvae_blind_to_k_makes_r_copies_of_a_multiset_r_times_its_whole():
+    model = households_count_cvae(decoder_sees_count=False).eval()
+    c = model.config
+    part = torch.tensor([0, 3, 3, 6])
+    attr = torch.rand(4, 2)
+    counts = model.category_counts(part, torch.zeros(4, dtype=torch.long), 1, attr)
+    tripled = model.category_counts(part.repeat(3), torch.zeros(12, dtype=torch.long), 1, attr.repeat(3, 1))
+    z = torch.randn(1, c.z_dim)
+    one, three = model.decode(counts, z), model.decode(tripled, z)
+    torch.testing.assert_close(three.mean, 3 * one.mean)
+    torch.testing.assert_close(three.variance, 3 * one.variance)
+    with pytest.raises(ValueError, match="whole 1 of the batch has no parts"):
+        model.loss(Batch(part=part, part_attr=attr, batch=torch.zeros(4, dtype=torch.long), whole=torch.rand(2, 96)))
+    with pytest.raises(ValueError, match="renders no parts"):
+        households_count_cvae(observation_jumps=True, render_channels=2, jumps_read_render=True)
