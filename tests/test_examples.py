@@ -115,5 +115,6 @@ def test_households_through_files_measures_each_size_and_writes_the_document(tmp
     assert files.count("| 40 | best.pt |") == 1 and files.count("| 40 | last |") == 1
     assert (tmp_path / "later40" / "wholes.csv").exists()
     assert (tmp_path / "train40" / "files-test" / "evaluation.json").exists()
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as refused:
         example.main(["--runs", str(tmp_path), "--sizes", "80"])
+    assert refused.value.code == 2 and "no trained checkpoint at" in capsys.readouterr().err  # argparse's usage error
