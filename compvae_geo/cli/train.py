@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..models.config import DATA_DEFINED_MODEL_FIELDS, CompVAEConfig
+from ..models.config import FROM_DATA_MODEL_FIELDS, CompVAEConfig
 from ..problems import PROBLEM_NAMES
 from ..tracking import DEFAULT_TRACKING_URI, resolve_tracking_uri
 from ..training.config import MODEL_NAMES, TrainConfig
@@ -42,7 +42,7 @@ def add_train_arguments(train: argparse.ArgumentParser) -> None:
                             "and exit without training")
     add_config_overrides(train, TrainConfig, set(), "training",
                           choices={"problem": PROBLEM_NAMES, "model": MODEL_NAMES})
-    add_config_overrides(train, CompVAEConfig, DATA_DEFINED_MODEL_FIELDS, "model")
+    add_config_overrides(train, CompVAEConfig, FROM_DATA_MODEL_FIELDS, "model")
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -73,7 +73,7 @@ def run_train(args: argparse.Namespace) -> int:
         if resume is not None:
             trainer, out_dir = resumed_run(resume, train_overrides, args.experiment, tracking_uri, ranks)
         else:
-            model_overrides = config_overrides(args, CompVAEConfig, DATA_DEFINED_MODEL_FIELDS)
+            model_overrides = config_overrides(args, CompVAEConfig, FROM_DATA_MODEL_FIELDS)
             trainer, out_dir = new_run(args.preset, train_overrides, model_overrides, out_dir, args.experiment,
                                        tracking_uri, "compvae-geo " + shlex.join(args.argv), ranks, device,
                                        args.config)
@@ -103,7 +103,7 @@ def _print_config(args: argparse.Namespace, train_overrides: dict[str, Any], dev
     if args.resume is not None:
         raise ValueError("--print-config shows a new run's configuration; a checkpoint's is in the config.json "
                          "beside it (--resume continues it as it was)")
-    model_overrides = config_overrides(args, CompVAEConfig, DATA_DEFINED_MODEL_FIELDS)
+    model_overrides = config_overrides(args, CompVAEConfig, FROM_DATA_MODEL_FIELDS)
     spec = new_spec(args.preset, train_overrides, model_overrides, device, args.config)
     print(json.dumps(resolved_config(spec), indent=2))
     return 0

@@ -7,6 +7,9 @@ from ..plain_config import PlainDataConfig
 
 # The CompVAEConfig fields that a problem's data defines (compvae_geo.problems.model_config_for sets them).
 DATA_DEFINED_MODEL_FIELDS = frozenset({"num_categories", "obs_shape", "part_attr_dim", "whole_attr_dim", "observation"})
+# What model_config_for takes from the data: the fields above, which a model must fit, and noisy_wholes, a default of
+# generate (not a flag of train; a run from a recorded configuration takes it from its data again)
+FROM_DATA_MODEL_FIELDS = DATA_DEFINED_MODEL_FIELDS | {"noisy_wholes"}
 
 
 @dataclass

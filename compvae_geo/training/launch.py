@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from ..models import CompVAEConfig
-from ..problems import DATA_DEFINED_MODEL_FIELDS
+from ..models.config import FROM_DATA_MODEL_FIELDS
 from ..tracking import Tracker
 from .config import TrainConfig
 from .distributed import Ranks, broadcast
@@ -132,7 +132,7 @@ def run_configs(
         raise ValueError("--config gives the whole configuration: --preset cannot be used with it")
     recorded = read_run_config(config_file)
     train_config = replace(TrainConfig.from_dict(recorded["train"]), **train_overrides)
-    model = {key: value for key, value in recorded["model"].items() if key not in DATA_DEFINED_MODEL_FIELDS}
+    model = {key: value for key, value in recorded["model"].items() if key not in FROM_DATA_MODEL_FIELDS}
     return train_config, {**model, **model_overrides}, None
 
 
@@ -274,7 +274,7 @@ def training_command(payload: dict[str, Any]) -> str | None:
     flags = ([f"--problem {problem}"] if problem else []) + ([f"--preset {name}"] if name else [])
     used = {**train.to_dict(), **CompVAEConfig.from_dict(payload["config"]).to_dict()}
     for key, value in used.items():
-        if key in DATA_DEFINED_MODEL_FIELDS or key == "problem" or value == defaults.get(key):
+        if key in FROM_DATA_MODEL_FIELDS or key == "problem" or value == defaults.get(key):
             continue
         flags.append(f"--{key.replace('_', '-')} {_format_flag_value(value)}")
     return "compvae-geo train " + " ".join(flags)
