@@ -3,8 +3,8 @@
 The households CPU preset's Gaussian decoder against the decoder that speaks for one household
 (``per_part_decoder``) and the one whose households also jump at random (``observation_jumps``, the exact law of a
 sum of K jumping parts: K + 1 Gaussian components per quarter-hour; ``jumps_read_render``: their jump network also
-reads the rendered parts), and the sine step of the sine preset, the
-machine's benchmark figure.
+reads the rendered parts; ``jump_kinds`` 2: jumps of two kinds, 2 (K + 1) components), and the sine step of the sine
+preset, the machine's benchmark figure.
 
     python benchmarks/bench_observation_models.py [--steps 20] [--rounds 3]
 
@@ -19,7 +19,8 @@ from preset_steps import report, step_times
 
 VARIANTS = {"gaussian": {}, "per part": dict(per_part_decoder=True),
             "per part + jumps": dict(per_part_decoder=True, observation_jumps=True),
-            "jumps reading renders": dict(per_part_decoder=True, observation_jumps=True, jumps_read_render=True)}
+            "jumps reading renders": dict(per_part_decoder=True, observation_jumps=True, jumps_read_render=True),
+            "two jump kinds": dict(per_part_decoder=True, observation_jumps=True, jump_kinds=2)}
 
 
 def main() -> None:
@@ -33,6 +34,7 @@ def main() -> None:
     print(report("households", times, "per part + jumps", "gaussian"))
     print(report("households", times, "per part", "gaussian"))
     print(report("households", times, "jumps reading renders", "per part + jumps"))
+    print(report("households", times, "two jump kinds", "per part + jumps"))
 
 
 if __name__ == "__main__":

@@ -55,6 +55,9 @@ class CompVAEConfig(PlainDataConfig):
     # with per_part_decoder: each part is a Gaussian that jumps at random at each step (a kettle, an EV charging) and
     # the whole is the exact law of a sum of K of them (PerPartJumpObservation; False: Gaussian parts)
     observation_jumps: bool = False
+    # with observation_jumps: the kinds of jump M, all of a whole's jumps at one element of one kind (JumpKindsNormal):
+    # one household's law then has jumps of M sizes, an 11 kW wallbox and a 2 kW kettle (1: one Gaussian jump size)
+    jump_kinds: int = 1
     # with observation_jumps and render_channels: the jump network also reads the rendered sum per part at each element
     # (as the decoder's mean does), so that a part's latent can say when its jumps happen (False: the latent alone)
     jumps_read_render: bool = False
@@ -113,6 +116,8 @@ class CompVAEConfig(PlainDataConfig):
             raise ValueError("per_part_decoder reads the number of parts from the count channel: needs count_channel")
         if self.observation_jumps and not self.per_part_decoder:
             raise ValueError("observation_jumps gives the law of a sum of parts: needs per_part_decoder")
+        if self.jump_kinds < 1 or (self.jump_kinds > 1 and not self.observation_jumps):
+            raise ValueError(f"jump_kinds must be >= 1, and > 1 needs observation_jumps; got {self.jump_kinds}")
         if self.jumps_read_render and not (self.observation_jumps and self.render_channels):
             raise ValueError("jumps_read_render reads the rendered parts into the jump law: needs observation_jumps "
                              "and render_channels > 0")

@@ -5,11 +5,12 @@ import math
 
 import torch
 from torch import Tensor, nn
-from torch.distributions import Normal
+from torch.distributions import Distribution, Normal
 from torch_geometric.nn import MLP
 
 from ..codecs.pointwise_head import PointwiseHead
 from .gaussian import floored_scale, normal
+from .jump_kinds_normal import KIND_NOISES, JumpKindsNormal
 from .jump_normal import NOISES, BinomialJumpNormal
 
 JUMP_OUTPUTS = 3  # per element: the logit of a jump's probability, its raw size and its raw spread
@@ -95,20 +96,21 @@ class PerPartJumpObservation(PerPartObservation):
         reads_count (bool): as for :class:`PerPartObservation`.
         render_channels (int): channels of the rendered sum the jump network reads (0: the latent alone).
         render_hidden_dim (int): the width of its pointwise head's hidden layer (with ``render_channels``).
+        jump_outputs (int): the jump network's outputs per element (a subclass's law may need more).
     """
 
     def __init__(self, decoder: nn.Module, scale_floor: float, vector: slice, obs_shape: tuple[int, ...],
                  latent_dim: int, hidden_dim: int, reads_count: bool = True, render_channels: int = 0,
-                 render_hidden_dim: int = 0) -> None:
+                 render_hidden_dim: int = 0, jump_outputs: int = JUMP_OUTPUTS) -> None:
         super().__init__(decoder, scale_floor, vector, reads_count)
         self.obs_shape = tuple(obs_shape)
-        self.jump_channels = render_channels or JUMP_OUTPUTS
+        self.jump_channels = render_channels or jump_outputs
         self.jump_net = MLP([latent_dim, hidden_dim, self.jump_channels * math.prod(obs_shape)], norm=None)
-        self.jump_head = PointwiseHead(render_channels, render_channels, render_hidden_dim, JUMP_OUTPUTS) \
+        self.jump_head = PointwiseHead(render_channels, render_channels, render_hidden_dim, jump_outputs) \
             if render_channels else None
 
     def jump_parameters(self, part_latent: Tensor, part_rendered: Tensor | None) -> Tensor:
-        """The raw jump logit, size and spread ``[B, 3, *obs_shape]`` of one part."""
+        """The raw jump parameters ``[B, jump_outputs, *obs_shape]`` of one part (here its logit, size and spread)."""
         jumps = self.jump_net(part_latent).view(part_latent.size(0), self.jump_channels, *self.obs_shape)
         if self.jump_head is None:
             return jumps
@@ -116,23 +118,64 @@ class PerPartJumpObservation(PerPartObservation):
             raise ValueError("this jump network reads the rendered sum of the parts: give it")
         return self.jump_head(jumps, part_rendered)
 
-    def forward(self, latent: Tensor, rendered: Tensor | None = None) -> BinomialJumpNormal:
+    def forward(self, latent: Tensor, rendered: Tensor | None = None) -> Distribution:
         """The distribution of x given ``latent`` ``[B, D]`` (and a rendered sum ``[B, channels, *grid]``)."""
         count, part_latent, part_rendered = self.per_part(latent, rendered)
         loc, raw_scale = self.decoder(part_latent, part_rendered)
-        jump_logit, raw_jump_loc, raw_jump_scale = self.jump_parameters(part_latent, part_rendered).unbind(1)
-        return BinomialJumpNormal(_per_whole(count, loc), loc,
-                                  floored_scale(raw_scale, self.scale_floor), jump_logit,
-                                  torch.nn.functional.softplus(raw_jump_loc),
+        return self.law(_per_whole(count, loc), loc, floored_scale(raw_scale, self.scale_floor),
+                        self.jump_parameters(part_latent, part_rendered))
+
+    def law(self, count: Tensor, loc: Tensor, scale: Tensor, jumps: Tensor) -> Distribution:
+        """The law of K parts given one part's level and its raw jump parameters (:meth:`jump_parameters`)."""
+        jump_logit, raw_jump_loc, raw_jump_scale = jumps.unbind(1)
+        return BinomialJumpNormal(count, loc, scale, jump_logit, torch.nn.functional.softplus(raw_jump_loc),
                                   floored_scale(raw_jump_scale, self.scale_floor))
 
-    @staticmethod
-    def noise_shape(obs_shape: tuple[int, ...]) -> tuple[int, ...]:
+    def noise_shape(self, obs_shape: tuple[int, ...]) -> tuple[int, ...]:
         """Two standard-normal noises per element: the number of jumps' and the level's."""
         return (*obs_shape, NOISES)
 
     def extra_repr(self) -> str:  # noqa: D102
         return f"{super().extra_repr()}, obs_shape={self.obs_shape}, jump_channels={self.jump_channels}"
+
+
+class PerPartJumpKindsObservation(PerPartJumpObservation):
+    r"""As :class:`PerPartJumpObservation`, with jumps of M kinds: all of a whole's jumps at one element of one kind.
+
+    :math:`p(x \mid h) = \prod_t \mathrm{JumpKindsNormal}(x_t;\ K, \mu_t, \sigma_t, \rho_t, \pi_t, a_t, s_t)`
+    (:class:`~compvae_geo.models.jump_kinds_normal.JumpKindsNormal`): the jump network gives, per element, each
+    kind's probability :math:`\rho_{t,m}` and its jump probability, size and spread. One part's law is then a level
+    with jumps of M sizes (an 11 kW wallbox and a 2 kW kettle, which one Gaussian size spreads over 5-8 kW); a whole
+    of K parts draws one kind per element for all its parts. Exact log-likelihood; M times the binomial law's cost.
+
+    Args:
+        kinds (int): M, at least 2.
+        *args, **kwargs: as for :class:`PerPartJumpObservation`.
+    """
+
+    def __init__(self, decoder: nn.Module, scale_floor: float, vector: slice, obs_shape: tuple[int, ...],
+                 latent_dim: int, hidden_dim: int, kinds: int, reads_count: bool = True, render_channels: int = 0,
+                 render_hidden_dim: int = 0) -> None:
+        if kinds < 2:
+            raise ValueError(f"jumps of several kinds need at least 2, got {kinds}")
+        super().__init__(decoder, scale_floor, vector, obs_shape, latent_dim, hidden_dim, reads_count,
+                         render_channels, render_hidden_dim, (JUMP_OUTPUTS + 1) * kinds)
+        self.kinds = kinds
+
+    def law(self, count: Tensor, loc: Tensor, scale: Tensor, jumps: Tensor) -> Distribution:
+        """The law of K parts; ``jumps`` ``[B, 4 M, *obs_shape]``: each kind's logit, jump logit, size, spread."""
+        per_kind = jumps.view(jumps.size(0), JUMP_OUTPUTS + 1, self.kinds, *self.obs_shape).movedim(2, -1)
+        kind_logits, jump_logit, raw_jump_loc, raw_jump_scale = per_kind.unbind(1)
+        return JumpKindsNormal(count, loc, scale, kind_logits, jump_logit,
+                               torch.nn.functional.softplus(raw_jump_loc),
+                               floored_scale(raw_jump_scale, self.scale_floor))
+
+    def noise_shape(self, obs_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """Three standard-normal noises per element: the kind's, the number of jumps' and the level's."""
+        return (*obs_shape, KIND_NOISES + NOISES)
+
+    def extra_repr(self) -> str:  # noqa: D102
+        return f"{super().extra_repr()}, kinds={self.kinds}"
 
 
 def _per_whole(count: Tensor, like: Tensor) -> Tensor:

@@ -53,9 +53,13 @@ def test_obs_shape_is_non_empty_with_positive_sizes(shape):
      JUMPS_READ_RENDER),
     (dict(jumps_read_render=True, per_part_decoder=True, observation_jumps=True),
      JUMPS_READ_RENDER),
+    (dict(jump_kinds=2, per_part_decoder=True), r"^jump_kinds must be >= 1, and > 1 needs observation_jumps; got 2$"),
+    (dict(jump_kinds=0, per_part_decoder=True, observation_jumps=True),
+     r"^jump_kinds must be >= 1, and > 1 needs observation_jumps; got 0$"),
 ], ids=["z first without z", "per part without count", "jumps without per part", "blind without per part",
         "decoder blind without per part",
-        "blind but the prior counts", "jumps reading renders without jumps", "jumps reading renders without renders"])
+        "blind but the prior counts", "jumps reading renders without jumps", "jumps reading renders without renders",
+        "jump kinds without jumps", "no jump kind"])
 def test_options_that_contradict_each_other_are_refused(options, message):
     with pytest.raises(ValueError, match=message):
         CompVAEConfig(**options)

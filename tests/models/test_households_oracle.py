@@ -98,15 +98,22 @@ def dense_jump_loss_x(model: CompVAE, latent, rendered, whole, count: int):
     if observation.jump_head is not None:  # the jump law also reads each step's rendered sum per part
         jumps = torch.stack([observation.jump_head.net(torch.cat([jumps[:, t], rendered[:, t] / count]))
                              for t in range(whole.numel())], -1)
-    logit, raw_size, raw_spread = jumps
+    kinds = c.jump_kinds  # with several: each kind's logit, then its jump logit, size and spread
+    kind_logit, logit, raw_size, raw_spread = jumps.view(4, kinds, -1) if kinds > 1 else \
+        (torch.zeros(1, whole.numel()), *jumps[:, None])
     scale, size = soft(x_raw, c.observation_scale_floor), F.softplus(raw_size)
     spread = soft(raw_spread, c.observation_scale_floor)
     total = torch.tensor(0.0)
-    for t in range(whole.numel()):
+    for t in range(whole.numel()):  # a mixture over the kind m and the number of jumps of that kind
         jumps = torch.arange(count + 1.0)
-        weights = torch.distributions.Binomial(count, logits=logit[t]).log_prob(jumps)
-        levels = Normal(count * x_loc[t] + jumps * size[t], (count * scale[t] ** 2 + jumps * spread[t] ** 2).sqrt())
-        total = total - MixtureSameFamily(Categorical(logits=weights), levels).log_prob(whole[t])
+        weights, levels, stds = [], [], []
+        for m in range(kinds):
+            weights.append(kind_logit[:, t].log_softmax(0)[m]
+                           + torch.distributions.Binomial(count, logits=logit[m, t]).log_prob(jumps))
+            levels.append(count * x_loc[t] + jumps * size[m, t])
+            stds.append((count * scale[t] ** 2 + jumps * spread[m, t] ** 2).sqrt())
+        mixture = MixtureSameFamily(Categorical(logits=torch.cat(weights)), Normal(torch.cat(levels), torch.cat(stds)))
+        total = total - mixture.log_prob(whole[t])
     return total
 
 
@@ -116,9 +123,12 @@ def dense_jump_loss_x(model: CompVAE, latent, rendered, whole, count: int):
     dict(per_part_decoder=True, observation_jumps=True, sees_count=False, z_prior_sees_count=True),
     dict(per_part_decoder=True, observation_jumps=True, sees_count=False, decoder_sees_count=False),
     dict(per_part_decoder=True, observation_jumps=True, sees_count=False, z_prior_sees_count=True,
-         jumps_read_render=True)],
+         jumps_read_render=True),
+    dict(per_part_decoder=True, observation_jumps=True, sees_count=False, z_prior_sees_count=True, jump_kinds=2),
+    dict(per_part_decoder=True, observation_jumps=True, jump_kinds=3, jumps_read_render=True)],
     ids=["gaussian", "per-part jumps", "per-part jumps, latents blind to K", "latents blind to K but z's prior",
-         "per-part jumps blind to K", "jumps reading the rendered parts"])
+         "per-part jumps blind to K", "jumps reading the rendered parts", "jumps of two kinds",
+         "three kinds reading the rendered parts"])
 def test_the_households_options_give_the_dense_elbo(observation):
     torch.manual_seed(0)
     model = CompVAE(model_config_for(PROBLEM, **OPTIONS, **observation))

@@ -11,7 +11,10 @@ from compvae_geo.validation import check_wholes
 OPTIONS = {"gaussian": {}, "per part": dict(per_part_decoder=True),
            "per part, no rendered sum": dict(per_part_decoder=True, render_channels=0),
            "jumps": dict(per_part_decoder=True, observation_jumps=True),
-           "jumps reading renders": dict(per_part_decoder=True, observation_jumps=True, jumps_read_render=True)}
+           "jumps reading renders": dict(per_part_decoder=True, observation_jumps=True, jumps_read_render=True),
+           "jumps of two kinds": dict(per_part_decoder=True, observation_jumps=True, jump_kinds=2),
+           "two kinds reading renders": dict(per_part_decoder=True, observation_jumps=True, jump_kinds=2,
+                                             jumps_read_render=True)}
 
 
 def households_model(**options):
