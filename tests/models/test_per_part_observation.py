@@ -79,6 +79,21 @@ def test_the_jump_observation_is_the_law_of_k_parts_from_the_per_part_decoder_an
         value = torch.randn(1, 96) * 3 + k
         torch.testing.assert_close(x.log_prob(value.expand(3, -1))[b:b + 1], alone.log_prob(value))
         torch.testing.assert_close(x.mean[b:b + 1], alone.mean)
+    # by default the module reads K and its jumps read the latent alone
+    default = PerPartJumpObservation(observation.decoder, c.observation_scale_floor, observation.vector, (96,),
+                                     per_part.size(-1), c.hidden_dim)
+    assert default.reads_count and default.jump_head is None and default.jump_channels == 3
+    default.jump_net = observation.jump_net
+    torch.testing.assert_close(default(latent, rendered).log_prob(value.expand(3, -1)),
+                               x.log_prob(value.expand(3, -1)))
+
+
+def test_jumps_that_read_the_rendered_parts_refuse_to_run_without_them():
+    model = households_model(observation_jumps=True, jumps_read_render=True)
+    c = model.config
+    _, part_latent, _ = model.observation.per_part(torch.randn(2, c.z_dim + c.whole_latent_dim + c.condition_dim), None)
+    with pytest.raises(ValueError, match="^this jump network reads the rendered sum of the parts: give it$"):
+        model.observation.jump_parameters(part_latent, None)
 
 
 def test_the_jump_model_loss_is_permutation_invariant_and_batched_like_one_by_one():
