@@ -55,3 +55,12 @@ def test_a_single_descriptor_moves_the_prior():
     part, batch = torch.tensor([1, 1]), torch.tensor([0, 1])
     dist = prior(Multisets.of(part, torch.tensor([[0.0], [2.0]]), batch, 2))
     assert not torch.allclose(dist.loc[0], dist.loc[1])  # the same category, another descriptor
+
+
+def test_the_context_layers_are_built_at_once_unless_deferred():
+    config = CompVAEConfig(num_categories=3, w_dim=2, hidden_dim=4, part_embed_dim=3, prior_context_layers=2)
+    assert PartPrior(config).context is not None
+    deferred = PartPrior(config, build_context=False)
+    assert deferred.context is None
+    deferred.build_context()
+    assert deferred.context is not None and PartPrior(CompVAEConfig(num_categories=3)).context is None
