@@ -72,3 +72,50 @@ def test_a_double_precision_count_cvae_converts_its_float_batches():
     model = CountCVAE(CONFIG).double()
     batch = HouseholdParts().sample_batch(3, 4, generator=torch.Generator().manual_seed(0))
     assert batch.whole.dtype == torch.float32 and model.loss(batch).elbo.dtype == torch.float64
+
+
+def test_a_model_of_recorded_data_reads_labels_descriptors_and_conditions_in_the_files_terms():
+    from compvae_geo.datasets import DataEncoding
+
+    terms = HouseholdParts().encoding.to_dict()
+    encoding = DataEncoding.from_dict({**terms, "value_scale": 2.5, "descriptor_mean": [3.0, 1.0],
+                                       "descriptor_std": [1.5, 2.0]})  # files in other units than the model's
+    torch.manual_seed(0)
+    model = CompVAE(CONFIG).eval()
+    model.encoding = encoding
+    labels, kwh = ["single", "family", "family"], torch.tensor([[1.3, 0.0], [4.2, 0.0], [4.0, 2.0]])
+    torch.manual_seed(1)
+    in_file_units = model.generate(labels, 3, kwh, whole_attr={"day_type": "sunday", "mean_temperature": 15.0})
+    model.encoding = None  # the same model, fed what it reads inside
+    torch.manual_seed(1)
+    inside = model.generate(encoding.part_ids(labels), 3, encoding.encode_descriptors(kwh),
+                            whole_attr=encoding.encode_conditions({"day_type": ["sunday"],
+                                                                   "mean_temperature": [15.0]}, 1)[0])
+    torch.testing.assert_close(in_file_units, 2.5 * inside)
+    assert not torch.allclose(encoding.encode_descriptors(kwh), kwh)  # the descriptors were translated
+    with pytest.raises(ValueError, match=r"^conditions by name need a model trained on files \(with their encoding\)"):
+        model.generate([0, 3], 2, kwh[:2], whole_attr={"day_type": "sunday", "mean_temperature": 15.0})
+    model.encoding = encoding
+    torch.manual_seed(1)
+    by_ids = model.generate(encoding.part_ids(labels), 3, kwh, whole_attr={"day_type": "sunday",
+                                                                            "mean_temperature": 15.0})
+    torch.testing.assert_close(by_ids, in_file_units)  # ids need no reading; the descriptors still do
+
+
+def test_load_model_names_the_file_when_its_kind_refuses_it(tmp_path):
+    from compvae_geo.models import load_model, model_from_payload
+
+    torch.manual_seed(0)
+    payload = CountCVAE(CONFIG).checkpoint_payload()
+    next(iter(payload["state_dict"].values())).fill_(float("inf"))
+    torch.save(payload, tmp_path / "diverged.pt")
+    with pytest.raises(CheckpointError, match=f"^{tmp_path / 'diverged.pt'} holds non-finite weights"):
+        load_model(tmp_path / "diverged.pt")
+    with pytest.raises(CheckpointError, match="^the checkpoint holds non-finite weights"):
+        model_from_payload(payload)
+
+
+def test_labels_need_a_model_of_recorded_data():
+    torch.manual_seed(0)
+    with pytest.raises(ValueError, match=r"^parts must be a LongTensor \[K\] or a list of ints"):
+        CompVAE(CONFIG).generate(["single", "family"], 2, torch.ones(2, 2))
