@@ -85,3 +85,50 @@ def tiny_trainer(tmp_path, **changes):
     config = TrainConfig(**{**dict(device="cpu", batch_size=16, k_start=3, k_max=3, kl_warmup_steps=4, seed=0,
                                    eval_wholes=64, eval_part_counts=(1, 3), checkpoint_minutes=1e6), **changes})
     return Trainer(RunSpec.build(config, tmp_path / "c.pt", TINY_MODEL))
+
+
+def assert_draws_like_a_simulation(dist, simulated: Tensor, mean_atol: float, quantile_atol: float) -> None:
+    """A law's draws and a simulation of its parts ``[n]`` share the law's mean, variance and quantiles (one law)."""
+    drawn = dist.sample()
+    for sample in (simulated, drawn):
+        torch.testing.assert_close(sample.mean(), dist.mean[0], atol=mean_atol, rtol=0)
+        torch.testing.assert_close(sample.var(), dist.variance[0], atol=0.0, rtol=0.02)
+    q = torch.tensor([0.1, 0.5, 0.9, 0.99], dtype=torch.float64)
+    torch.testing.assert_close(drawn.quantile(q), simulated.quantile(q), atol=quantile_atol, rtol=0.01)
+
+
+def assert_noise_map_draws_the_law_and_abducts_back(dist, num_laws: int, noises: int, quantile_atol: float) -> None:
+    """Fresh noise through the map draws the law, and the noise abducted from its draws gives them back.
+
+    ``dist``: ``num_laws`` laws interleaved along one batch axis; ``noises`` standard normals per value. The noise
+    abducted from draws of the law is standard normal with independent coordinates.
+    """
+    from compvae_geo.models.observation_noise import noise_of_whole, whole_from_noise
+
+    size = dist.batch_shape[0]
+    mapped = whole_from_noise(dist, torch.randn(size, noises, dtype=torch.float64))
+    drawn = dist.sample()
+    q = torch.tensor([0.05, 0.5, 0.9, 0.99], dtype=torch.float64)
+    for k in range(num_laws):  # the same quantiles as the law's own draws, law by law
+        torch.testing.assert_close(mapped[k::num_laws].quantile(q), drawn[k::num_laws].quantile(q),
+                                   atol=quantile_atol, rtol=0.02)
+    noise = noise_of_whole(dist, drawn)
+    assert noise.shape == (size, noises)
+    torch.testing.assert_close(whole_from_noise(dist, noise), drawn)
+    torch.testing.assert_close(noise.mean(0), torch.zeros(noises, dtype=torch.float64), atol=0.02, rtol=0)
+    torch.testing.assert_close(noise.std(0), torch.ones(noises, dtype=torch.float64), atol=0.02, rtol=0)
+    assert (torch.corrcoef(noise.T) - torch.eye(noises, dtype=torch.float64)).abs().max() < 0.02
+
+
+def assert_log_prob_is_the_reference_batched_or_alone(law, reference_log_prob, values: list[float]) -> None:
+    """``law(counts).log_prob`` is ``reference_log_prob(K, value)`` per whole, batched or alone.
+
+    Wholes of K = 1, 3, 1, 17 in one batch (the padded components of a small K must weigh 0); the first two wholes
+    alone give the same.
+    """
+    counts = torch.tensor([1.0, 3.0, 1.0, 17.0], dtype=torch.float64)
+    values = torch.tensor(values, dtype=torch.float64)
+    got = law(counts).log_prob(values)
+    expected = torch.stack([reference_log_prob(int(k), v) for k, v in zip(counts, values, strict=True)])
+    torch.testing.assert_close(got, expected)
+    torch.testing.assert_close(got[:2], law(counts[:2]).log_prob(values[:2]))  # batched = alone

@@ -1,10 +1,14 @@
 """Jumps of several kinds: against torch's mixture over (kind, number of jumps), a simulation, and its noise map."""
 import torch
+from helpers import (
+    assert_draws_like_a_simulation,
+    assert_log_prob_is_the_reference_batched_or_alone,
+    assert_noise_map_draws_the_law_and_abducts_back,
+)
 from torch.distributions import Binomial, Categorical, MixtureSameFamily, Normal
 
 from compvae_geo.models.jump_kinds_normal import JumpKindsNormal
 from compvae_geo.models.jump_normal import BinomialJumpNormal
-from compvae_geo.models.observation_noise import noise_of_whole, whole_from_noise
 
 KIND_LOGITS, JUMP_LOGITS, SIZES, SPREADS = (0.0, -1.0), (-1.5, -0.5), (11.0, 2.0), (0.3, 0.6)  # a wallbox, a kettle
 
@@ -34,12 +38,7 @@ def reference_log_prob(k, value):
 
 
 def test_log_prob_is_the_mixture_over_kinds_and_numbers_of_jumps_with_different_k_in_one_batch():
-    counts = torch.tensor([1.0, 3.0, 1.0, 17.0], dtype=torch.float64)
-    values = torch.tensor([0.2, 11.5, 2.1, 30.0], dtype=torch.float64)
-    got = law(counts).log_prob(values)
-    expected = torch.stack([reference_log_prob(int(k), v) for k, v in zip(counts, values, strict=True)])
-    torch.testing.assert_close(got, expected)
-    torch.testing.assert_close(got[:2], law(counts[:2]).log_prob(values[:2]))  # batched = alone
+    assert_log_prob_is_the_reference_batched_or_alone(law, reference_log_prob, [0.2, 11.5, 2.1, 30.0])
 
 
 def test_one_kind_is_the_binomial_jump_law():
@@ -60,27 +59,10 @@ def test_samples_have_the_moments_of_a_simulation_of_the_parts():
     jumps = torch.rand(n, k) < torch.sigmoid(torch.tensor(JUMP_LOGITS)[kind])
     size = torch.tensor(SIZES)[kind] + torch.tensor(SPREADS)[kind] * torch.randn(n, k)
     simulated = (0.3 + 0.5 * torch.randn(n, k) + jumps * size).sum(-1).double()
-    dist = law(torch.full((n,), float(k)))
-    drawn = dist.sample()
-    for sample in (simulated, drawn):
-        torch.testing.assert_close(sample.mean(), dist.mean[0], atol=0.05, rtol=0)
-        torch.testing.assert_close(sample.var(), dist.variance[0], atol=0.0, rtol=0.02)
-    q = torch.tensor([0.1, 0.5, 0.9, 0.99], dtype=torch.float64)
-    torch.testing.assert_close(drawn.quantile(q), simulated.quantile(q), atol=0.15, rtol=0.01)
+    assert_draws_like_a_simulation(law(torch.full((n,), float(k))), simulated, 0.05, 0.15)
 
 
 def test_fresh_noise_through_the_map_draws_the_law_and_abducted_noise_gives_the_value_back():
     torch.manual_seed(1)
     counts = torch.tensor([1.0, 5.0, 40.0], dtype=torch.float64).repeat(40_000)
-    dist = law(counts)
-    mapped = whole_from_noise(dist, torch.randn(counts.numel(), 3, dtype=torch.float64))
-    drawn = dist.sample()
-    q = torch.tensor([0.05, 0.5, 0.9, 0.99], dtype=torch.float64)
-    for k in range(3):
-        torch.testing.assert_close(mapped[k::3].quantile(q), drawn[k::3].quantile(q), atol=0.2, rtol=0.02)
-    noise = noise_of_whole(dist, drawn)
-    assert noise.shape == (counts.numel(), 3)
-    torch.testing.assert_close(whole_from_noise(dist, noise), drawn)
-    torch.testing.assert_close(noise.mean(0), torch.zeros(3, dtype=torch.float64), atol=0.02, rtol=0)
-    torch.testing.assert_close(noise.std(0), torch.ones(3, dtype=torch.float64), atol=0.02, rtol=0)
-    assert (torch.corrcoef(noise.T) - torch.eye(3, dtype=torch.float64)).abs().max() < 0.02
+    assert_noise_map_draws_the_law_and_abducts_back(law(counts), 3, 3, 0.2)

@@ -1,5 +1,10 @@
 """The law of a sum of K jumping Gaussian parts: against an explicit mixture, a simulation of the parts, and itself."""
 import torch
+from helpers import (
+    assert_draws_like_a_simulation,
+    assert_log_prob_is_the_reference_batched_or_alone,
+    assert_noise_map_draws_the_law_and_abducts_back,
+)
 from torch.distributions import Binomial, Categorical, MixtureSameFamily, Normal
 
 from compvae_geo.models.jump_normal import BinomialJumpNormal
@@ -21,12 +26,7 @@ def reference_log_prob(k, value, loc=0.3, scale=0.5, jump_logit=-1.0, jump_loc=4
 
 
 def test_log_prob_is_the_mixture_over_the_number_of_jumps_even_with_different_k_in_one_batch():
-    counts = torch.tensor([1.0, 3.0, 1.0, 17.0], dtype=torch.float64)  # padded components of K = 1 must weigh 0
-    values = torch.tensor([0.2, 9.0, 5.1, 30.0], dtype=torch.float64)
-    got = law(counts).log_prob(values)
-    expected = torch.stack([reference_log_prob(int(k), v) for k, v in zip(counts, values, strict=True)])
-    torch.testing.assert_close(got, expected)
-    torch.testing.assert_close(got[:2], law(counts[:2]).log_prob(values[:2]))  # batched = alone
+    assert_log_prob_is_the_reference_batched_or_alone(law, reference_log_prob, [0.2, 9.0, 5.1, 30.0])
 
 
 def test_one_part_is_a_two_component_mixture():
@@ -42,15 +42,7 @@ def test_samples_have_the_moments_of_a_simulation_of_the_parts():
     k, n = 5, 200_000
     jumps = torch.rand(n, k) < torch.sigmoid(torch.tensor(-1.0))
     parts = 0.3 + 0.5 * torch.randn(n, k) + jumps * (4.0 + 1.5 * torch.randn(n, k))
-    simulated = parts.sum(-1).double()
-    dist = law(torch.full((n,), float(k)))
-    drawn = dist.sample()
-    for sample in (simulated, drawn):
-        torch.testing.assert_close(sample.mean(), dist.mean[0], atol=0.03, rtol=0)
-        torch.testing.assert_close(sample.var(), dist.variance[0], atol=0.0, rtol=0.02)
-    # and the same shape of law: the quantiles of the draws are those of the simulated sums
-    q = torch.tensor([0.1, 0.5, 0.9, 0.99], dtype=torch.float64)
-    torch.testing.assert_close(drawn.quantile(q), simulated.quantile(q), atol=0.1, rtol=0.01)
+    assert_draws_like_a_simulation(law(torch.full((n,), float(k))), parts.sum(-1).double(), 0.03, 0.1)
 
 
 def test_cdf_integrates_the_density():
@@ -70,19 +62,7 @@ def test_the_noise_map_is_the_affine_one_for_a_gaussian():
 def test_fresh_noise_through_the_map_draws_the_law_and_abducted_noise_gives_the_value_back():
     torch.manual_seed(1)
     counts = torch.tensor([1.0, 5.0, 40.0], dtype=torch.float64).repeat(40_000)
-    dist = law(counts)
-    mapped = whole_from_noise(dist, torch.randn(counts.numel(), 2, dtype=torch.float64))
-    drawn = dist.sample()
-    q = torch.tensor([0.05, 0.5, 0.9, 0.99], dtype=torch.float64)
-    for k in range(3):  # the same quantiles as the law's own draws, per K
-        torch.testing.assert_close(mapped[k::3].quantile(q), drawn[k::3].quantile(q), atol=0.15, rtol=0.02)
-    noise = noise_of_whole(dist, drawn)
-    assert noise.shape == (counts.numel(), 2)
-    torch.testing.assert_close(whole_from_noise(dist, noise), drawn)
-    # the noise behind draws of the law, drawn from its posterior, is standard normal
-    torch.testing.assert_close(noise.mean(0), torch.zeros(2, dtype=torch.float64), atol=0.02, rtol=0)
-    torch.testing.assert_close(noise.std(0), torch.ones(2, dtype=torch.float64), atol=0.02, rtol=0)
-    assert abs(float(torch.corrcoef(noise.T)[0, 1])) < 0.02
+    assert_noise_map_draws_the_law_and_abducts_back(law(counts), 3, 2, 0.15)
 
 
 def test_a_sum_of_many_parts_tends_to_the_gaussian_of_its_moments():
