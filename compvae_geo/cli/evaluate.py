@@ -88,7 +88,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     """Evaluates a checkpoint (and baselines) and prints the per-K tables."""
     from ..evaluation.per_k import as_json
     from ..evaluation.progress import listening
-    from ..evaluation.report import per_k_tables, tail_table, whatif_table
+    from ..evaluation.report import per_k_tables, tail_table, whatif_change_table, whatif_table
     from ..evaluation.run import evaluate_checkpoints
     from ..evaluation.tail import as_json as tail_json
     from ..evaluation.whatif import as_json as whatif_json
@@ -105,6 +105,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if run.whatif is not None:
         tables.append(("what-if recomposition: energy distance to the true what-if wholes ('true': the noise floor); "
                        "ratio: model / better baseline", whatif_table(whatif_json(run.whatif))))
+        tables.append(("what-if: the mean change of the whole's sum from the observed whole, relative error to the "
+                       "true change", whatif_change_table(whatif_json(run.whatif))))
     if run.tail is not None:
         tables.append(("the peak days: tail sampler against rejection sampling", tail_table(tail_json(run.tail))))
     print("\n\n".join(f"{title}\n{table.text()}" for title, table in tables))

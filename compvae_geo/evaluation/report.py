@@ -313,9 +313,37 @@ def whatif_table(cells: list[dict]) -> Table:
     return Table(["n", "edit", *sources, *[f"ratio {name}" for name in models]], rows)
 
 
+def change_errors(cell: dict) -> dict[str, float]:
+    """Each source's mean change of the whole's sum, relative to the truth's (|change - true change| / |true change|).
+
+    The truth's change is the second true sample's; empty for an evaluation written before the change was measured.
+    """
+    distances = cell["distances"]
+    true_change = distances[TRUE].get("sum_change")
+    if true_change is None:
+        return {}
+    return {name: abs(d["sum_change"] - true_change) / abs(true_change) if true_change else float("nan")
+            for name, d in distances.items() if name != TRUE}
+
+
+def whatif_change_table(cells: list[dict]) -> Table:
+    """Per n and edit, each source's mean change of the whole's sum, as a relative error to the true change."""
+    sources = list(change_errors(cells[0]))
+    rows = [[str(cell["n"]), cell["edit"], _maybe(cell["distances"][TRUE].get("sum_change"), ".1f"),
+             *[_maybe(change_errors(cell).get(name), ".0%") for name in sources]] for cell in cells]
+    return Table(["n", "edit", "true change", *sources], rows)
+
+
 def whatif_markdown(document: dict[str, Any]) -> str:
-    """The what-if table of an evaluation, in Markdown."""
-    return "\n".join(whatif_table(document["whatif"]).markdown())
+    """The what-if tables of an evaluation, in Markdown: the distances, then the change of the sum where measured."""
+    cells = document["whatif"]
+    tables = ["\n".join(whatif_table(cells).markdown())]
+    if change_errors(cells[0]):
+        tables.append("The mean change of the sum of the whole's values from the observed whole's (households: kW "
+                      "summed over the quarter-hours, 4x the daily energy in kWh), as each source's relative error "
+                      "to the true change:\n\n"
+                      + "\n".join(whatif_change_table(cells).markdown()))
+    return "\n\n".join(tables)
 
 
 def headline_markers(problem: str) -> tuple[str, str]:

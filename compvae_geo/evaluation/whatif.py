@@ -37,6 +37,8 @@ class WhatIfDistances:
 
     mmd2: float  # unbiased MMD^2, RBF kernel, bandwidth: the median distance of the edited multiset's wholes
     energy: float  # energy distance
+    # the mean change of the whole's sum from the observed whole's (households: the daily energy, in kW x steps)
+    sum_change: float | None = None
 
 
 @dataclass
@@ -134,7 +136,8 @@ def whatif_cells(
                         scaled = (wholes.cpu() - centre) / scale
                         width = bandwidth if bandwidth > 0 else pooled_bandwidth(reference, scaled)
                         rows[name].append((float(mmd2_unbiased(scaled, true_scaled, width)),
-                                           float(energy_distance(scaled, true_scaled))))
+                                           float(energy_distance(scaled, true_scaled)),
+                                           float(wholes.cpu().flatten(1).sum(-1).mean() - observation.whole.sum())))
                 cells.append(WhatIfCell(n, kind, {name: WhatIfDistances(*torch.tensor(values).mean(0).tolist())
                                                   for name, values in rows.items() if values}))
                 step(f"n={n}, {kind}")
@@ -171,11 +174,16 @@ def as_json(cells: list[WhatIfCell]) -> list[dict]:
 
 
 def as_metrics(cells: list[WhatIfCell]) -> list[tuple[dict[str, float], int]]:
-    """``(metrics, step)`` pairs for MLflow with the step = n: ``whatif/<source>/<edit>/energy`` and ``.../mmd2``."""
+    """``(metrics, step)`` pairs for MLflow with the step = n.
+
+    ``whatif/<source>/<edit>/energy``, ``.../mmd2`` and ``.../sum_change``.
+    """
     by_n: dict[int, dict[str, float]] = {}
     for cell in cells:
         edit = cell.edit.replace(" ", "_")
         for name, d in cell.distances.items():
             by_n.setdefault(cell.n, {}).update({f"whatif/{name}/{edit}/energy": d.energy,
                                                 f"whatif/{name}/{edit}/mmd2": d.mmd2})
+            if d.sum_change is not None:
+                by_n[cell.n][f"whatif/{name}/{edit}/sum_change"] = d.sum_change
     return [(metrics, n) for n, metrics in by_n.items()]

@@ -68,8 +68,9 @@ def test_evaluate_whatif_compares_recompose_with_the_baselines_the_problem_has(p
     distances = document["whatif"][0]["distances"]
     best = min(distances[name]["energy"] for name in expected - {"compvae", TRUE})
     assert ratios == {"compvae": pytest.approx(distances["compvae"]["energy"] / best) if best > 0 else float("inf")}
-    table = whatif_markdown(document)
-    assert table.count("\n") == len(EDIT_KINDS) + 1 and "| 2 | swap half |" in table and "ratio compvae" in table
+    distances_table, change_text = whatif_markdown(document).split("\n\n", 1)  # the distances, then the changes
+    assert distances_table.count("\n") == len(EDIT_KINDS) + 1 and "| 2 | swap half |" in distances_table
+    assert "ratio compvae" in distances_table and change_text.count("\n| 2 | ") == len(EDIT_KINDS)
     [(metrics, step)] = as_metrics(cells)
     remove_half = next(cell for cell in cells if cell.edit == "remove half")
     assert step == 2 and metrics["whatif/compvae/remove_half/energy"] == remove_half.distances["compvae"].energy
@@ -132,3 +133,26 @@ def test_removing_the_only_household_recomposes_the_empty_feeder_exactly():
     cells = evaluate_whatif({"compvae": model}, problem, EvalConfig(num_samples=8, multisets_per_k=1), (1,))
     for cell in (cell for cell in cells if cell.edit.startswith("remove")):
         assert cell.distances["compvae"].energy == 0 and cell.distances[TRUE].energy == 0
+
+
+def test_the_change_of_the_whole_s_sum_is_measured_against_the_true_change():
+    from compvae_geo.evaluation.report import change_errors
+
+    cell = {"distances": {"compvae": {"energy": 1.0, "sum_change": -90.0},
+                          FROM_SCRATCH: {"energy": 2.0, "sum_change": 0.0},
+                          TRUE: {"energy": 0.0, "sum_change": -100.0}}}
+    assert change_errors(cell) == {"compvae": pytest.approx(0.1), FROM_SCRATCH: pytest.approx(1.0)}
+    assert change_errors({"distances": {"compvae": {"energy": 1.0}, TRUE: {"energy": 0.0}}}) == {}  # older files
+    problem = HouseholdParts()
+    torch.manual_seed(0)
+    model = CompVAE(model_config_for(problem, **TINY, render_channels=2, z_first=True, per_part_decoder=True,
+                                     observation_jumps=True)).eval()
+    cells = evaluate_whatif({"compvae": model}, problem, EvalConfig(num_samples=8, multisets_per_k=2), (1,))
+    removal = next(cell for cell in cells if cell.edit == "remove 1")  # one true answer: the feeder's whole load goes
+    document = {"whatif": as_json(cells)}
+    assert removal.distances[TRUE].sum_change < 0 and removal.distances["compvae"].sum_change == pytest.approx(
+        removal.distances[TRUE].sum_change)
+    assert change_errors(document["whatif"][EDIT_KINDS.index("remove 1")])["compvae"] == pytest.approx(0, abs=1e-6)
+    assert "relative error to the true change" in whatif_markdown(document)
+    [(metrics, _)] = as_metrics(cells)
+    assert metrics["whatif/compvae/remove_1/sum_change"] == removal.distances["compvae"].sum_change
