@@ -25,6 +25,7 @@ from .standard_profile import standard_load_profile
 HOURS_PER_DAY = 24
 DAYS_PER_YEAR = 365
 HOURS_PER_YEAR = 8760
+KWH_PER_MWH = 1000.0  # part_attr holds the annual consumption in MWh
 DAY_TYPES = ("weekday", "saturday", "sunday")  # Sunday stands for Sundays and public holidays
 DAY_TYPE_PROBABILITIES = (5 / 7, 1 / 7, 1 / 7)
 TEMPERATURE_SCALE = 10.0  # whole_attr holds the daily mean temperature in units of 10 degC
@@ -245,7 +246,7 @@ class HouseholdParts(PartsProblem):
         table = self._table(part.device)
         noise = torch.randn(part.numel(), generator=generator, device=part.device)
         sigma = self.consumption_log_std
-        annual_mwh = table["annual_kwh"][part] * torch.exp(sigma * noise - sigma**2 / 2) / 1000
+        annual_mwh = table["annual_kwh"][part] * torch.exp(sigma * noise - sigma**2 / 2) / KWH_PER_MWH
         low, high = self.pv_kwp
         unit = torch.rand(part.numel(), generator=generator, device=part.device)
         return torch.stack([annual_mwh, (low + (high - low) * unit) * table["pv"][part]], -1)
@@ -327,7 +328,7 @@ class HouseholdParts(PartsProblem):
         quarter_hours = HOURS_PER_DAY / steps
         t = torch.arange(steps, device=device)
         profile = self.profiles(part, intrinsics, shared[:, 1] > 0)
-        annual_kwh = part_attr[:, 0] * 1000
+        annual_kwh = part_attr[:, 0] * KWH_PER_MWH
         level = annual_kwh / HOURS_PER_YEAR - self.spike_kwh_per_day(annual_kwh) / HOURS_PER_DAY
         weather = 1 + self.temperature_gain * (self.reference_temperature - shared[:, 2])
         noise = intrinsics[:, 10:10 + steps] @ self.ar_matrix(device).to(intrinsics.dtype).T
@@ -430,8 +431,8 @@ class HouseholdParts(PartsProblem):
             return scaled
         day = dict(zip(SHARED, observation.shared[0].tolist()))
         curve = profile.day(day["day_of_year"], int(day["day_type"])).to(scaled)
-        annual = self._added_attr(edit, generator)[:, 0].sum()
-        return scaled + annual * curve
+        annual_kwh = self._added_attr(edit, generator)[:, 0].sum() * KWH_PER_MWH  # the profile is per kWh a year
+        return scaled + annual_kwh * curve
 
     def _added_attr(self, edit: Edit, generator: torch.Generator | None) -> Tensor:
         """The descriptors of an edit's added households: the edit's, else drawn."""

@@ -100,8 +100,11 @@ def test_the_planners_edit_scales_the_kept_load_and_adds_the_profile_times_each_
     edit = problem.check_edit(observation, remove=[1], add_part=[4, 6], add_part_attr=added)
     edited = problem.edit_by_standard_profile(observation, edit, 4)
     share = (annual[0] + annual[2]) / annual.sum()
-    expected = share * observation.whole[0] + (added[0, 0] + added[1, 0]) * curve
+    expected = share * observation.whole[0] + 1000 * (added[0, 0] + added[1, 0]) * curve  # MWh a year, kW per kWh
     torch.testing.assert_close(edited, expected.expand(4, -1))
+    # in energy: the added households' day is about their annual consumption / 365 (H25's seasons: within 0.6-1.6x)
+    added_kwh = float((edited[0] - share * observation.whole[0]).sum() * problem.step_hours)
+    assert 0.6 < added_kwh / (1000 * float(added[:, 0].sum()) / 365) < 1.6
     # removing alone is the direct edit: both scale the observed load
     removal = problem.check_edit(observation, remove=[0, 2])
     torch.testing.assert_close(problem.edit_by_standard_profile(observation, removal, 2),
