@@ -5,7 +5,7 @@ import torch
 from torch import Tensor
 from torch.distributions import Categorical, Distribution, constraints
 
-from .jump_normal import UNIFORM_MARGIN, BinomialJumpNormal
+from .jump_normal import BinomialJumpNormal, discrete_quantile, noise_within_step
 
 KIND_NOISES = 1  # standard-normal noises per element that choose the kind, before the jump law's own
 
@@ -77,7 +77,7 @@ class JumpKindsNormal(Distribution):
         The kind is the categorical quantile at :math:`\Phi(\eta_0)`, then the kind's jump law maps the other two
         noises (:meth:`~compvae_geo.models.jump_normal.BinomialJumpNormal.from_noise`).
         """
-        kind = self._kind_at(torch.special.ndtr(noise[..., 0].double()))
+        kind = discrete_quantile(self._kind_cdf(), noise[..., 0])
         rest = noise[..., KIND_NOISES:].unsqueeze(-2).expand(*self.kinds.batch_shape, -1)
         return self.kinds.from_noise(rest).gather(-1, kind).squeeze(-1)
 
@@ -90,16 +90,10 @@ class JumpKindsNormal(Distribution):
         :meth:`from_noise` gives ``value`` back.
         """
         kind = Categorical(logits=self._log_joint(value)).sample().unsqueeze(-1)
-        cdf = self.kind_probs.double().cumsum(-1)
-        high = cdf.gather(-1, kind)
-        low = high - self.kind_probs.double().gather(-1, kind)
-        uniform = (low + (high - low) * torch.rand_like(low)).clamp(UNIFORM_MARGIN, 1 - UNIFORM_MARGIN)
         rest = self.kinds.abduct(value.unsqueeze(-1).expand(self.kinds.batch_shape))
         rest = rest.gather(-2, kind.unsqueeze(-1).expand(*kind.shape, rest.size(-1))).squeeze(-2)
-        return torch.cat([torch.special.ndtri(uniform).to(value.dtype), rest], -1)
+        return torch.cat([noise_within_step(self._kind_cdf(), kind).to(value.dtype), rest], -1)
 
-    def _kind_at(self, uniform: Tensor) -> Tensor:
-        """The kind whose step of the kinds' cdf holds ``uniform`` ``[*batch_shape]``, ``[*batch_shape, 1]``."""
-        below = self.kind_probs.double().cumsum(-1)
-        kind = (below < uniform.unsqueeze(-1)).sum(-1, keepdim=True)
-        return kind.clamp(max=below.size(-1) - 1)  # rounding at the top
+    def _kind_cdf(self) -> Tensor:
+        """The cdf of the kind, ``[*batch_shape, M]`` (float64)."""
+        return self.kind_probs.double().cumsum(-1)

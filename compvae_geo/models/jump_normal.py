@@ -109,9 +109,7 @@ class BinomialJumpNormal(Distribution):
         :math:`K\mu + j a + \sqrt{K\sigma^2 + j s^2}\, \eta_1`: fresh noise gives draws of the law.
         """
         log_weight, loc, variance = self._components()
-        below = _binomial_cdf(log_weight)
-        jumps = (below < torch.special.ndtr(noise[..., 0].double()).unsqueeze(-1)).sum(-1, keepdim=True)
-        jumps = jumps.clamp(max=loc.size(-1) - 1)  # rounding at the top
+        jumps = discrete_quantile(_binomial_cdf(log_weight), noise[..., 0])
         return (loc.gather(-1, jumps) + variance.gather(-1, jumps).sqrt() * noise[..., 1:]).squeeze(-1)
 
     @torch.no_grad()
@@ -125,12 +123,26 @@ class BinomialJumpNormal(Distribution):
         components = self._components()
         log_weight, loc, variance = components
         jumps = torch.distributions.Categorical(logits=self._log_joint(value, components)).sample().unsqueeze(-1)
-        cdf = _binomial_cdf(log_weight)
-        high = cdf.gather(-1, jumps)
-        low = torch.where(jumps > 0, cdf.gather(-1, (jumps - 1).clamp(min=0)), torch.zeros_like(high))
-        uniform = (low + (high - low) * torch.rand_like(low)).clamp(UNIFORM_MARGIN, 1 - UNIFORM_MARGIN)
         level = (value.unsqueeze(-1) - loc.gather(-1, jumps)) / variance.gather(-1, jumps).sqrt()
-        return torch.cat([torch.special.ndtri(uniform).to(value.dtype), level], -1)
+        return torch.cat([noise_within_step(_binomial_cdf(log_weight), jumps).to(value.dtype), level], -1)
+
+
+def discrete_quantile(cdf: Tensor, noise: Tensor) -> Tensor:
+    r"""The index ``[..., 1]`` whose step of ``cdf`` ``[..., C]`` holds :math:`\Phi(\eta)`, ``noise`` :math:`\eta`."""
+    index = (cdf < torch.special.ndtr(noise.double()).unsqueeze(-1)).sum(-1, keepdim=True)
+    return index.clamp(max=cdf.size(-1) - 1)  # rounding at the top
+
+
+def noise_within_step(cdf: Tensor, index: Tensor) -> Tensor:
+    """A standard-normal noise ``[..., 1]`` uniform (in probability) within the step ``index`` of ``cdf``.
+
+    The inverse of :func:`discrete_quantile`: it maps the noise back to ``index``, and for an index drawn from the
+    cdf's own law the noise is standard normal.
+    """
+    high = cdf.gather(-1, index)
+    low = torch.where(index > 0, cdf.gather(-1, (index - 1).clamp(min=0)), torch.zeros_like(high))
+    uniform = (low + (high - low) * torch.rand_like(low)).clamp(UNIFORM_MARGIN, 1 - UNIFORM_MARGIN)
+    return torch.special.ndtri(uniform)
 
 
 def _binomial_cdf(log_weight: Tensor) -> Tensor:
